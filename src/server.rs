@@ -125,7 +125,10 @@ impl FromStr for ServerSpec {
                 .map_err(|_| bad(spec, "not an IPv6 address inside [...]"))?;
             let rest = match rest {
                 "" => None,
-                r => Some(r.strip_prefix(':').ok_or_else(|| bad(spec, "expected ':' after ']'"))?),
+                r => Some(
+                    r.strip_prefix(':')
+                        .ok_or_else(|| bad(spec, "expected ':' after ']'"))?,
+                ),
             };
             (host, rest)
         } else if trimmed.parse::<Ipv6Addr>().is_ok() {
@@ -197,8 +200,22 @@ mod tests {
 
     #[test]
     fn malformed_specs_are_config_errors() {
-        for text in ["", ":11211", "host:", "host:port", "host:70000", "host:1:x", "[::1", "[nothost]:1", "[::1]x", "host:0"] {
-            assert!(matches!(text.parse::<ServerSpec>(), Err(Error::Config(_))), "{text:?}");
+        for text in [
+            "",
+            ":11211",
+            "host:",
+            "host:port",
+            "host:70000",
+            "host:1:x",
+            "[::1",
+            "[nothost]:1",
+            "[::1]x",
+            "host:0",
+        ] {
+            assert!(
+                matches!(text.parse::<ServerSpec>(), Err(Error::Config(_))),
+                "{text:?}"
+            );
         }
     }
 

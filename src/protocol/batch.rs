@@ -96,7 +96,9 @@ impl BatchMatcher {
     pub fn new(first: u32, count: usize, opcode: Opcode) -> BatchMatcher {
         BatchMatcher {
             first,
-            count: u32::try_from(count).unwrap_or(u32::MAX - 1).min(u32::MAX - 1),
+            count: u32::try_from(count)
+                .unwrap_or(u32::MAX - 1)
+                .min(u32::MAX - 1),
             opcode,
             next: 0,
             done: false,
@@ -204,8 +206,14 @@ mod tests {
     fn a_repeated_or_backward_reply_is_refused() {
         let mut m = BatchMatcher::new(0, 5, Opcode::SetQ);
         m.accept(&reply(2), |_| None).unwrap();
-        assert_eq!(m.accept(&reply(2), |_| None), Err(BatchError::OutOfOrder(2)));
-        assert_eq!(m.accept(&reply(1), |_| None), Err(BatchError::OutOfOrder(1)));
+        assert_eq!(
+            m.accept(&reply(2), |_| None),
+            Err(BatchError::OutOfOrder(2))
+        );
+        assert_eq!(
+            m.accept(&reply(1), |_| None),
+            Err(BatchError::OutOfOrder(1))
+        );
     }
 
     #[test]

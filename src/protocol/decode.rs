@@ -287,7 +287,10 @@ mod tests {
         );
         for cut in 0..wire.len() {
             assert!(
-                matches!(decode_response(&wire[..cut], 1024), Ok(Decoded::Partial { .. })),
+                matches!(
+                    decode_response(&wire[..cut], 1024),
+                    Ok(Decoded::Partial { .. })
+                ),
                 "prefix of {cut} bytes"
             );
         }
@@ -329,14 +332,20 @@ mod tests {
         let mut wire = Vec::new();
         Request::new(Opcode::Noop, b"").encode(&mut wire).unwrap();
         assert_eq!(decode_response(&wire, 0), Err(DecodeError::BadMagic(0x80)));
-        assert_eq!(decode_response(&wire[..1], 0), Err(DecodeError::BadMagic(0x80)));
+        assert_eq!(
+            decode_response(&wire[..1], 0),
+            Err(DecodeError::BadMagic(0x80))
+        );
     }
 
     #[test]
     fn unknown_opcode_and_data_type_are_errors() {
         let mut wire = encoded(Response::new(Opcode::Noop, Status::Ok));
         wire[1] = 0x1b;
-        assert_eq!(decode_response(&wire, 0), Err(DecodeError::UnknownOpcode(0x1b)));
+        assert_eq!(
+            decode_response(&wire, 0),
+            Err(DecodeError::UnknownOpcode(0x1b))
+        );
         wire[1] = 0x0a;
         wire[5] = 1;
         assert_eq!(decode_response(&wire, 0), Err(DecodeError::BadDataType(1)));

@@ -48,7 +48,10 @@ fn extras_fit(opcode: Opcode, extras: &Extras) -> bool {
             | (ExtrasKind::Store, Extras::Store { .. })
             | (ExtrasKind::Counter, Extras::Counter { .. })
             | (ExtrasKind::Expiration, Extras::Expiration(_))
-            | (ExtrasKind::OptionalDelay, Extras::None | Extras::Expiration(_))
+            | (
+                ExtrasKind::OptionalDelay,
+                Extras::None | Extras::Expiration(_)
+            )
     )
 }
 

@@ -102,7 +102,9 @@ fn type_flag(flags: u32) -> u32 {
 }
 
 fn not_a(what: &str, flags: u32) -> Error {
-    Error::Deserialize(format!("a value with flags {flags} cannot be read as {what}"))
+    Error::Deserialize(format!(
+        "a value with flags {flags} cannot be read as {what}"
+    ))
 }
 
 /// Text: pylibmc's `str` (flag 16), and bytes, ints and bools that are valid UTF-8.

@@ -146,7 +146,8 @@ impl DefaultTranscoder {
             }
             CompressionAlgorithm::Zlib => {
                 let level = if level < 0 { 6 } else { level.min(9) } as u32;
-                let mut encoder = flate2::read::ZlibEncoder::new(data, flate2::Compression::new(level));
+                let mut encoder =
+                    flate2::read::ZlibEncoder::new(data, flate2::Compression::new(level));
                 let mut out = Vec::with_capacity(data.len() / 2);
                 encoder.read_to_end(&mut out).map_err(error)?;
                 Ok((out, flags::ZLIB))
@@ -172,7 +173,11 @@ impl DefaultTranscoder {
                     .map_err(|e| Error::Compression(e.to_string()))?;
                 read_bounded(decoder, hint, limit)
             }
-            _ => read_bounded(flate2::read::ZlibDecoder::new(data), data.len() as u64 * 3, limit),
+            _ => read_bounded(
+                flate2::read::ZlibDecoder::new(data),
+                data.len() as u64 * 3,
+                limit,
+            ),
         }
     }
 }
@@ -239,7 +244,9 @@ mod tests {
             level: -1,
         };
         assert_eq!(t.encode(short.clone(), c).unwrap(), short);
-        let random: Vec<u8> = (0..64u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let random: Vec<u8> = (0..64u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let item = Item::new(random.as_slice(), 0);
         assert_eq!(t.encode(item.clone(), compress_all()).unwrap(), item);
     }
