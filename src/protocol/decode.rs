@@ -5,6 +5,8 @@
 //! [`DecodeError`]; a declared body above the caller's maximum is refused
 //! as soon as the header is read, before anything waits for or allocates it.
 
+use byteorder::{BigEndian, ByteOrder};
+
 use super::frame::HEADER_LEN;
 use super::{Extras, Magic, Opcode, Request, Response, Status};
 
@@ -88,13 +90,6 @@ struct Body<'a> {
     value: &'a [u8],
 }
 
-fn be_u16(bytes: &[u8; HEADER_LEN], at: usize) -> u16 {
-    u16::from_be_bytes([bytes[at], bytes[at + 1]])
-}
-
-fn be_u32(bytes: &[u8; HEADER_LEN], at: usize) -> u32 {
-    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
 
 /// Splits one frame off `input`: the header parsed and the body's three parts.
 fn split_frame(
@@ -113,12 +108,12 @@ fn split_frame(
         return Err(DecodeError::BadMagic(head[0]));
     }
     let opcode = Opcode::from_u8(head[1]).ok_or(DecodeError::UnknownOpcode(head[1]))?;
-    let key_len = be_u16(head, 2);
+    let key_len = BigEndian::read_u16(&head[2..4]);
     let extras_len = head[4];
     if head[5] != 0 {
         return Err(DecodeError::BadDataType(head[5]));
     }
-    let body_len = be_u32(head, 8);
+    let body_len = BigEndian::read_u32(&head[8..12]);
     if body_len > max_body {
         return Err(DecodeError::BodyTooLarge {
             len: body_len,
@@ -141,19 +136,16 @@ fn split_frame(
     };
     let (extras, rest) = body.split_at(usize::from(extras_len));
     let (key, value) = rest.split_at(usize::from(key_len));
-    let cas_bytes: [u8; 8] = [
-        head[16], head[17], head[18], head[19], head[20], head[21], head[22], head[23],
-    ];
     Ok(Decoded::Complete {
         frame: (
             Header {
                 opcode,
                 key_len: usize::from(key_len),
                 extras_len: usize::from(extras_len),
-                status_or_vbucket: be_u16(head, 6),
+                status_or_vbucket: BigEndian::read_u16(&head[6..8]),
                 body_len,
-                opaque: be_u32(head, 12),
-                cas: u64::from_be_bytes(cas_bytes),
+                opaque: BigEndian::read_u32(&head[12..16]),
+                cas: BigEndian::read_u64(&head[16..24]),
             },
             Body { extras, key, value },
         ),
@@ -241,14 +233,9 @@ pub fn decode_request(input: &[u8], max_body: u32) -> Result<Decoded<Request<'_>
 }
 
 fn parse_request_extras(bytes: &[u8]) -> Result<Extras, DecodeError> {
-    let word = |at: usize| -> u32 {
-        let mut b = [0u8; 4];
-        if let Some(src) = bytes.get(at..at + 4) {
-            b.copy_from_slice(src);
-        }
-        u32::from_be_bytes(b)
-    };
-    let dword = |at: usize| -> u64 { (u64::from(word(at)) << 32) | u64::from(word(at + 4)) };
+    // Lengths are checked by the match below before any read.
+    let word = |at: usize| bytes.get(at..at + 4).map_or(0, BigEndian::read_u32);
+    let dword = |at: usize| bytes.get(at..at + 8).map_or(0, BigEndian::read_u64);
     Ok(match bytes.len() {
         0 => Extras::None,
         4 => Extras::Expiration(word(0)),
