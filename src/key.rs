@@ -20,23 +20,6 @@ pub(crate) fn check(key: &[u8], strict: bool) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// Writes `prefix + key` into `out` (cleared first) and checks the result.
-pub(crate) fn prefixed<'o>(
-    prefix: &[u8],
-    key: &[u8],
-    strict: bool,
-    out: &'o mut Vec<u8>,
-) -> Result<&'o [u8], KeyError> {
-    if key.is_empty() {
-        return Err(KeyError::Empty);
-    }
-    out.clear();
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(key);
-    check(out, strict)?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,16 +37,5 @@ mod tests {
         assert_eq!(check(b"", false), Err(KeyError::Empty));
         assert_eq!(check(&[b'k'; 250], false), Ok(()));
         assert_eq!(check(&[b'k'; 251], false), Err(KeyError::TooLong(251)));
-    }
-
-    #[test]
-    fn the_prefix_counts_towards_the_limit_and_an_empty_key_fails_even_with_a_prefix() {
-        let mut buf = Vec::new();
-        assert_eq!(prefixed(b"p:", b"k", false, &mut buf), Ok(&b"p:k"[..]));
-        assert_eq!(prefixed(b"p:", b"", false, &mut buf), Err(KeyError::Empty));
-        assert_eq!(
-            prefixed(&[b'p'; 200], &[b'k'; 51], false, &mut buf),
-            Err(KeyError::TooLong(251))
-        );
     }
 }

@@ -115,6 +115,7 @@ impl Health {
     }
 
     /// Consecutive failures so far.
+    #[cfg(test)]
     pub(crate) fn failures(&self) -> u32 {
         self.failures.load(Ordering::Relaxed)
     }

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 
 pub use builder::ClientBuilder;
-pub use multi::{BatchReport, StoreFailure};
+pub use multi::{BatchReport, KeyFailure};
 pub use options::StoreOptions;
 
 use crate::connection::Connection;
-use crate::distribution::{Distribution, DistributionKind, HashAlgorithm};
+use crate::distribution::{Distribution, DistributionKind};
 use crate::pool::{ConnectFailures, ServerManager};
 use crate::value::{FromValue, Item, ToValue, Transcoder};
 use crate::{Error, Result, ServerSpec, key};

@@ -51,6 +51,7 @@ struct LaneState {
     needed: usize,
     last_progress: Instant,
     done: bool,
+    replies: usize,
 }
 
 impl<'c> Lane<'c> {
@@ -69,8 +70,14 @@ impl<'c> Lane<'c> {
                 needed: 0,
                 last_progress: Instant::now(),
                 done: false,
+                replies: 0,
             },
         }
+    }
+
+    /// Replies received so far (the closing Noop included).
+    pub(crate) fn replies(&self) -> usize {
+        self.state.replies
     }
 
     fn finish(&mut self, outcome: Result<()>) {

@@ -533,7 +533,6 @@ impl Connection {
             server: &self.server,
             write: &mut self.write,
             read: &mut self.read,
-            broken: &mut self.broken,
         }
     }
 }
@@ -544,7 +543,6 @@ pub(crate) struct ConnectionParts<'c> {
     server: &'c Arc<str>,
     write: &'c mut Vec<u8>,
     read: &'c mut ReadBuffer,
-    broken: &'c mut bool,
 }
 
 /// Turns a reply status into the matching error kind.

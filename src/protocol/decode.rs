@@ -90,7 +90,6 @@ struct Body<'a> {
     value: &'a [u8],
 }
 
-
 /// Splits one frame off `input`: the header parsed and the body's three parts.
 fn split_frame(
     input: &[u8],

@@ -16,7 +16,9 @@ use quickmc::{Client, Error};
 /// pylibmc do.
 #[derive(Parser)]
 #[command(name = "quickmc", version, about, long_about = None)]
-#[command(after_help = "Examples:\n  quickmc demo\n  quickmc --servers 10.0.0.1:11211,10.0.0.2:11211 get user:1 user:2\n  quickmc set greeting hello --ttl 60\n  quickmc incr hits 5")]
+#[command(
+    after_help = "Examples:\n  quickmc demo\n  quickmc --servers 10.0.0.1:11211,10.0.0.2:11211 get user:1 user:2\n  quickmc set greeting hello --ttl 60\n  quickmc incr hits 5"
+)]
 struct Cli {
     #[command(flatten)]
     client: ClientArgs,
@@ -62,7 +64,12 @@ struct ClientArgs {
     #[arg(long, global = true, env = "MEMCACHED_USERNAME")]
     username: Option<String>,
     /// SASL password.
-    #[arg(long, global = true, env = "MEMCACHED_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "MEMCACHED_PASSWORD",
+        hide_env_values = true
+    )]
     password: Option<String>,
 }
 
