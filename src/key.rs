@@ -12,10 +12,8 @@ pub(crate) fn check(key: &[u8], strict: bool) -> Result<(), KeyError> {
     if key.len() > MAX_KEY_LEN {
         return Err(KeyError::TooLong(key.len()));
     }
-    if strict {
-        if let Some(&byte) = key.iter().find(|&&b| b <= b' ' || b == 0x7f) {
-            return Err(KeyError::Unsafe(byte));
-        }
+    if strict && let Some(&byte) = key.iter().find(|&&b| b <= b' ' || b == 0x7f) {
+        return Err(KeyError::Unsafe(byte));
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ impl Client {
             let reply = conn.request(Request::new(Opcode::Flush, b"").extras(extras))?;
             expect_ok(reply.status, reply.value)
         });
-        results.into_iter().map(|(_, r)| r).collect()
+        results.into_iter().try_for_each(|(_, r)| r)
     }
 
     /// Statistics of every server (`group` empty for the general ones, or

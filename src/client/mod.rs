@@ -361,10 +361,10 @@ impl Client {
     }
 
     pub(crate) fn succeeded(&self, index: usize) {
-        if let Some(server) = self.inner.servers.get(index) {
-            if server.health.record_success() {
-                self.rebuild_live_ring();
-            }
+        if let Some(server) = self.inner.servers.get(index)
+            && server.health.record_success()
+        {
+            self.rebuild_live_ring();
         }
     }
 
@@ -479,10 +479,10 @@ impl Client {
                 }
                 let mut fresh = self.checkout(index)?;
                 let result = self.run_checked(index, &mut fresh, &mut op);
-                if let Err(e) = &result {
-                    if e.breaks_connection() {
-                        self.failed(index, e);
-                    }
+                if let Err(e) = &result
+                    && e.breaks_connection()
+                {
+                    self.failed(index, e);
                 }
                 result
             }

@@ -268,10 +268,10 @@ impl Client {
         T: FromValue,
     {
         let (hits, report) = self.get_multi_report(keys, key_prefix)?;
-        if report.servers_answered == 0 {
-            if let Some((_, _, error)) = report.server_errors.into_iter().next() {
-                return Err(error);
-            }
+        if report.servers_answered == 0
+            && let Some((_, _, error)) = report.server_errors.into_iter().next()
+        {
+            return Err(error);
         }
         if let Some(failure) = report.failures.into_iter().next() {
             return Err(failure.error);
@@ -359,10 +359,10 @@ impl Client {
         let mut report = BatchReport::default();
         self.server_errors(outcomes, &mut report);
         for outcome in outcomes {
-            if let Err(e) = &outcome.result {
-                if let Some(items) = routes.get(outcome.server) {
-                    errors.extend(items.iter().map(|&i| (i, e.clone())));
-                }
+            if let Err(e) = &outcome.result
+                && let Some(items) = routes.get(outcome.server)
+            {
+                errors.extend(items.iter().map(|&i| (i, e.clone())));
             }
         }
         errors.sort_by_key(|(i, _)| *i);
@@ -692,7 +692,7 @@ impl BatchHandler for StoreHandler<'_> {
         let value = self
             .values
             .get(item)
-            .ok_or(Error::Config("batch item out of range".into()))?;
+            .ok_or_else(|| Error::Config("batch item out of range".into()))?;
         Ok(Request::new(self.opcode, self.table.key(item))
             .extras(Extras::Store {
                 flags: value.flags,

@@ -288,7 +288,7 @@ impl Client {
                 expiration: NO_CREATE,
             }))?;
             expect_ok(reply.status, reply.value)?;
-            reply.counter().ok_or_else(|| Error::Protocol {
+            reply.counter().ok_or(Error::Protocol {
                 server,
                 error: ProtocolError::Unexpected("a counter reply that is not 8 bytes"),
             })

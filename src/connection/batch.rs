@@ -81,10 +81,10 @@ impl<'c> Lane<'c> {
     }
 
     fn finish(&mut self, outcome: Result<()>) {
-        if let Err(e) = &outcome {
-            if e.breaks_connection() || !self.state.matcher.is_done() {
-                self.conn.mark_broken();
-            }
+        if let Err(e) = &outcome
+            && (e.breaks_connection() || !self.state.matcher.is_done())
+        {
+            self.conn.mark_broken();
         }
         self.outcome = outcome;
         self.state.done = true;
@@ -94,8 +94,13 @@ impl<'c> Lane<'c> {
     fn refill(&mut self, handler: &dyn BatchHandler) -> Result<()> {
         let parts = self.conn.parts();
         let st = &mut self.state;
+        // Drop what was sent, so the buffer stays near one chunk however
+        // large the batch (a partial send leaves a tail to move forward).
         if st.written > 0 && st.written == parts.write.len() {
             parts.write.clear();
+            st.written = 0;
+        } else if st.written >= WRITE_CHUNK {
+            parts.write.drain(..st.written);
             st.written = 0;
         }
         while parts.write.len() - st.written < WRITE_CHUNK {
@@ -179,10 +184,10 @@ impl<'c> Lane<'c> {
                         .matcher
                         .accept(&frame, key_of)
                         .map_err(|e| protocol(e.into()))?;
-                    if let Matched::Reply(index) = matched {
-                        if let Some(&item) = self.items.get(index) {
-                            handler.on_reply(item, &frame);
-                        }
+                    if let Matched::Reply(index) = matched
+                        && let Some(&item) = self.items.get(index)
+                    {
+                        handler.on_reply(item, &frame);
                     }
                     (len, matched)
                 }
@@ -261,11 +266,11 @@ pub(crate) fn run_batch(
         // Lanes past their deadline or I/O timeout fail now.
         let mut wait: Option<Duration> = remaining(deadline, now);
         for &(index, _) in &poll_set {
-            if let Some(lane) = lanes.get(index) {
-                if let Some(timeout) = lane.conn.io_timeout() {
-                    let left = timeout.saturating_sub(now.duration_since(lane.state.last_progress));
-                    wait = Some(wait.map_or(left, |w| w.min(left)));
-                }
+            if let Some(lane) = lanes.get(index)
+                && let Some(timeout) = lane.conn.io_timeout()
+            {
+                let left = timeout.saturating_sub(now.duration_since(lane.state.last_progress));
+                wait = Some(wait.map_or(left, |w| w.min(left)));
             }
         }
         if wait == Some(Duration::ZERO) {
@@ -274,16 +279,17 @@ pub(crate) fn run_batch(
         }
         // One lane with everything sent: a blocking read (bounded by the
         // socket's I/O timeout) costs one syscall where poll + recv cost two.
-        if let [(index, flags)] = poll_set[..] {
-            if flags == PollFlags::IN && deadline.is_none() {
-                if let Some(lane) = lanes.get_mut(index) {
-                    match lane.read_some(handler, true) {
-                        Ok(_) => lane.state.last_progress = Instant::now(),
-                        Err(e) => lane.finish(Err(e)),
-                    }
+        if let [(index, flags)] = poll_set[..]
+            && flags == PollFlags::IN
+            && deadline.is_none()
+        {
+            if let Some(lane) = lanes.get_mut(index) {
+                match lane.read_some(handler, true) {
+                    Ok(_) => lane.state.last_progress = Instant::now(),
+                    Err(e) => lane.finish(Err(e)),
                 }
-                continue;
             }
+            continue;
         }
         let ready = {
             let mut fds: Vec<PollFd<'_>> = poll_set

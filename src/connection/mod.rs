@@ -299,6 +299,11 @@ impl Connection {
         self.read.consume(self.pending);
         self.pending = 0;
         self.uses += 1;
+        // A large value or batch grew the buffer: do not keep megabytes
+        // in every idle pooled connection.
+        if self.write.capacity() > 256 * 1024 {
+            self.write = Vec::with_capacity(4096);
+        }
         Ok(())
     }
 

@@ -1,0 +1,127 @@
+//! quickmc against baselines, side by side in one run:
+//! - `raw`: pre-encoded request bytes written to a socket with one write,
+//!   the reply read into a reused buffer (the floor any client can reach);
+//! - `memcache`: the `memcache` crate (binary protocol), where it has the operation;
+//! - `quickmc`: the client, through its pool, as a service would use it.
+//!
+//! Every server is a real memcached on 127.0.0.1, started by the bench.
+//! `scripts/bench.sh` runs this and prints the ratios.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use quickmc::protocol::{Extras, Opcode, Request};
+
+/// One socket and a reused buffer: the raw baseline.
+struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    fn connect(spec: &str) -> Raw {
+        let stream = TcpStream::connect(spec).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: vec![0; 1 << 16],
+        }
+    }
+
+    /// Writes `request` (one write) and reads replies until one with
+    /// opcode `last` has arrived whole; returns the bytes read.
+    fn exchange(&mut self, request: &[u8], last: u8) -> usize {
+        self.stream.write_all(request).unwrap();
+        let mut have = 0;
+        let mut frame_start = 0;
+        loop {
+            // Walk the complete frames in the buffer.
+            while have - frame_start >= 24 {
+                let h = &self.buf[frame_start..];
+                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                if have - frame_start < 24 + body {
+                    break;
+                }
+                if h[1] == last {
+                    return have;
+                }
+                frame_start += 24 + body;
+            }
+            if frame_start > 0 {
+                self.buf.copy_within(frame_start..have, 0);
+                have -= frame_start;
+                frame_start = 0;
+            }
+            if have == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let n = self.stream.read(&mut self.buf[have..]).unwrap();
+            assert!(n > 0, "server closed");
+            have += n;
+        }
+    }
+}
+
+fn encode(requests: &[Request<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in requests {
+        r.encode(&mut out).unwrap();
+    }
+    out
+}
+
+fn single(c: &mut Criterion) {
+    let server = support::Memcached::start();
+    let spec = server.spec();
+    let client = quickmc::Client::builder()
+        .servers([&spec])
+        .max_connections(4)
+        .build()
+        .unwrap();
+    let memcache =
+        memcache::Client::connect(format!("memcache://{spec}?tcp_nodelay=true")).unwrap();
+    let value = vec![b'v'; 100];
+    client.set("bench:single", &value[..], 0).unwrap();
+    let mut raw = Raw::connect(&spec);
+
+    let mut group = c.benchmark_group("single");
+    let get = encode(&[Request::new(Opcode::Get, b"bench:single")]);
+    group.bench_function(BenchmarkId::new("get", "raw"), |b| {
+        b.iter(|| raw.exchange(&get, Opcode::Get as u8))
+    });
+    group.bench_function(BenchmarkId::new("get", "quickmc"), |b| {
+        b.iter(|| client.get::<Vec<u8>>("bench:single").unwrap().unwrap())
+    });
+    group.bench_function(BenchmarkId::new("get", "memcache"), |b| {
+        b.iter(|| memcache.get::<Vec<u8>>("bench:single").unwrap().unwrap())
+    });
+    let set = encode(&[Request::new(Opcode::Set, b"bench:single")
+        .extras(Extras::Store {
+            flags: 0,
+            expiration: 0,
+        })
+        .value(&value)]);
+    group.bench_function(BenchmarkId::new("set", "raw"), |b| {
+        b.iter(|| raw.exchange(&set, Opcode::Set as u8))
+    });
+    group.bench_function(BenchmarkId::new("set", "quickmc"), |b| {
+        b.iter(|| client.set("bench:single", &value[..], 0).unwrap())
+    });
+    group.bench_function(BenchmarkId::new("set", "memcache"), |b| {
+        b.iter(|| memcache.set("bench:single", &value[..], 0).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = single
+}
+criterion_main!(benches);
