@@ -515,6 +515,7 @@ impl Connection {
     /// ```no_run
     /// # let conn = quickmc::connection::Connection::connect(&"127.0.0.1".parse::<quickmc::ServerSpec>()?.address, &Default::default())?;
     /// conn.quit();
+    /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn quit(mut self) {
         if self.begin().is_ok() {

@@ -179,7 +179,8 @@ impl FromValue for bool {
 /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 /// struct User { id: u32, name: String }
 /// let user = User { id: 7, name: "ada".into() };
-/// let item = Serde(&user).to_item()?;
+/// let wrapped = Serde(&user);
+/// let item = wrapped.to_item()?;
 /// let back: Serde<User> = Serde::from_item(item)?;
 /// assert_eq!(back.0, user);
 /// # Ok::<(), quickmc::Error>(())
