@@ -21,7 +21,11 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn set_then_get_prints_the_value_and_a_missing_key_exits_1() {
-    assert!(quickmc(&["set", "cli:a", "hello world", "--ttl", "60"]).status.success());
+    assert!(
+        quickmc(&["set", "cli:a", "hello world", "--ttl", "60"])
+            .status
+            .success()
+    );
     let o = quickmc(&["get", "cli:a"]);
     assert!(o.status.success());
     assert_eq!(stdout(&o), "hello world\n");
@@ -34,7 +38,10 @@ fn set_then_get_prints_the_value_and_a_missing_key_exits_1() {
 #[test]
 fn values_set_from_the_cli_are_text_with_flag_16() {
     quickmc(&["set", "cli:flag", "x"]);
-    assert_eq!(support::raw_get(&shared().spec(), b"cli:flag").unwrap().1, 16);
+    assert_eq!(
+        support::raw_get(&shared().spec(), b"cli:flag").unwrap().1,
+        16
+    );
 }
 
 #[test]
@@ -60,14 +67,21 @@ fn incr_and_decr_print_the_new_value_and_a_missing_counter_exits_1() {
     assert_eq!(stdout(&quickmc(&["decr", "cli:n", "25"])), "0\n");
     assert_eq!(quickmc(&["incr", "cli:no-counter"]).status.code(), Some(1));
     let negative = quickmc(&["incr", "cli:n", "-5"]);
-    assert_eq!(negative.status.code(), Some(2), "a negative delta is refused");
+    assert_eq!(
+        negative.status.code(),
+        Some(2),
+        "a negative delta is refused"
+    );
 }
 
 #[test]
 fn touch_flush_stats_and_version_work() {
     quickmc(&["set", "cli:t", "v"]);
     assert!(quickmc(&["touch", "cli:t", "100"]).status.success());
-    assert_eq!(quickmc(&["touch", "cli:never-set", "100"]).status.code(), Some(1));
+    assert_eq!(
+        quickmc(&["touch", "cli:never-set", "100"]).status.code(),
+        Some(1)
+    );
     let stats = stdout(&quickmc(&["stats"]));
     assert!(stats.contains("curr_connections"), "{stats}");
     assert!(stdout(&quickmc(&["stats", "settings"])).contains("item_size_max"));
@@ -89,7 +103,10 @@ fn flush_with_a_delay_on_a_private_server() {
     assert_eq!(run(&["get", "k"]).status.code(), Some(1));
     run(&["set", "k", "v"]);
     assert!(run(&["flush", "--delay", "100"]).status.success());
-    assert!(run(&["get", "k"]).status.success(), "a delayed flush has not happened yet");
+    assert!(
+        run(&["get", "k"]).status.success(),
+        "a delayed flush has not happened yet"
+    );
 }
 
 #[test]
@@ -121,7 +138,11 @@ fn demo_without_servers_starts_its_own_memcached_and_walks_through_the_operation
         .output()
         .unwrap();
     let out = stdout(&o);
-    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("started a throwaway memcached"));
     assert!(out.contains("incr(hits, 5)"));
     assert!(out.contains("Done"));
@@ -137,11 +158,17 @@ fn demo_against_given_servers_uses_them() {
 #[test]
 fn every_command_has_help_with_an_example() {
     for command in [
-        "get", "set", "add", "replace", "append", "prepend", "delete", "incr", "decr", "touch", "flush", "stats",
-        "version", "demo",
+        "get", "set", "add", "replace", "append", "prepend", "delete", "incr", "decr", "touch",
+        "flush", "stats", "version", "demo",
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_quickmc")).args([command, "--help"]).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_quickmc"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{command}");
-        assert!(stdout(&o).contains("Example"), "{command} --help has no example");
+        assert!(
+            stdout(&o).contains("Example"),
+            "{command} --help has no example"
+        );
     }
 }

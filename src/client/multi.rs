@@ -69,11 +69,13 @@ impl<K> BatchReport<K> {
     }
 }
 
-/// Prefixed keys of a batch, stored back to back: one allocation, not one per key.
+/// Prefixed keys of a batch, stored back to back: one allocation for the
+/// bytes and four bytes of index per key, not an allocation per key.
 pub(crate) struct KeyTable {
     bytes: Vec<u8>,
-    /// (start, len) per caller key; `None` for a skipped empty key.
-    spans: Vec<Option<(usize, usize)>>,
+    /// Where each caller key's prefixed bytes end; a skipped (empty) key
+    /// has zero length.
+    ends: Vec<u32>,
 }
 
 impl KeyTable {
@@ -84,34 +86,47 @@ impl KeyTable {
         skip_empty: bool,
     ) -> Result<KeyTable> {
         let total: usize = keys.iter().map(|k| k.as_ref().len() + prefix.len()).sum();
+        if total > u32::MAX as usize {
+            return Err(Error::Config(
+                "a batch's keys must total under 4 GiB; split it".into(),
+            ));
+        }
         let mut table = KeyTable {
             bytes: Vec::with_capacity(total),
-            spans: Vec::with_capacity(keys.len()),
+            ends: Vec::with_capacity(keys.len()),
         };
         for k in keys {
             let k = k.as_ref();
-            if k.is_empty() && skip_empty {
-                table.spans.push(None);
-                continue;
+            if k.is_empty() {
+                if skip_empty {
+                    table.ends.push(table.bytes.len() as u32);
+                    continue;
+                }
+                return Err(crate::KeyError::Empty.into());
             }
             let start = table.bytes.len();
             table.bytes.extend_from_slice(prefix);
             table.bytes.extend_from_slice(k);
-            if k.is_empty() {
-                return Err(crate::KeyError::Empty.into());
-            }
-            let full = table.bytes.get(start..).unwrap_or_default();
-            key::check(full, strict)?;
-            table.spans.push(Some((start, full.len())));
+            key::check(table.bytes.get(start..).unwrap_or_default(), strict)?;
+            // Bounded by `total`, checked above.
+            table.ends.push(table.bytes.len() as u32);
         }
         Ok(table)
     }
 
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
     fn key(&self, index: usize) -> &[u8] {
-        match self.spans.get(index) {
-            Some(Some((start, len))) => self.bytes.get(*start..start + len).unwrap_or_default(),
-            _ => &[],
-        }
+        let start = match index.checked_sub(1) {
+            Some(previous) => self.ends.get(previous).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(index).copied().unwrap_or(start);
+        self.bytes
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
     }
 }
 
@@ -124,13 +139,19 @@ struct ServerOutcome {
 
 impl Client {
     /// Groups keys by server: one list of key indices per server.
-    fn route_all(&self, table: &KeyTable) -> Result<Vec<Vec<usize>>> {
+    fn route_all(&self, table: &KeyTable) -> Result<Vec<Vec<u32>>> {
+        if u32::try_from(table.len()).is_err() {
+            return Err(Error::Config(
+                "a batch must have under 2^32 keys; split it".into(),
+            ));
+        }
         let mut routes = vec![Vec::new(); self.server_count()];
-        for (index, span) in table.spans.iter().enumerate() {
-            if span.is_some() {
-                let server = self.route(table.key(index))?;
+        for index in 0..table.len() {
+            let key = table.key(index);
+            if !key.is_empty() {
+                let server = self.route(key)?;
                 if let Some(list) = routes.get_mut(server) {
-                    list.push(index);
+                    list.push(index as u32);
                 }
             }
         }
@@ -140,7 +161,7 @@ impl Client {
     /// Runs `handler`'s batch on every server that has keys, all at once.
     fn run_multi(
         &self,
-        routes: &[Vec<usize>],
+        routes: &[Vec<u32>],
         handler: &mut dyn BatchHandler,
         retry: Retry,
     ) -> Vec<ServerOutcome> {
@@ -354,7 +375,7 @@ impl Client {
         keys: Vec<K>,
         mut errors: Vec<(usize, Error)>,
         outcomes: &[ServerOutcome],
-        routes: &[Vec<usize>],
+        routes: &[Vec<u32>],
     ) -> BatchReport<K> {
         let mut report = BatchReport::default();
         self.server_errors(outcomes, &mut report);
@@ -362,7 +383,7 @@ impl Client {
             if let Err(e) = &outcome.result
                 && let Some(items) = routes.get(outcome.server)
             {
-                errors.extend(items.iter().map(|&i| (i, e.clone())));
+                errors.extend(items.iter().map(|&i| (i as usize, e.clone())));
             }
         }
         errors.sort_by_key(|(i, _)| *i);

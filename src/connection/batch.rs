@@ -37,7 +37,7 @@ pub(crate) trait BatchHandler {
 pub(crate) struct Lane<'c> {
     pub(crate) conn: &'c mut Connection,
     /// The items (caller's indices) to send on this connection, in order.
-    pub(crate) items: &'c [usize],
+    pub(crate) items: &'c [u32],
     /// `Ok` once the closing Noop came back; the error otherwise.
     pub(crate) outcome: Result<()>,
     state: LaneState,
@@ -55,7 +55,7 @@ struct LaneState {
 }
 
 impl<'c> Lane<'c> {
-    pub(crate) fn new(conn: &'c mut Connection, items: &'c [usize], opcode: Opcode) -> Lane<'c> {
+    pub(crate) fn new(conn: &'c mut Connection, items: &'c [u32], opcode: Opcode) -> Lane<'c> {
         let count = items.len();
         let first = conn.take_opaques(u32::try_from(count + 1).unwrap_or(u32::MAX));
         Lane {
@@ -106,7 +106,7 @@ impl<'c> Lane<'c> {
         while parts.write.len() - st.written < WRITE_CHUNK {
             if let Some(&item) = self.items.get(st.next_item) {
                 let opaque = st.matcher.opaque_of(st.next_item);
-                handler.encode(item, opaque, parts.write)?;
+                handler.encode(item as usize, opaque, parts.write)?;
                 st.next_item += 1;
             } else if !st.noop_encoded {
                 Request::new(Opcode::Noop, b"")
@@ -178,7 +178,7 @@ impl<'c> Lane<'c> {
                 Err(e) => return Err(protocol(e.into())),
                 Ok(Decoded::Complete { frame, len }) => {
                     let items = self.items;
-                    let key_of = |i: usize| items.get(i).map(|&item| handler.key(item));
+                    let key_of = |i: usize| items.get(i).map(|&item| handler.key(item as usize));
                     let matched = self
                         .state
                         .matcher
@@ -187,7 +187,7 @@ impl<'c> Lane<'c> {
                     if let Matched::Reply(index) = matched
                         && let Some(&item) = self.items.get(index)
                     {
-                        handler.on_reply(item, &frame);
+                        handler.on_reply(item as usize, &frame);
                     }
                     (len, matched)
                 }
