@@ -10,6 +10,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
@@ -117,11 +118,148 @@ fn single(c: &mut Criterion) {
     group.finish();
 }
 
+/// `count` keys of `size`-byte values: get_multi and set_multi against a
+/// pipelined raw batch (GetKQ/SetQ requests + Noop, pre-encoded, one write,
+/// read to the Noop) and, for gets, the memcache crate's multi-get.
+fn batch(c: &mut Criterion, count: usize, size: usize, label: &str) {
+    let server = support::Memcached::with(support::Options {
+        memory_mb: 256,
+        ..Default::default()
+    });
+    let spec = server.spec();
+    let client = quickmc::Client::builder()
+        .servers([&spec])
+        .max_connections(4)
+        .build()
+        .unwrap();
+    let memcache =
+        memcache::Client::connect(format!("memcache://{spec}?tcp_nodelay=true")).unwrap();
+    let keys: Vec<String> = (0..count).map(|i| format!("bench:batch:{i}")).collect();
+    let value = vec![b'v'; size];
+    assert!(
+        client
+            .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
+            .unwrap()
+            .is_empty()
+    );
+    let mut raw = Raw::connect(&spec);
+    let noop = Request::new(Opcode::Noop, b"").opaque(u32::MAX);
+    let get_batch: Vec<Request<'_>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Request::new(Opcode::GetKQ, k.as_bytes()).opaque(i as u32))
+        .chain([noop])
+        .collect();
+    let get_bytes = encode(&get_batch);
+    let set_batch: Vec<Request<'_>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            Request::new(Opcode::SetQ, k.as_bytes())
+                .extras(Extras::Store {
+                    flags: 0,
+                    expiration: 0,
+                })
+                .value(&value)
+                .opaque(i as u32)
+        })
+        .chain([noop])
+        .collect();
+    let set_bytes = encode(&set_batch);
+
+    let mut group = c.benchmark_group("get_multi");
+    group.throughput(criterion::Throughput::Elements(count as u64));
+    group.bench_function(BenchmarkId::new(label, "raw"), |b| {
+        b.iter(|| raw.exchange(&get_bytes, Opcode::Noop as u8))
+    });
+    // The returned map is dropped outside the timed section: freeing the
+    // caller's result is not part of fetching it (raw builds no result).
+    group.bench_function(BenchmarkId::new(label, "quickmc"), |b| {
+        b.iter_with_large_drop(|| {
+            let hits: HashMap<&str, Vec<u8>> = client
+                .get_multi(keys.iter().map(String::as_str), "")
+                .unwrap();
+            assert_eq!(hits.len(), count);
+            hits
+        })
+    });
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    group.bench_function(BenchmarkId::new(label, "memcache"), |b| {
+        b.iter_with_large_drop(|| {
+            let hits: HashMap<String, Vec<u8>> = memcache.gets(&key_refs).unwrap();
+            assert_eq!(hits.len(), count);
+            hits
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("set_multi");
+    group.throughput(criterion::Throughput::Elements(count as u64));
+    group.bench_function(BenchmarkId::new(label, "raw"), |b| {
+        b.iter(|| raw.exchange(&set_bytes, Opcode::Noop as u8))
+    });
+    group.bench_function(BenchmarkId::new(label, "quickmc"), |b| {
+        b.iter(|| {
+            let failed = client
+                .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
+                .unwrap();
+            assert!(failed.is_empty());
+        })
+    });
+    group.finish();
+}
+
+fn batch_small(c: &mut Criterion) {
+    batch(c, 100, 100, "100x100B");
+}
+
+fn batch_large(c: &mut Criterion) {
+    batch(c, 10_000, 1024, "10000x1KB");
+}
+
+/// The same 1,000 keys on one server and spread over four: fan-out runs
+/// the servers' batches at once, so four cost about one.
+fn fanout(c: &mut Criterion) {
+    let servers: Vec<support::Memcached> = (0..4).map(|_| support::Memcached::start()).collect();
+    let one = quickmc::Client::builder()
+        .servers([servers[0].spec()])
+        .build()
+        .unwrap();
+    let four = quickmc::Client::builder()
+        .servers(servers.iter().map(|s| s.spec()))
+        .build()
+        .unwrap();
+    let keys: Vec<String> = (0..1000).map(|i| format!("bench:fanout:{i}")).collect();
+    let value = vec![b'v'; 100];
+    for client in [&one, &four] {
+        assert!(
+            client
+                .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let mut group = c.benchmark_group("fanout");
+    group.throughput(criterion::Throughput::Elements(1000));
+    for (name, client) in [("1000keys/1server", &one), ("1000keys/4servers", &four)] {
+        group.bench_function(name, |b| {
+            b.iter_with_large_drop(|| {
+                let hits: HashMap<&str, Vec<u8>> = client
+                    .get_multi(keys.iter().map(String::as_str), "")
+                    .unwrap();
+                assert_eq!(hits.len(), 1000);
+                hits
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
-    targets = single
+    targets = single, batch_small, batch_large, fanout
 }
 criterion_main!(benches);

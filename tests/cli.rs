@@ -172,3 +172,62 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+#[test]
+fn get_and_delete_of_many_keys_print_in_the_order_given_and_report_misses() {
+    quickmc(&["set", "cli:m1", "one"]);
+    quickmc(&["set", "cli:m2", "two"]);
+    let o = quickmc(&["get", "cli:m2", "cli:nope", "cli:m1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "two\none\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cli:nope: not found"));
+    assert_eq!(
+        quickmc(&["delete", "cli:m1", "cli:m2"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        quickmc(&["delete", "cli:m1", "cli:m2"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn ring_prints_the_index_and_spec_each_key_maps_to_as_the_library_places_it() {
+    let servers = ["10.0.0.1:11211", "10.0.0.2:11211:2", "cache-c:22122"];
+    for (distribution, hash) in [
+        ("modula", "default"),
+        ("ketama", "md5"),
+        ("ketama-weighted", "md5"),
+        ("ketama", "fnv1a_32"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_quickmc"))
+            .args([
+                "--servers",
+                &servers.join(","),
+                "--distribution",
+                distribution,
+                "--hash",
+                hash,
+                "ring",
+            ])
+            .args(["user:1", "user:2", "session:abc"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let client = quickmc::Client::builder()
+            .servers(servers)
+            .distribution(distribution.parse().unwrap())
+            .hash(hash.parse().unwrap())
+            .build()
+            .unwrap();
+        let specs = client.servers();
+        let expected: String = ["user:1", "user:2", "session:abc"]
+            .iter()
+            .map(|k| {
+                let i = client.hash(k).unwrap();
+                format!("{k}\t{i}\t{}\n", specs[i])
+            })
+            .collect();
+        assert_eq!(stdout(&o), expected, "{distribution} {hash}");
+    }
+}

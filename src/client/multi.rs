@@ -326,8 +326,10 @@ impl Client {
         let mut handler = GetHandler {
             client: self,
             table: &table,
+            // Sized for every key to hit, as most do in a warm cache: the
+            // map never rehashes while replies stream in.
+            hits: HashMap::with_capacity(keys.len()),
             keys: keys.into_iter().map(Some).collect(),
-            hits: HashMap::new(),
             failures: Vec::new(),
         };
         let outcomes = self.run_multi(&routes, &mut handler, Retry::Safe);

@@ -7,7 +7,7 @@ use rustix::buffer::spare_capacity;
 use rustix::net::RecvFlags;
 
 /// How much room a read asks for at least.
-const MIN_READ: usize = 16 * 1024;
+const MIN_READ: usize = 64 * 1024;
 /// A buffer that grew past this for one large value shrinks back once empty,
 /// so an idle pooled connection does not hold megabytes.
 const KEEP_CAPACITY: usize = 256 * 1024;

@@ -105,7 +105,8 @@ impl ClientArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print each hit's value as text, one per line (exit 1 if any key is missing).
+    /// Print each hit's value as text, one per line, fetched as one batch per
+    /// server (exit 1 if any key is missing).
     #[command(after_help = "Example: quickmc get user:1 user:2")]
     Get {
         #[arg(required = true)]
@@ -126,9 +127,12 @@ enum Command {
     /// Prepend VALUE to KEY's value (exit 1 if KEY is missing).
     #[command(after_help = "Example: quickmc prepend log 'first '")]
     Prepend(StoreArgs),
-    /// Delete KEY (exit 1 if it was missing).
-    #[command(after_help = "Example: quickmc delete session:42")]
-    Delete { key: String },
+    /// Delete KEYs, as one batch per server (exit 1 if any was missing).
+    #[command(after_help = "Example: quickmc delete session:42 session:43")]
+    Delete {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
     /// Add DELTA (default 1) to a counter and print the new value.
     #[command(after_help = "Example: quickmc incr hits 5")]
     Incr {
@@ -162,6 +166,14 @@ enum Command {
     /// Print each server's version.
     #[command(after_help = "Example: quickmc version")]
     Version,
+    /// Print the index and spec of the server each KEY maps to.
+    #[command(
+        after_help = "Example: quickmc --servers a:11211,b:11211 --distribution ketama ring user:1 user:2"
+    )]
+    Ring {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
     /// Walk through the main operations. With no --servers, starts a throwaway memcached.
     #[command(after_help = "Example: quickmc demo")]
     Demo,
@@ -211,15 +223,28 @@ fn run(cli: Cli) -> Result<Outcome, Box<dyn std::error::Error>> {
     let found = |ok: bool| if ok { Outcome::Ok } else { Outcome::Miss };
     Ok(match cli.command {
         Command::Get { keys } => {
+            let (mut hits, report) =
+                client.get_multi_report::<_, Item<'static>>(keys.iter().map(String::as_str), "")?;
+            for (server, _, error) in &report.server_errors {
+                eprintln!("{server}: {error}");
+            }
+            for failure in &report.failures {
+                eprintln!("{}: {}", failure.key, failure.error);
+            }
             let mut outcome = Outcome::Ok;
             for key in &keys {
-                match client.get::<Item<'static>>(key)? {
+                match hits.remove(key.as_str()) {
                     Some(item) => println!("{}", display(item)),
                     None => {
-                        eprintln!("{key}: not found");
+                        if report.failures.iter().all(|f| f.key != key) {
+                            eprintln!("{key}: not found");
+                        }
                         outcome = Outcome::Miss;
                     }
                 }
+            }
+            if !report.server_errors.is_empty() {
+                return Err("some servers did not answer".into());
             }
             outcome
         }
@@ -228,7 +253,28 @@ fn run(cli: Cli) -> Result<Outcome, Box<dyn std::error::Error>> {
         Command::Replace(a) => found(client.replace(&a.key, &a.value, a.ttl)?),
         Command::Append(a) => found(client.append(&a.key, &a.value)?),
         Command::Prepend(a) => found(client.prepend(&a.key, &a.value)?),
-        Command::Delete { key } => found(client.delete(&key)?),
+        Command::Delete { keys } => {
+            let report = client.delete_multi_report(keys.iter().map(String::as_str), "")?;
+            for failure in &report.failures {
+                eprintln!("{}: {}", failure.key, failure.error);
+            }
+            if !report.server_errors.is_empty() {
+                return Err("some servers did not answer".into());
+            }
+            found(report.failures.is_empty())
+        }
+        Command::Ring { keys } => {
+            let servers = client.servers();
+            for key in &keys {
+                let index = client.hash(key)?;
+                let spec = servers
+                    .get(index)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                println!("{key}\t{index}\t{spec}");
+            }
+            Outcome::Ok
+        }
         Command::Incr { key, delta } => counter(client.incr(&key, delta))?,
         Command::Decr { key, delta } => counter(client.decr(&key, delta))?,
         Command::Touch { key, seconds } => found(client.touch(&key, seconds)?),
