@@ -230,7 +230,7 @@ fn fanout(c: &mut Criterion) {
         .build()
         .unwrap();
     let keys: Vec<String> = (0..1000).map(|i| format!("bench:fanout:{i}")).collect();
-    let value = vec![b'v'; 100];
+    let value = [b'v'; 100];
     for client in [&one, &four] {
         assert!(
             client

@@ -163,10 +163,10 @@ fn serve(client: TcpStream, state: Arc<State>) {
             match c_read.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if let (Fault::Gate(gate), _) = &*req_state.fault.lock().unwrap() {
-                        if !req_state.gate_seen.swap(true, Ordering::SeqCst) {
-                            gate.arrived.fetch_add(1, Ordering::SeqCst);
-                        }
+                    if let (Fault::Gate(gate), _) = &*req_state.fault.lock().unwrap()
+                        && !req_state.gate_seen.swap(true, Ordering::SeqCst)
+                    {
+                        gate.arrived.fetch_add(1, Ordering::SeqCst);
                     }
                     if u_write.write_all(&buf[..n]).is_err() {
                         break;
