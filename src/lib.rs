@@ -28,7 +28,7 @@ pub mod protocol;
 mod server;
 pub mod value;
 
-pub use client::{BatchReport, Client, ClientBuilder, KeyFailure, StoreOptions};
+pub use client::{BatchReport, Client, ClientBuilder, KeyFailure, Reserved, StoreOptions};
 pub use connection::{ConnectionOptions, Credentials};
 pub use error::{Error, KeyError, ProtocolError, Result};
 pub use server::{Address, DEFAULT_PORT, ServerSpec};

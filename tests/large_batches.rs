@@ -155,4 +155,26 @@ fn huge_batches_complete_without_deadlock_and_memory_stays_near_the_result_size(
         peak / MB,
         result_bytes / MB
     );
+    drop(hits);
+
+    // A reply declaring a ~4 GB body (from a proxy standing in for a
+    // hostile server) is refused from its header: nothing near that size
+    // is allocated.
+    let proxy = support::proxy::Proxy::start(&server.spec());
+    let hostile = quickmc::Client::builder()
+        .servers([proxy.spec()])
+        .retry_timeout(Duration::ZERO)
+        .build()
+        .unwrap();
+    hostile.set("hostile", "v", 0).unwrap();
+    proxy.set_fault_once(support::proxy::Fault::OversizedLength);
+    let (result, _, peak) = measure(|| hostile.get::<String>("hostile"));
+    assert!(
+        matches!(result, Err(quickmc::Error::Protocol { .. })),
+        "{result:?}"
+    );
+    assert!(
+        peak < MB,
+        "a hostile length made the client allocate {peak} bytes"
+    );
 }

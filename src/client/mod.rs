@@ -6,6 +6,7 @@ mod cluster;
 mod health;
 mod multi;
 mod options;
+mod reserve;
 mod single;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use parking_lot::RwLock;
 pub use builder::ClientBuilder;
 pub use multi::{BatchReport, KeyFailure};
 pub use options::StoreOptions;
+pub use reserve::Reserved;
 
 use crate::connection::Connection;
 use crate::distribution::{Distribution, DistributionKind};
@@ -26,6 +28,10 @@ use crate::{Error, Result, ServerSpec, key};
 use health::{Health, HealthPolicy, Verdict};
 
 type Pooled = r2d2::PooledConnection<ServerManager>;
+
+/// Pooled connections idle longer than this are checked for a closed peer
+/// before use (a cheap poll; a busy connection skips it).
+const STALE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
 /// A memcached client for a cluster of servers. `Send + Sync`; `clone()` is
 /// an `Arc` clone, so build one at start-up and hand a clone to every thread.
@@ -400,6 +406,11 @@ impl Client {
     /// Checks a connection out of a server's pool, skipping connections made
     /// before the last `disconnect_all` or dead-connection sweep.
     pub(crate) fn checkout(&self, index: usize) -> Result<Pooled> {
+        if let Some(conn) = reserve::take(self, index) {
+            if !conn.is_broken() {
+                return Ok(conn);
+            }
+        }
         let server = self.server(index)?;
         let result = self.checkout_from(server);
         if let Err(e) = &result {
@@ -415,8 +426,14 @@ impl Client {
                 Some(conn) => conn,
                 None => self.wait_for_connection(server)?,
             };
-            if conn.generation() == generation && !conn.is_broken() {
+            // A connection idle for a while may have been closed by a
+            // server restart: one zero-timeout poll finds out before use.
+            let stale = conn.idle_for() > STALE_CHECK_AFTER && conn.peer_closed();
+            if conn.generation() == generation && !conn.is_broken() && !stale {
                 return Ok(conn);
+            }
+            if stale {
+                server.generation.fetch_add(1, Ordering::AcqRel);
             }
             conn.mark_broken();
         }
@@ -468,17 +485,19 @@ impl Client {
         self.ensure_up(index)?;
         let mut conn = self.checkout(index)?;
         let reused = conn.has_been_used();
-        match self.run_checked(index, &mut conn, &mut op) {
+        let result = self.run_checked(index, &mut conn, &mut op);
+        self.release(index, conn);
+        match result {
             Err(e @ Error::Io { .. }) if reused => {
                 // A stale pooled connection says nothing about the server's
                 // health: only a fresh connection failing counts against it.
-                drop(conn);
                 self.retire_idle(index);
                 if retry == Retry::Never {
                     return Err(e);
                 }
                 let mut fresh = self.checkout(index)?;
                 let result = self.run_checked(index, &mut fresh, &mut op);
+                self.release(index, fresh);
                 if let Err(e) = &result
                     && e.breaks_connection()
                 {
@@ -508,6 +527,15 @@ impl Client {
             _ => self.succeeded(index),
         }
         result
+    }
+
+    /// Returns a connection: into this thread's reservation if one is
+    /// open, else to the pool (which discards it if broken).
+    pub(crate) fn release(&self, index: usize, conn: Pooled) {
+        if conn.is_broken() {
+            return;
+        }
+        drop(reserve::keep(self, index, conn));
     }
 
     /// Retires every idle connection to a server (they are likely as dead as

@@ -245,7 +245,9 @@ impl Client {
                     }
                 }
             }
-            drop(conns);
+            for (server, conn) in conns {
+                self.release(server, conn);
+            }
             pending = retry_next;
         }
         outcomes

@@ -134,6 +134,7 @@ pub struct Connection {
     next_opaque: u32,
     generation: u64,
     uses: u64,
+    last_used: std::time::Instant,
 }
 
 impl fmt::Debug for Connection {
@@ -216,6 +217,7 @@ impl Connection {
             next_opaque: 1,
             generation: 0,
             uses: 0,
+            last_used: std::time::Instant::now(),
         };
         if let Some(credentials) = &options.credentials {
             conn.authenticate(credentials)?;
@@ -299,6 +301,7 @@ impl Connection {
         self.read.consume(self.pending);
         self.pending = 0;
         self.uses += 1;
+        self.last_used = std::time::Instant::now();
         // A large value or batch grew the buffer: do not keep megabytes
         // in every idle pooled connection.
         if self.write.capacity() > 256 * 1024 {
@@ -310,6 +313,33 @@ impl Connection {
     /// Whether any request has been sent on this connection.
     pub(crate) fn has_been_used(&self) -> bool {
         self.uses > 0
+    }
+
+    /// How long since the last request (or since connecting).
+    pub(crate) fn idle_for(&self) -> Duration {
+        self.last_used.elapsed()
+    }
+
+    /// Whether the server has closed the connection (or sent something
+    /// nobody asked for), seen without blocking: one zero-timeout poll.
+    ///
+    /// ```no_run
+    /// # let conn = quickmc::connection::Connection::connect(&"127.0.0.1".parse::<quickmc::ServerSpec>()?.address, &Default::default())?;
+    /// if conn.peer_closed() { /* reconnect */ }
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn peer_closed(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        let mut fds = [PollFd::new(&self.stream, PollFlags::IN | PollFlags::RDHUP)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match rustix::event::poll(&mut fds, Some(&zero)) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(_) => true,
+        }
     }
 
     fn fail<T>(&mut self, error: Error) -> Result<T> {
