@@ -255,11 +255,66 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
+/// Four threads doing single gets: sharing clones of one Client (each
+/// operation checks a connection out of the pool) against four threads
+/// each driving its own raw socket. Throughput is the 4 × iterations.
+fn threads(c: &mut Criterion) {
+    const THREADS: usize = 4;
+    let server = support::Memcached::with(support::Options {
+        threads: 4,
+        ..Default::default()
+    });
+    let spec = server.spec();
+    let client = quickmc::Client::builder()
+        .servers([&spec])
+        .max_connections(8)
+        .build()
+        .unwrap();
+    client.set("bench:threads", &[b'v'; 100][..], 0).unwrap();
+    let get = encode(&[Request::new(Opcode::Get, b"bench:threads")]);
+    let mut raws: Vec<Raw> = (0..THREADS).map(|_| Raw::connect(&spec)).collect();
+    let mut group = c.benchmark_group("threads");
+    group.throughput(criterion::Throughput::Elements(THREADS as u64));
+    group.bench_function("4x_get/raw", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for raw in raws.iter_mut() {
+                    let get = &get;
+                    s.spawn(move || {
+                        for _ in 0..iters {
+                            raw.exchange(get, Opcode::Get as u8);
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    group.bench_function("4x_get/quickmc", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..THREADS {
+                    let client = client.clone();
+                    s.spawn(move || {
+                        for _ in 0..iters {
+                            client.get::<Vec<u8>>("bench:threads").unwrap().unwrap();
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
-    targets = single, batch_small, batch_large, fanout
+    targets = single, batch_small, batch_large, fanout, threads
 }
 criterion_main!(benches);

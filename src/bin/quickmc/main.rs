@@ -60,6 +60,9 @@ struct ClientArgs {
     /// Eject failed servers from the ketama continuum.
     #[arg(long, global = true)]
     remove_failed: bool,
+    /// Seconds an ejected server stays out of the continuum.
+    #[arg(long, global = true, default_value_t = 10)]
+    dead_timeout: u64,
     /// SASL user name (the server runs with -S).
     #[arg(long, global = true, env = "MEMCACHED_USERNAME")]
     username: Option<String>,
@@ -93,7 +96,8 @@ impl ClientArgs {
             .checkout_timeout(Duration::from_millis(self.checkout_timeout_ms))
             .retry_timeout(Duration::from_secs(self.retry_timeout))
             .failure_limit(self.failure_limit)
-            .remove_failed(self.remove_failed);
+            .remove_failed(self.remove_failed)
+            .dead_timeout(Duration::from_secs(self.dead_timeout));
         match (&self.username, &self.password) {
             (Some(user), Some(password)) => builder = builder.credentials(user, password),
             (None, None) => {}
