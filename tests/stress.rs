@@ -102,7 +102,7 @@ fn sixteen_threads_under_kills_restarts_and_stops_get_only_their_own_replies() {
             std::thread::spawn(move || {
                 let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1));
                 let mut done = 0u64;
-                let mut note = |e: Error| {
+                let note = |e: Error| {
                     let kind = format!("{e:?}")
                         .split([' ', '(', '{'])
                         .next()

@@ -406,10 +406,10 @@ impl Client {
     /// Checks a connection out of a server's pool, skipping connections made
     /// before the last `disconnect_all` or dead-connection sweep.
     pub(crate) fn checkout(&self, index: usize) -> Result<Pooled> {
-        if let Some(conn) = reserve::take(self, index) {
-            if !conn.is_broken() {
-                return Ok(conn);
-            }
+        if let Some(conn) = reserve::take(self, index)
+            && !conn.is_broken()
+        {
+            return Ok(conn);
         }
         let server = self.server(index)?;
         let result = self.checkout_from(server);

@@ -45,10 +45,10 @@ pub(super) fn keep(client: &Client, index: usize, conn: Pooled) -> Option<Pooled
     let mut conn = Some(conn);
     let _ = RESERVATIONS.try_with(|r| {
         let mut all = r.borrow_mut();
-        if let Some(reservation) = all.iter_mut().find(|r| r.client == key) {
-            if let Some(c) = conn.take() {
-                reservation.conns.push((index, c));
-            }
+        if let Some(reservation) = all.iter_mut().find(|r| r.client == key)
+            && let Some(c) = conn.take()
+        {
+            reservation.conns.push((index, c));
         }
     });
     conn
