@@ -317,7 +317,8 @@ fn every_injected_reply_fault_is_a_typed_error_and_the_next_operation_succeeds()
         .unwrap();
     client.set("fault:k", "value", 0).unwrap();
     client.set("fault:n", 0u64, 0).unwrap();
-    let faults: Vec<(Fault, fn(&Error) -> bool)> = vec![
+    type Expected = fn(&Error) -> bool;
+    let faults: Vec<(Fault, Expected)> = vec![
         (Fault::Truncate, |e| matches!(e, Error::Io { .. })),
         (Fault::Corrupt, |e| matches!(e, Error::Protocol { .. })),
         (Fault::Duplicate, |e| matches!(e, Error::Protocol { .. })),
