@@ -231,3 +231,184 @@ fn ring_prints_the_index_and_spec_each_key_maps_to_as_the_library_places_it() {
         assert_eq!(stdout(&o), expected, "{distribution} {hash}");
     }
 }
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+#[test]
+fn ping_shows_each_server_up_with_a_round_trip_and_a_down_one_exits_1() {
+    let o = quickmc(&["ping"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("up"), "{}", stdout(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_quickmc"))
+        .args([
+            "--servers",
+            &format!("{},127.0.0.1:1", shared().spec()),
+            "--json",
+            "ping",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let list = json_of(&o);
+    assert_eq!(list[0]["up"], true);
+    assert!(list[0]["rtt_us"].is_u64());
+    assert_eq!(list[1]["up"], false);
+}
+
+#[test]
+fn stats_print_a_table_with_a_column_per_server_and_json_for_scripts() {
+    let text = stdout(&quickmc(&["stats"]));
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.starts_with("stat") && header.contains(&shared().spec()),
+        "{header}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("curr_connections")));
+    let json = json_of(&quickmc(&["--json", "stats", "settings"]));
+    assert!(json[shared().spec()]["item_size_max"].is_string());
+}
+
+#[test]
+fn ring_without_keys_summarises_how_the_key_space_divides() {
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_quickmc"))
+            .args(["--servers", "a:11211,b:11211:3", "--distribution", "ketama"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let text = stdout(&run(&["ring"]));
+    assert!(text.contains("ketama-weighted distribution"), "{text}");
+    assert!(text.contains("b:11211") && text.contains('%'));
+    let json = json_of(&run(&["--json", "ring", "user:1"]));
+    let total: f64 = json["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["share"].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-6, "{total}");
+    assert!(
+        json["servers"][1]["share"].as_f64().unwrap()
+            > json["servers"][0]["share"].as_f64().unwrap()
+    );
+    assert!(json["keys"][0]["index"].is_u64());
+}
+
+#[test]
+fn cp_stores_files_under_their_names_and_cat_writes_the_raw_bytes_back() {
+    let dir = support::temp_dir("cp");
+    let file = dir.join("cli-cp-blob.bin");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let o = quickmc(&["cp", file.to_str().unwrap(), "--ttl", "60"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("stored cli-cp-blob.bin (10000 bytes)"));
+    let o = quickmc(&["cat", "cli-cp-blob.bin"]);
+    assert!(o.status.success());
+    assert_eq!(o.stdout, bytes);
+    assert_eq!(
+        quickmc(&["cat", "cli-cp-blob.bin", "cli-cp-missing"])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn get_json_maps_keys_to_values() {
+    quickmc(&["set", "cli:j1", "one"]);
+    let json = json_of(&quickmc(&["--json", "get", "cli:j1"]));
+    assert_eq!(json["cli:j1"], "one");
+}
+
+#[test]
+fn bench_without_servers_starts_its_own_memcached_and_reports_json() {
+    let o = Command::new(env!("CARGO_BIN_EXE_quickmc"))
+        .env_remove("MEMCACHED_SERVERS")
+        .args([
+            "--json",
+            "bench",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            "2",
+            "--keys",
+            "1000",
+            "--verify",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = json_of(&o);
+    assert!(json["operations"].as_u64().unwrap() > 0);
+    assert!(json["throughput"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["verify_mismatches"], 0);
+    for p in ["p50", "p90", "p99", "p99_9", "max"] {
+        assert!(json["latency_us"][p].is_u64(), "{p}");
+    }
+}
+
+#[test]
+fn bench_verify_reports_zero_mismatches_while_servers_are_stopped_killed_and_restarted() {
+    let mut servers: Vec<support::Memcached> =
+        (0..3).map(|_| support::Memcached::start()).collect();
+    let specs: Vec<String> = servers.iter().map(|s| s.spec()).collect();
+    let child = Command::new(env!("CARGO_BIN_EXE_quickmc"))
+        .args([
+            "--servers",
+            &specs.join(","),
+            "--distribution",
+            "ketama",
+            "--retry-timeout",
+            "0",
+        ])
+        .args([
+            "--io-timeout-ms",
+            "200",
+            "--connect-timeout-ms",
+            "200",
+            "--checkout-timeout-ms",
+            "200",
+        ])
+        .args([
+            "--json",
+            "bench",
+            "--duration",
+            "4",
+            "--warmup",
+            "0",
+            "--threads",
+            "4",
+            "--keys",
+            "2000",
+        ])
+        .args(["--verify", "--ratio", "1:1", "--batch", "10"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    servers[0].pause();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    servers[0].resume();
+    servers[1].kill();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    servers[1].restart();
+    servers[2].restart();
+    let o = child.wait_with_output().unwrap();
+    let json = json_of(&o);
+    assert_eq!(json["verify_mismatches"], 0, "{json}");
+    assert!(json["operations"].as_u64().unwrap() > 100, "{json}");
+    let errors: u64 = json["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(errors > 0, "the faults were seen and counted: {json}");
+    assert!(o.status.success());
+}

@@ -380,7 +380,11 @@ fn declared_body(header: &[u8]) -> usize {
 /// Checks a `Partial` answer: it asks for more than there is, exactly the
 /// header or the whole declared frame, and never more than the maximum.
 fn check_partial(rest: &[u8], needed: usize, max: u32) {
-    assert!(needed > rest.len(), "partial with {} bytes asks for {needed}", rest.len());
+    assert!(
+        needed > rest.len(),
+        "partial with {} bytes asks for {needed}",
+        rest.len()
+    );
     assert!(
         needed <= HEADER_LEN + max as usize,
         "partial asks for {needed} bytes with max body {max}"
@@ -388,7 +392,11 @@ fn check_partial(rest: &[u8], needed: usize, max: u32) {
     if rest.len() < HEADER_LEN {
         assert_eq!(needed, HEADER_LEN, "a short header asks for the header");
     } else {
-        assert_eq!(needed, HEADER_LEN + declared_body(rest), "asks for the declared frame");
+        assert_eq!(
+            needed,
+            HEADER_LEN + declared_body(rest),
+            "asks for the declared frame"
+        );
     }
 }
 
@@ -427,7 +435,11 @@ fn check_error(rest: &[u8], error: DecodeError, magic: u8, max: u32) {
 /// Checks a complete frame: it lies within the input, in order, its parts
 /// add up to its length, and its body is within the maximum.
 fn check_complete(rest: &[u8], len: usize, parts: [&[u8]; 3], max: u32) {
-    assert!(len >= HEADER_LEN && len <= rest.len(), "frame of {len} bytes in {}", rest.len());
+    assert!(
+        len >= HEADER_LEN && len <= rest.len(),
+        "frame of {len} bytes in {}",
+        rest.len()
+    );
     assert!(len - HEADER_LEN <= max as usize, "body above the maximum");
     let frame = &rest[..len];
     let mut at = HEADER_LEN;
@@ -475,7 +487,9 @@ fn decode_responses(data: &[u8], max: u32) {
                 assert_eq!(frame.encoded_len(), len);
                 // Decoding loses nothing: the frame re-encodes to its bytes.
                 let mut again = Vec::with_capacity(len);
-                frame.encode(&mut again).expect("a decoded response re-encodes");
+                frame
+                    .encode(&mut again)
+                    .expect("a decoded response re-encodes");
                 assert_eq!(again, rest[..len], "decode then encode changed the frame");
                 if frame.extras.len() >= 4 {
                     assert!(frame.flags().is_some());
@@ -504,7 +518,12 @@ fn decode_requests(data: &[u8], max: u32) {
             Ok(Decoded::Complete { frame, len }) => {
                 assert!(len >= HEADER_LEN && len <= rest.len());
                 assert_eq!(usize::from(rest[4]), frame.extras.len(), "extras length");
-                check_complete(rest, len, [&rest[24..24 + frame.extras.len()], frame.key, frame.value], max);
+                check_complete(
+                    rest,
+                    len,
+                    [&rest[24..24 + frame.extras.len()], frame.key, frame.value],
+                    max,
+                );
                 assert_eq!(frame.encoded_len(), len);
                 // A request the encoder accepts re-encodes to the same bytes,
                 // but for the vbucket, which quickmc always sends as 0.
@@ -537,7 +556,7 @@ fn decode_requests(data: &[u8], max: u32) {
 pub fn roundtrip(data: &[u8]) {
     let mut r = Reader::new(data);
     while !r.is_empty() {
-        if r.u8() % 2 == 0 {
+        if r.u8().is_multiple_of(2) {
             roundtrip_request(&read_request(&mut r));
         } else {
             roundtrip_response(&read_response(&mut r));
@@ -578,7 +597,11 @@ fn prefixes(len: usize) -> impl Iterator<Item = usize> {
 pub fn roundtrip_request(request: &Request<'_>) {
     let mut buf = vec![0xa5; 3];
     let verdict = request.validate();
-    assert_eq!(verdict.is_ok(), acceptable(request), "validate disagrees on {request:?}");
+    assert_eq!(
+        verdict.is_ok(),
+        acceptable(request),
+        "validate disagrees on {request:?}"
+    );
     let encoded = request.encode(&mut buf);
     assert_eq!(encoded, verdict, "encode and validate disagree");
     if encoded.is_err() {
@@ -594,16 +617,29 @@ pub fn roundtrip_request(request: &Request<'_>) {
             len: wire.len()
         })
     );
-    assert_eq!(decode_response(wire, MAX_BODY), Err(DecodeError::BadMagic(0x80)));
+    assert_eq!(
+        decode_response(wire, MAX_BODY),
+        Err(DecodeError::BadMagic(0x80))
+    );
     for cut in prefixes(wire.len()) {
-        let needed = if cut < HEADER_LEN { HEADER_LEN } else { wire.len() };
-        assert_eq!(decode_request(&wire[..cut], MAX_BODY), Ok(Decoded::Partial { needed }));
+        let needed = if cut < HEADER_LEN {
+            HEADER_LEN
+        } else {
+            wire.len()
+        };
+        assert_eq!(
+            decode_request(&wire[..cut], MAX_BODY),
+            Ok(Decoded::Partial { needed })
+        );
     }
     let body = (wire.len() - HEADER_LEN) as u32;
     if body > 0 {
         assert_eq!(
             decode_request(wire, body - 1),
-            Err(DecodeError::BodyTooLarge { len: body, max: body - 1 })
+            Err(DecodeError::BodyTooLarge {
+                len: body,
+                max: body - 1
+            })
         );
     }
 }
@@ -632,10 +668,20 @@ pub fn roundtrip_response(response: &Response<'_>) {
                     len: wire.len()
                 })
             );
-            assert_eq!(decode_request(wire, MAX_BODY), Err(DecodeError::BadMagic(0x81)));
+            assert_eq!(
+                decode_request(wire, MAX_BODY),
+                Err(DecodeError::BadMagic(0x81))
+            );
             for cut in prefixes(wire.len()) {
-                let needed = if cut < HEADER_LEN { HEADER_LEN } else { wire.len() };
-                assert_eq!(decode_response(&wire[..cut], MAX_BODY), Ok(Decoded::Partial { needed }));
+                let needed = if cut < HEADER_LEN {
+                    HEADER_LEN
+                } else {
+                    wire.len()
+                };
+                assert_eq!(
+                    decode_response(&wire[..cut], MAX_BODY),
+                    Ok(Decoded::Partial { needed })
+                );
             }
         }
     }
@@ -724,7 +770,12 @@ pub fn chunked(data: &[u8]) {
                     } else {
                         frames[next].encoded_len()
                     };
-                    assert_eq!(needed, want, "wrong wait with {} bytes buffered", available.len());
+                    assert_eq!(
+                        needed,
+                        want,
+                        "wrong wait with {} bytes buffered",
+                        available.len()
+                    );
                     break;
                 }
                 Err(error) => panic!("a valid stream cut at {cut} failed: {error}"),
@@ -783,7 +834,8 @@ pub fn batch(data: &[u8]) {
     let keys: Vec<&[u8]> = (0..key_count).map(|_| r.bytes(250)).collect();
     let key_of = |i: usize| keys.get(i).copied();
 
-    let mut matcher = BatchMatcher::new(first, usize::try_from(count).unwrap_or(usize::MAX), opcode);
+    let mut matcher =
+        BatchMatcher::new(first, usize::try_from(count).unwrap_or(usize::MAX), opcode);
     // The model: the matcher's count, the last index matched, whether done.
     let count = u32::try_from(count).unwrap_or(u32::MAX).min(u32::MAX - 1);
     assert_eq!(matcher.noop_opaque(), first.wrapping_add(count));
@@ -794,7 +846,9 @@ pub fn batch(data: &[u8]) {
         let shape = r.u8();
         let opaque = match shape & 0b11 {
             0 => first.wrapping_add(u32::from(r.u8())),
-            1 => first.wrapping_add(count).wrapping_add(u32::from(r.u8() % 4)),
+            1 => first
+                .wrapping_add(count)
+                .wrapping_add(u32::from(r.u8() % 4)),
             2 => first.wrapping_sub(1 + u32::from(r.u8() % 4)),
             _ => r.u32(),
         };
@@ -811,11 +865,17 @@ pub fn batch(data: &[u8]) {
         };
         let key: &[u8] = match (shape >> 5) & 0b11 {
             0 => key_of(offset as usize).unwrap_or_default(),
-            1 => keys.get(usize::from(r.u8()) % keys.len().max(1)).copied().unwrap_or_default(),
+            1 => keys
+                .get(usize::from(r.u8()) % keys.len().max(1))
+                .copied()
+                .unwrap_or_default(),
             2 => r.bytes(250),
             _ => b"",
         };
-        let reply = Response::new(reply_opcode, status).opaque(opaque).key(key).value(b"v");
+        let reply = Response::new(reply_opcode, status)
+            .opaque(opaque)
+            .key(key)
+            .value(b"v");
 
         let echoes = opcode.echoes_key() && status == Status::Ok;
         let model_reply = !done
@@ -823,7 +883,8 @@ pub fn batch(data: &[u8]) {
             && last.is_none_or(|l| offset > l)
             && reply_opcode == opcode
             && (!echoes || key_of(offset as usize) == Some(key));
-        let model_end = !done && offset == count && reply_opcode == Opcode::Noop && status == Status::Ok;
+        let model_end =
+            !done && offset == count && reply_opcode == Opcode::Noop && status == Status::Ok;
 
         let got = matcher.accept(&reply, key_of);
         match got {
@@ -833,7 +894,10 @@ pub fn batch(data: &[u8]) {
                 assert_eq!(index as u64, u64::from(offset));
                 assert_eq!(reply.opaque, first.wrapping_add(index as u32));
                 assert_eq!(reply.opcode, opcode);
-                assert!(last.is_none_or(|l| index as u64 > u64::from(l)), "index went back");
+                assert!(
+                    last.is_none_or(|l| index as u64 > u64::from(l)),
+                    "index went back"
+                );
                 if echoes {
                     assert_eq!(key_of(index), Some(reply.key), "matched to the wrong key");
                 }
@@ -844,7 +908,10 @@ pub fn batch(data: &[u8]) {
                 done = true;
             }
             Err(error) => {
-                assert!(!model_reply && !model_end, "refused a valid {reply:?}: {error}");
+                assert!(
+                    !model_reply && !model_end,
+                    "refused a valid {reply:?}: {error}"
+                );
                 match error {
                     BatchError::AfterEnd => assert!(done),
                     BatchError::UnknownOpaque(o) => {
@@ -938,7 +1005,10 @@ pub fn check_bombs() {
             result.map(|item| item.data.len())
         );
         if let Some(usage) = usage {
-            assert!(usage.peak <= DECODE_PEAK_BOUND, "the {name} bomb held {usage:?}");
+            assert!(
+                usage.peak <= DECODE_PEAK_BOUND,
+                "the {name} bomb held {usage:?}"
+            );
         }
     }
 }
@@ -954,7 +1024,8 @@ pub fn value(data: &[u8]) {
     let (flags, bytes): (u32, &[u8]) = match selector % 4 {
         // Chosen type and compression flags.
         0 => {
-            let flags = TYPE_FLAGS[usize::from(r.u8() % 8)] | COMPRESSION_FLAGS[usize::from(r.u8() % 4)];
+            let flags =
+                TYPE_FLAGS[usize::from(r.u8() % 8)] | COMPRESSION_FLAGS[usize::from(r.u8() % 4)];
             (flags, r.rest())
         }
         // Raw flags.
@@ -973,7 +1044,7 @@ pub fn value(data: &[u8]) {
         // Chosen type flag, the bytes compressed by quickmc, then truncated.
         _ => {
             let type_flag = TYPE_FLAGS[usize::from(r.u8() % 8)];
-            let algorithm = if r.u8() % 2 == 0 {
+            let algorithm = if r.u8().is_multiple_of(2) {
                 CompressionAlgorithm::Zstd
             } else {
                 CompressionAlgorithm::Zlib
@@ -1010,7 +1081,10 @@ pub fn value(data: &[u8]) {
             if compression == 0 {
                 assert_eq!(&*item.data, bytes, "an uncompressed value changed");
             } else {
-                assert!(item.data.len() <= VALUE_LIMIT, "decompressed past the limit");
+                assert!(
+                    item.data.len() <= VALUE_LIMIT,
+                    "decompressed past the limit"
+                );
             }
             read_every_type(&item);
         }
@@ -1027,7 +1101,9 @@ pub fn value(data: &[u8]) {
                 min_compress_len: 1,
                 level: -1,
             };
-            let wire = t.encode(Item::new(bytes, type_flag), every).expect("compress");
+            let wire = t
+                .encode(Item::new(bytes, type_flag), every)
+                .expect("compress");
             let back = t.decode(wire).expect("decompress what was compressed");
             assert_eq!(back, Item::new(bytes, type_flag));
         }
@@ -1073,8 +1149,14 @@ macro_rules! check_integers {
 }
 
 fn read_every_type_unmeasured(item: &Item<'_>, data: &[u8], type_flag: u32, numeric: bool) {
-    assert_eq!(Vec::<u8>::from_item(item.clone()).expect("bytes always read"), data);
-    assert_eq!(&Item::from_item(item.clone()).expect("items always read"), item);
+    assert_eq!(
+        Vec::<u8>::from_item(item.clone()).expect("bytes always read"),
+        data
+    );
+    assert_eq!(
+        &Item::from_item(item.clone()).expect("items always read"),
+        item
+    );
 
     let text = String::from_item(item.clone());
     match &text {
@@ -1091,13 +1173,18 @@ fn read_every_type_unmeasured(item: &Item<'_>, data: &[u8], type_flag: u32, nume
         let digits = std::str::from_utf8(data).expect("a number is text");
         assert_eq!(digits.trim_matches(' ').parse::<i128>().ok(), Some(n));
     }
-    check_integers!(item, wide, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+    check_integers!(
+        item, wide, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize
+    );
     match u128::from_item(item.clone()) {
         Ok(n) => {
             if let Ok(w) = wide {
                 assert_eq!(i128::try_from(n).ok(), Some(w));
             }
-            assert_eq!(u128::from_item(n.to_item().expect("u128")).expect("reads back"), n);
+            assert_eq!(
+                u128::from_item(n.to_item().expect("u128")).expect("reads back"),
+                n
+            );
         }
         Err(error) => assert!(matches!(error, Error::Deserialize(_))),
     }
@@ -1152,7 +1239,7 @@ where
             assert_eq!(type_flag, flags::POSTCARD);
             let once = Serde(&value).to_item().expect("serde writes").into_owned();
             let Serde(again) = Serde::<T>::from_item(once.clone()).expect("serde reads back");
-            let twice = Serde(&again).to_item().expect("serde writes");
+            let twice = Serde(&again).to_item().expect("serde writes").into_owned();
             assert_eq!(once, twice);
         }
         Err(error) => assert!(matches!(error, Error::Deserialize(_)), "{error:?}"),

@@ -75,6 +75,27 @@ impl Client {
         self.on_every_server(|conn| Ok(conn.stats(group)?.into_iter().collect()))
     }
 
+    /// Each server's reachability and the round-trip time of a Noop, per
+    /// server (a pooled connection is used, as operations would).
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// for (server, rtt) in client.ping() {
+    ///     match rtt {
+    ///         Ok(rtt) => println!("{server}: {rtt:?}"),
+    ///         Err(e) => println!("{server}: {e}"),
+    ///     }
+    /// }
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn ping(&self) -> Vec<(String, Result<std::time::Duration>)> {
+        self.on_every_server(|conn| {
+            let start = std::time::Instant::now();
+            conn.noop()?;
+            Ok(start.elapsed())
+        })
+    }
+
     /// Every server's version string, per server.
     ///
     /// ```no_run

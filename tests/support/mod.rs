@@ -256,6 +256,7 @@ impl Memcached {
     fn signal(&self, signal: &str) {
         let _ = Command::new("kill")
             .args([signal, &self.pid.to_string()])
+            .stderr(Stdio::null())
             .status();
     }
 

@@ -1,14 +1,17 @@
 //! `quickmc`: memcached from the command line, built on the quickmc client.
 
+mod bench;
+mod commands;
 mod demo;
 mod local_server;
+mod output;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use quickmc::distribution::{DistributionKind, HashAlgorithm};
-use quickmc::value::{Item, Value};
 use quickmc::{Client, Error};
 
 /// memcached from the command line: get and store values, counters, stats,
@@ -17,11 +20,14 @@ use quickmc::{Client, Error};
 #[derive(Parser)]
 #[command(name = "quickmc", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  quickmc demo\n  quickmc --servers 10.0.0.1:11211,10.0.0.2:11211 get user:1 user:2\n  quickmc set greeting hello --ttl 60\n  quickmc incr hits 5"
+    after_help = "Examples:\n  quickmc demo\n  quickmc bench\n  quickmc --servers 10.0.0.1:11211,10.0.0.2:11211 get user:1 user:2\n  quickmc set greeting hello --ttl 60\n  quickmc --json stats"
 )]
 struct Cli {
     #[command(flatten)]
     client: ClientArgs,
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -116,6 +122,12 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// Write each value's raw bytes to stdout, back to back (exit 1 if any key is missing).
+    #[command(after_help = "Example: quickmc cat report.csv > report.csv")]
+    Cat {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
     /// Store VALUE as text under KEY.
     #[command(after_help = "Example: quickmc set greeting hello --ttl 60")]
     Set(StoreArgs),
@@ -131,6 +143,15 @@ enum Command {
     /// Prepend VALUE to KEY's value (exit 1 if KEY is missing).
     #[command(after_help = "Example: quickmc prepend log 'first '")]
     Prepend(StoreArgs),
+    /// Store files as raw bytes, each under its file name (exit 1 if any was not stored).
+    #[command(after_help = "Example: quickmc cp ./static/logo.png ./static/app.css --ttl 3600")]
+    Cp {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Expiration in seconds (0: never).
+        #[arg(long, default_value_t = 0)]
+        ttl: u32,
+    },
     /// Delete KEYs, as one batch per server (exit 1 if any was missing).
     #[command(after_help = "Example: quickmc delete session:42 session:43")]
     Delete {
@@ -161,23 +182,30 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         delay: u32,
     },
-    /// Print each server's statistics.
-    #[command(after_help = "Example: quickmc stats")]
+    /// Each server's statistics, as a table (one column per server).
+    #[command(
+        after_help = "Examples:\n  quickmc stats\n  quickmc stats slabs\n  quickmc --json stats items"
+    )]
     Stats {
         /// A stats group: items, slabs, settings, conns ...
         group: Option<String>,
     },
-    /// Print each server's version.
+    /// Each server's reachability and Noop round-trip time (exit 1 if any is down).
+    #[command(after_help = "Example: quickmc --servers 10.0.0.1,10.0.0.2 ping")]
+    Ping,
+    /// Each server's version.
     #[command(after_help = "Example: quickmc version")]
     Version,
-    /// Print the index and spec of the server each KEY maps to.
+    /// How the key space divides across servers, and where each KEY goes.
     #[command(
-        after_help = "Example: quickmc --servers a:11211,b:11211 --distribution ketama ring user:1 user:2"
+        after_help = "Example: quickmc --servers a:11211,b:11211:2 --distribution ketama ring user:1 user:2"
     )]
-    Ring {
-        #[arg(required = true)]
-        keys: Vec<String>,
-    },
+    Ring { keys: Vec<String> },
+    /// A load generator: throughput, errors and latency percentiles. With no --servers, starts a throwaway memcached.
+    #[command(
+        after_help = "Examples:\n  quickmc bench\n  quickmc --servers 10.0.0.1,10.0.0.2 bench --threads 16 --batch 100 --duration 60\n  quickmc bench --key-distribution zipf --ratio 1:1 --verify --json"
+    )]
+    Bench(bench::BenchArgs),
     /// Walk through the main operations. With no --servers, starts a throwaway memcached.
     #[command(after_help = "Example: quickmc demo")]
     Demo,
@@ -194,7 +222,7 @@ struct StoreArgs {
 
 enum Outcome {
     Ok,
-    /// The command ran, but a key was missing or not stored.
+    /// The command ran, but a key was missing or not stored, or a server was down.
     Miss,
 }
 
@@ -210,143 +238,50 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<Outcome, Box<dyn std::error::Error>> {
-    if let Command::Demo = cli.command {
+type Failure = Box<dyn std::error::Error>;
+
+fn run(cli: Cli) -> Result<Outcome, Failure> {
+    let json = cli.json;
+    // demo and bench bring their own memcached when no servers are given.
+    if matches!(cli.command, Command::Demo | Command::Bench(_)) {
         let local;
         let servers = if cli.client.servers.is_empty() {
-            local = local_server::LocalServer::start(64)?;
-            println!("(started a throwaway memcached on {})", local.spec());
+            let memory = match &cli.command {
+                Command::Bench(b) => {
+                    ((b.keys as usize * (b.value_size + 80)) >> 20).clamp(64, 4096) as u32
+                }
+                _ => 64,
+            };
+            local = local_server::LocalServer::start(memory)?;
+            if !json {
+                println!("(started a throwaway memcached on {})", local.spec());
+            }
             vec![local.spec().to_string()]
         } else {
             cli.client.servers()
         };
-        demo::run(&cli.client.build(&servers)?)?;
-        return Ok(Outcome::Ok);
-    }
-    let client = cli.client.build(&cli.client.servers())?;
-    let found = |ok: bool| if ok { Outcome::Ok } else { Outcome::Miss };
-    Ok(match cli.command {
-        Command::Get { keys } => {
-            let (mut hits, report) =
-                client.get_multi_report::<_, Item<'static>>(keys.iter().map(String::as_str), "")?;
-            for (server, _, error) in &report.server_errors {
-                eprintln!("{server}: {error}");
-            }
-            for failure in &report.failures {
-                eprintln!("{}: {}", failure.key, failure.error);
-            }
-            let mut outcome = Outcome::Ok;
-            for key in &keys {
-                match hits.remove(key.as_str()) {
-                    Some(item) => println!("{}", display(item)),
-                    None => {
-                        if report.failures.iter().all(|f| f.key != key) {
-                            eprintln!("{key}: not found");
-                        }
-                        outcome = Outcome::Miss;
-                    }
+        return match cli.command {
+            Command::Bench(args) => {
+                let mut client_args = cli.client;
+                if let Some(n) = args.connections {
+                    client_args.pool_size = n;
+                } else {
+                    client_args.pool_size = args.threads.max(1) as u32;
                 }
+                let client = client_args.build(&servers)?;
+                Ok(if bench::run(client, &servers, args, json)? {
+                    Outcome::Ok
+                } else {
+                    Outcome::Miss
+                })
             }
-            if !report.server_errors.is_empty() {
-                return Err("some servers did not answer".into());
+            _ => {
+                demo::run(&cli.client.build(&servers)?)?;
+                Ok(Outcome::Ok)
             }
-            outcome
-        }
-        Command::Set(a) => found(client.set(&a.key, &a.value, a.ttl)?),
-        Command::Add(a) => found(client.add(&a.key, &a.value, a.ttl)?),
-        Command::Replace(a) => found(client.replace(&a.key, &a.value, a.ttl)?),
-        Command::Append(a) => found(client.append(&a.key, &a.value)?),
-        Command::Prepend(a) => found(client.prepend(&a.key, &a.value)?),
-        Command::Delete { keys } => {
-            let report = client.delete_multi_report(keys.iter().map(String::as_str), "")?;
-            for failure in &report.failures {
-                eprintln!("{}: {}", failure.key, failure.error);
-            }
-            if !report.server_errors.is_empty() {
-                return Err("some servers did not answer".into());
-            }
-            found(report.failures.is_empty())
-        }
-        Command::Ring { keys } => {
-            let servers = client.servers();
-            for key in &keys {
-                let index = client.hash(key)?;
-                let spec = servers
-                    .get(index)
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
-                println!("{key}\t{index}\t{spec}");
-            }
-            Outcome::Ok
-        }
-        Command::Incr { key, delta } => counter(client.incr(&key, delta))?,
-        Command::Decr { key, delta } => counter(client.decr(&key, delta))?,
-        Command::Touch { key, seconds } => found(client.touch(&key, seconds)?),
-        Command::Flush { delay } => {
-            client.flush_all(delay)?;
-            Outcome::Ok
-        }
-        Command::Stats { group } => {
-            let mut failed = false;
-            for (server, stats) in client.stats_per_server(group.as_deref().unwrap_or("")) {
-                match stats {
-                    Ok(stats) => {
-                        println!("{server}");
-                        for (name, value) in stats {
-                            println!("  {name} {value}");
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("{server}: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                return Err("some servers did not answer".into());
-            }
-            Outcome::Ok
-        }
-        Command::Version => {
-            let mut failed = false;
-            for (server, version) in client.version() {
-                match version {
-                    Ok(v) => println!("{server} {v}"),
-                    Err(e) => {
-                        eprintln!("{server}: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                return Err("some servers did not answer".into());
-            }
-            Outcome::Ok
-        }
-        Command::Demo => Outcome::Ok,
-    })
-}
-
-fn counter(result: Result<u64, Error>) -> Result<Outcome, Error> {
-    match result {
-        Ok(n) => {
-            println!("{n}");
-            Ok(Outcome::Ok)
-        }
-        Err(Error::NotFound) => {
-            eprintln!("not found");
-            Ok(Outcome::Miss)
-        }
-        Err(e) => Err(e),
+        };
     }
-}
-
-/// A stored value as text: by its flags, falling back to lossy UTF-8.
-fn display(item: Item<'static>) -> String {
-    let data = item.data.clone();
-    match quickmc::value::FromValue::from_item(item) {
-        Ok(Value::Postcard(bytes)) => format!("<postcard value, {} bytes>", bytes.len()),
-        Ok(value) => value.to_string(),
-        Err(_) => String::from_utf8_lossy(&data).into_owned(),
-    }
+    let servers = cli.client.servers();
+    let client = cli.client.build(&servers)?;
+    commands::run(&client, cli.command, json)
 }
