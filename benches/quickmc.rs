@@ -218,35 +218,66 @@ fn batch_large(c: &mut Criterion) {
 }
 
 /// The same 1,000 keys on one server and spread over four: fan-out runs
-/// the servers' batches at once, so four cost about one.
+/// the servers' batches at once, so four cost about one. Baselines: raw
+/// pipelined batches written to every socket before any is read, and the
+/// memcache crate (which asks its servers one after another).
 fn fanout(c: &mut Criterion) {
     let servers: Vec<support::Memcached> = (0..4).map(|_| support::Memcached::start()).collect();
-    let one = quickmc::Client::builder()
-        .servers([servers[0].spec()])
-        .build()
-        .unwrap();
-    let four = quickmc::Client::builder()
-        .servers(servers.iter().map(|s| s.spec()))
-        .build()
-        .unwrap();
+    let specs: Vec<String> = servers.iter().map(|s| s.spec()).collect();
+    let one = quickmc::Client::builder().servers([&specs[0]]).build().unwrap();
+    let four = quickmc::Client::builder().servers(&specs).build().unwrap();
     let keys: Vec<String> = (0..1000).map(|i| format!("bench:fanout:{i}")).collect();
-    let value = [b'v'; 100];
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let value = vec![b'v'; 100];
     for client in [&one, &four] {
-        assert!(
-            client
-                .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(client.set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0).unwrap().is_empty());
     }
+    let memcache_one = memcache::Client::connect(format!("memcache://{}?tcp_nodelay=true", specs[0])).unwrap();
+    let memcache_four = memcache::Client::connect(
+        specs.iter().map(|s| format!("memcache://{s}?tcp_nodelay=true")).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    // Raw: each server's share of the keys as one pre-encoded batch.
+    let batch_for = |server: Option<usize>| -> Vec<u8> {
+        let mine: Vec<Request<'_>> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| server.is_none_or(|s| four.hash(k).unwrap() == s))
+            .map(|(i, k)| Request::new(Opcode::GetKQ, k.as_bytes()).opaque(i as u32))
+            .chain([Request::new(Opcode::Noop, b"").opaque(u32::MAX)])
+            .collect();
+        encode(&mine)
+    };
+    let mut raw_one = Raw::connect(&specs[0]);
+    let one_batch = batch_for(None);
+    let mut raw_four: Vec<(Raw, Vec<u8>)> = (0..4).map(|s| (Raw::connect(&specs[s]), batch_for(Some(s)))).collect();
+
     let mut group = c.benchmark_group("fanout");
     group.throughput(criterion::Throughput::Elements(1000));
-    for (name, client) in [("1000keys/1server", &one), ("1000keys/4servers", &four)] {
-        group.bench_function(name, |b| {
+    group.bench_function(BenchmarkId::new("1000keys_1server", "raw"), |b| {
+        b.iter(|| raw_one.exchange(&one_batch, Opcode::Noop as u8))
+    });
+    group.bench_function(BenchmarkId::new("1000keys_4servers", "raw"), |b| {
+        b.iter(|| {
+            for (raw, batch) in raw_four.iter_mut() {
+                raw.stream.write_all(batch).unwrap();
+            }
+            raw_four.iter_mut().map(|(raw, _)| raw.exchange(&[], Opcode::Noop as u8)).sum::<usize>()
+        })
+    });
+    for (name, client) in [("1000keys_1server", &one), ("1000keys_4servers", &four)] {
+        group.bench_function(BenchmarkId::new(name, "quickmc"), |b| {
             b.iter_with_large_drop(|| {
-                let hits: HashMap<&str, Vec<u8>> = client
-                    .get_multi(keys.iter().map(String::as_str), "")
-                    .unwrap();
+                let hits: HashMap<&str, Vec<u8>> = client.get_multi(keys.iter().map(String::as_str), "").unwrap();
+                assert_eq!(hits.len(), 1000);
+                hits
+            })
+        });
+    }
+    for (name, client) in [("1000keys_1server", &memcache_one), ("1000keys_4servers", &memcache_four)] {
+        group.bench_function(BenchmarkId::new(name, "memcache"), |b| {
+            b.iter_with_large_drop(|| {
+                let hits: HashMap<String, Vec<u8>> = client.gets(&key_refs).unwrap();
                 assert_eq!(hits.len(), 1000);
                 hits
             })
@@ -275,7 +306,7 @@ fn threads(c: &mut Criterion) {
     let mut raws: Vec<Raw> = (0..THREADS).map(|_| Raw::connect(&spec)).collect();
     let mut group = c.benchmark_group("threads");
     group.throughput(criterion::Throughput::Elements(THREADS as u64));
-    group.bench_function("4x_get/raw", |b| {
+    group.bench_function(BenchmarkId::new("4x_get", "raw"), |b| {
         b.iter_custom(|iters| {
             let start = std::time::Instant::now();
             std::thread::scope(|s| {
@@ -291,7 +322,7 @@ fn threads(c: &mut Criterion) {
             start.elapsed()
         })
     });
-    group.bench_function("4x_get/quickmc", |b| {
+    group.bench_function(BenchmarkId::new("4x_get", "quickmc"), |b| {
         b.iter_custom(|iters| {
             let start = std::time::Instant::now();
             std::thread::scope(|s| {
@@ -300,6 +331,28 @@ fn threads(c: &mut Criterion) {
                     s.spawn(move || {
                         for _ in 0..iters {
                             client.get::<Vec<u8>>("bench:threads").unwrap().unwrap();
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    let memcache = memcache::Client::builder()
+        .add_server(format!("memcache://{spec}?tcp_nodelay=true"))
+        .unwrap()
+        .with_max_pool_size(8)
+        .build()
+        .unwrap();
+    group.bench_function(BenchmarkId::new("4x_get", "memcache"), |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..THREADS {
+                    let memcache = &memcache;
+                    s.spawn(move || {
+                        for _ in 0..iters {
+                            memcache.get::<Vec<u8>>("bench:threads").unwrap().unwrap();
                         }
                     });
                 }
