@@ -224,17 +224,29 @@ fn batch_large(c: &mut Criterion) {
 fn fanout(c: &mut Criterion) {
     let servers: Vec<support::Memcached> = (0..4).map(|_| support::Memcached::start()).collect();
     let specs: Vec<String> = servers.iter().map(|s| s.spec()).collect();
-    let one = quickmc::Client::builder().servers([&specs[0]]).build().unwrap();
+    let one = quickmc::Client::builder()
+        .servers([&specs[0]])
+        .build()
+        .unwrap();
     let four = quickmc::Client::builder().servers(&specs).build().unwrap();
     let keys: Vec<String> = (0..1000).map(|i| format!("bench:fanout:{i}")).collect();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let value = vec![b'v'; 100];
     for client in [&one, &four] {
-        assert!(client.set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0).unwrap().is_empty());
+        assert!(
+            client
+                .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
+                .unwrap()
+                .is_empty()
+        );
     }
-    let memcache_one = memcache::Client::connect(format!("memcache://{}?tcp_nodelay=true", specs[0])).unwrap();
+    let memcache_one =
+        memcache::Client::connect(format!("memcache://{}?tcp_nodelay=true", specs[0])).unwrap();
     let memcache_four = memcache::Client::connect(
-        specs.iter().map(|s| format!("memcache://{s}?tcp_nodelay=true")).collect::<Vec<_>>(),
+        specs
+            .iter()
+            .map(|s| format!("memcache://{s}?tcp_nodelay=true"))
+            .collect::<Vec<_>>(),
     )
     .unwrap();
     // Raw: each server's share of the keys as one pre-encoded batch.
@@ -250,7 +262,9 @@ fn fanout(c: &mut Criterion) {
     };
     let mut raw_one = Raw::connect(&specs[0]);
     let one_batch = batch_for(None);
-    let mut raw_four: Vec<(Raw, Vec<u8>)> = (0..4).map(|s| (Raw::connect(&specs[s]), batch_for(Some(s)))).collect();
+    let mut raw_four: Vec<(Raw, Vec<u8>)> = (0..4)
+        .map(|s| (Raw::connect(&specs[s]), batch_for(Some(s))))
+        .collect();
 
     let mut group = c.benchmark_group("fanout");
     group.throughput(criterion::Throughput::Elements(1000));
@@ -262,19 +276,27 @@ fn fanout(c: &mut Criterion) {
             for (raw, batch) in raw_four.iter_mut() {
                 raw.stream.write_all(batch).unwrap();
             }
-            raw_four.iter_mut().map(|(raw, _)| raw.exchange(&[], Opcode::Noop as u8)).sum::<usize>()
+            raw_four
+                .iter_mut()
+                .map(|(raw, _)| raw.exchange(&[], Opcode::Noop as u8))
+                .sum::<usize>()
         })
     });
     for (name, client) in [("1000keys_1server", &one), ("1000keys_4servers", &four)] {
         group.bench_function(BenchmarkId::new(name, "quickmc"), |b| {
             b.iter_with_large_drop(|| {
-                let hits: HashMap<&str, Vec<u8>> = client.get_multi(keys.iter().map(String::as_str), "").unwrap();
+                let hits: HashMap<&str, Vec<u8>> = client
+                    .get_multi(keys.iter().map(String::as_str), "")
+                    .unwrap();
                 assert_eq!(hits.len(), 1000);
                 hits
             })
         });
     }
-    for (name, client) in [("1000keys_1server", &memcache_one), ("1000keys_4servers", &memcache_four)] {
+    for (name, client) in [
+        ("1000keys_1server", &memcache_one),
+        ("1000keys_4servers", &memcache_four),
+    ] {
         group.bench_function(BenchmarkId::new(name, "memcache"), |b| {
             b.iter_with_large_drop(|| {
                 let hits: HashMap<String, Vec<u8>> = client.gets(&key_refs).unwrap();

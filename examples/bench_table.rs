@@ -38,13 +38,20 @@ fn main() {
     // group -> case -> implementation -> ns
     let mut results: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>> = BTreeMap::new();
     let Ok(groups) = std::fs::read_dir(&root) else {
-        eprintln!("no results under {}: run `cargo bench --bench quickmc` first", root.display());
+        eprintln!(
+            "no results under {}: run `cargo bench --bench quickmc` first",
+            root.display()
+        );
         std::process::exit(1);
     };
     for group in groups.flatten() {
-        let Ok(cases) = std::fs::read_dir(group.path()) else { continue };
+        let Ok(cases) = std::fs::read_dir(group.path()) else {
+            continue;
+        };
         for case in cases.flatten() {
-            let Ok(impls) = std::fs::read_dir(case.path()) else { continue };
+            let Ok(impls) = std::fs::read_dir(case.path()) else {
+                continue;
+            };
             for imp in impls.flatten() {
                 if let Some(ns) = median(&imp.path().join("new/estimates.json")) {
                     results
@@ -73,7 +80,11 @@ fn main() {
                 (Some(t), Some(r)) => format!("{:.2}x", t / r),
                 _ => "-".into(),
             };
-            let time = |name: &str| imps.get(name).map(|t| human(*t)).unwrap_or_else(|| "-".into());
+            let time = |name: &str| {
+                imps.get(name)
+                    .map(|t| human(*t))
+                    .unwrap_or_else(|| "-".into())
+            };
             rows.push([
                 format!("{group}/{case}"),
                 time("raw"),
@@ -108,9 +119,15 @@ fn main() {
         }
         return;
     }
-    let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     for row in &rows {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         println!("{}", line.join("  ").trim_end());
     }
 }

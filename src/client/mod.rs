@@ -39,6 +39,17 @@ const STALE_CHECK_AFTER: Duration = Duration::from_secs(1);
 /// Each operation picks the key's server (libmemcached-compatible hashing),
 /// checks a connection out of that server's r2d2 pool, and returns it.
 ///
+/// **Failures.** Any I/O error, timeout or undecodable reply discards the
+/// connection. A failed server is skipped for the retry timeout; with
+/// `remove_failed`, it leaves the ketama continuum after `failure_limit`
+/// failures. **Retry rule:** when a connection reused from the pool turns
+/// out dead (say after a server restart), the idle connections to that
+/// server are retired and reads and idempotent writes (get, gets, set,
+/// replace, delete, touch, stats, version, flush, and the batches
+/// get_multi, set_multi, delete_multi, touch_multi) run once more on a
+/// fresh connection; add, cas, append, prepend, incr and decr (and their
+/// batches) never run twice. Timeouts are never retried.
+///
 /// ```no_run
 /// let client = quickmc::Client::new(["127.0.0.1:11211"])?;
 /// client.set("greeting", "hello", 0)?;

@@ -67,6 +67,16 @@ impl<K> BatchReport<K> {
     pub fn is_complete(&self) -> bool {
         self.failures.is_empty() && self.server_errors.is_empty()
     }
+
+    /// The keys that were not applied, in the caller's order.
+    ///
+    /// ```
+    /// let report = quickmc::BatchReport::<&str>::default();
+    /// assert!(report.into_failed_keys().is_empty());
+    /// ```
+    pub fn into_failed_keys(self) -> Vec<K> {
+        self.failures.into_iter().map(|f| f.key).collect()
+    }
 }
 
 /// Prefixed keys of a batch, stored back to back: one allocation for the
@@ -421,8 +431,9 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         options: impl Into<StoreOptions>,
     ) -> Result<Vec<K>> {
-        let report = self.set_multi_report(items, key_prefix, options)?;
-        Ok(report.failures.into_iter().map(|f| f.key).collect())
+        Ok(self
+            .set_multi_report(items, key_prefix, options)?
+            .into_failed_keys())
     }
 
     /// Like [`set_multi`](Client::set_multi), with why each key failed.
@@ -462,8 +473,9 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         options: impl Into<StoreOptions>,
     ) -> Result<Vec<K>> {
-        let report = self.add_multi_report(items, key_prefix, options)?;
-        Ok(report.failures.into_iter().map(|f| f.key).collect())
+        Ok(self
+            .add_multi_report(items, key_prefix, options)?
+            .into_failed_keys())
     }
 
     /// Like [`add_multi`](Client::add_multi), with why each key failed.
@@ -636,7 +648,7 @@ impl Client {
             Extras::Expiration(expiration),
             Retry::Safe,
         )?;
-        Ok(report.failures.into_iter().map(|f| f.key).collect())
+        Ok(report.into_failed_keys())
     }
 }
 
