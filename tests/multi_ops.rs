@@ -233,3 +233,43 @@ fn a_batch_of_thousands_of_mixed_operations_keeps_every_value_with_its_key() {
         assert_eq!(v, &format!("value-of-{}", &k[1..]));
     }
 }
+
+#[test]
+fn a_value_that_cannot_be_serialized_is_reported_and_the_rest_of_the_batch_is_stored() {
+    use serde::ser::{Error as _, Serialize, Serializer};
+    enum Mixed {
+        Good(u32),
+        Bad,
+    }
+    impl Serialize for Mixed {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self {
+                Mixed::Good(n) => s.serialize_u32(*n),
+                Mixed::Bad => Err(S::Error::custom("refuses to serialize")),
+            }
+        }
+    }
+    let c = client();
+    let items = [
+        ("a", quickmc::value::Serde(Mixed::Good(1))),
+        ("bad", quickmc::value::Serde(Mixed::Bad)),
+        ("c", quickmc::value::Serde(Mixed::Good(3))),
+    ];
+    let report = c.set_multi_report(items, "ser:", 0).unwrap();
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].key, "bad");
+    assert!(matches!(report.failures[0].error, Error::Serialize(_)));
+    assert_eq!(
+        c.get::<quickmc::value::Serde<u32>>("ser:a")
+            .unwrap()
+            .map(|s| s.0),
+        Some(1)
+    );
+    assert_eq!(
+        c.get::<quickmc::value::Serde<u32>>("ser:c")
+            .unwrap()
+            .map(|s| s.0),
+        Some(3)
+    );
+    assert_eq!(c.get::<Vec<u8>>("ser:bad").unwrap(), None);
+}

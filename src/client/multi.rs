@@ -11,7 +11,7 @@ use std::hash::Hash;
 use super::{Client, Pooled, Retry, StoreOptions};
 use crate::connection::{BatchHandler, Lane, run_batch, status_error};
 use crate::protocol::{Extras, NO_CREATE, Opcode, Request, Response, Status};
-use crate::value::{FromValue, Item, ToValue};
+use crate::value::{FromValue, ToValue};
 use crate::{Error, Result, key};
 
 /// A key that failed inside a batch, and why.
@@ -367,16 +367,13 @@ impl Client {
     {
         let (keys, values): (Vec<K>, Vec<V>) = items.into_iter().unzip();
         let table = KeyTable::build(&keys, key_prefix, self.strict_keys(), false)?;
-        let encoded = values
-            .iter()
-            .map(|v| self.encode_value(v, options))
-            .collect::<Result<Vec<Item<'_>>>>()?;
         let routes = self.route_all(&table)?;
         let mut handler = StoreHandler {
+            client: self,
             opcode,
             table: &table,
-            values: &encoded,
-            expiration: options.expiration,
+            values: &values,
+            options,
             errors: Vec::new(),
         };
         let outcomes = self.run_multi(&routes, &mut handler, retry);
@@ -683,7 +680,7 @@ impl<K: Eq + Hash, T: FromValue> BatchHandler for GetHandler<'_, K, T> {
         Opcode::GetKQ
     }
 
-    fn encode(&self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
+    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
         Ok(Request::new(Opcode::GetKQ, self.table.key(item))
             .opaque(opaque)
             .encode(buf)?)
@@ -712,32 +709,47 @@ impl<K: Eq + Hash, T: FromValue> BatchHandler for GetHandler<'_, K, T> {
     }
 }
 
-struct StoreHandler<'a> {
+struct StoreHandler<'a, V> {
+    client: &'a Client,
     opcode: Opcode,
     table: &'a KeyTable,
-    values: &'a [Item<'a>],
-    expiration: u32,
+    values: &'a [V],
+    options: StoreOptions,
     errors: Vec<(usize, Error)>,
 }
 
-impl BatchHandler for StoreHandler<'_> {
+impl<V: ToValue> BatchHandler for StoreHandler<'_, V> {
     fn opcode(&self) -> Opcode {
         self.opcode
     }
 
-    fn encode(&self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
+    /// Serializes the value as its request is encoded, so a batch never
+    /// holds every value's wire form at once. A value that cannot be
+    /// serialized is not sent; its key is reported with the error.
+    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
         let value = self
             .values
             .get(item)
             .ok_or_else(|| Error::Config("batch item out of range".into()))?;
-        Ok(Request::new(self.opcode, self.table.key(item))
+        let wire = match self.client.encode_value(value, self.options) {
+            Ok(wire) => wire,
+            Err(error) => {
+                self.errors.push((item, error));
+                return Ok(());
+            }
+        };
+        let request = Request::new(self.opcode, self.table.key(item))
             .extras(Extras::Store {
-                flags: value.flags,
-                expiration: self.expiration,
+                flags: wire.flags,
+                expiration: self.options.expiration,
             })
-            .value(&value.data)
-            .opaque(opaque)
-            .encode(buf)?)
+            .value(&wire.data)
+            .opaque(opaque);
+        if let Err(error) = request.encode(buf) {
+            // Only a value over 4 GiB cannot be framed.
+            self.errors.push((item, error.into()));
+        }
+        Ok(())
     }
 
     fn key(&self, item: usize) -> &[u8] {
@@ -764,7 +776,7 @@ impl BatchHandler for KeyHandler<'_> {
         self.opcode
     }
 
-    fn encode(&self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
+    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
         Ok(Request::new(self.opcode, self.table.key(item))
             .extras(self.extras)
             .opaque(opaque)

@@ -26,7 +26,10 @@ pub(crate) trait BatchHandler {
     /// The opcode every request of the batch uses (replies echo it).
     fn opcode(&self) -> Opcode;
     /// Encodes request `item` (an index the caller chose) with `opaque`.
-    fn encode(&self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()>;
+    /// A handler may write nothing for an item it cannot encode (recording
+    /// why): a quiet request never sent gets no reply, so the batch stays
+    /// in step. An error aborts the batch and discards the connection.
+    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()>;
     /// The key request `item` names (checked against key-echoing replies).
     fn key(&self, item: usize) -> &[u8];
     /// A reply for request `item` (quiet requests answer only on a hit or an error).
@@ -91,7 +94,7 @@ impl<'c> Lane<'c> {
     }
 
     /// Encodes more requests when the write buffer has drained below a chunk.
-    fn refill(&mut self, handler: &dyn BatchHandler) -> Result<()> {
+    fn refill(&mut self, handler: &mut dyn BatchHandler) -> Result<()> {
         let parts = self.conn.parts();
         let st = &mut self.state;
         // Drop what was sent, so the buffer stays near one chunk however
@@ -125,7 +128,7 @@ impl<'c> Lane<'c> {
     }
 
     /// Sends as much as the socket takes without blocking.
-    fn write_some(&mut self, handler: &dyn BatchHandler) -> Result<bool> {
+    fn write_some(&mut self, handler: &mut dyn BatchHandler) -> Result<bool> {
         let mut progressed = false;
         loop {
             self.refill(handler)?;

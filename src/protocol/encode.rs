@@ -55,9 +55,8 @@ fn extras_fit(opcode: Opcode, extras: &Extras) -> bool {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_header(
-    buf: &mut Vec<u8>,
+/// The fixed header fields of a frame.
+struct Header {
     magic: Magic,
     opcode: Opcode,
     key_len: usize,
@@ -66,21 +65,30 @@ fn write_header(
     body_len: usize,
     opaque: u32,
     cas: u64,
-) -> Result<(), EncodeError> {
-    let key_len = u16::try_from(key_len).map_err(|_| EncodeError::KeyTooLong(key_len))?;
-    let extras_len = u8::try_from(extras_len).map_err(|_| EncodeError::BodyTooLong)?;
-    let body_len = u32::try_from(body_len).map_err(|_| EncodeError::BodyTooLong)?;
-    buf.reserve(HEADER_LEN + body_len as usize);
-    buf.push(magic as u8);
-    buf.push(opcode as u8);
-    buf.extend_from_slice(&key_len.to_be_bytes());
-    buf.push(extras_len);
-    buf.push(0); // data type: raw bytes
-    buf.extend_from_slice(&status_or_vbucket.to_be_bytes());
-    buf.extend_from_slice(&body_len.to_be_bytes());
-    buf.extend_from_slice(&opaque.to_be_bytes());
-    buf.extend_from_slice(&cas.to_be_bytes());
-    Ok(())
+}
+
+impl Header {
+    /// Appends the 24 header bytes (one copy from a stack array) and
+    /// reserves room for the body; `buf` is unchanged on error.
+    fn write(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let key_len =
+            u16::try_from(self.key_len).map_err(|_| EncodeError::KeyTooLong(self.key_len))?;
+        let extras_len = u8::try_from(self.extras_len).map_err(|_| EncodeError::BodyTooLong)?;
+        let body_len = u32::try_from(self.body_len).map_err(|_| EncodeError::BodyTooLong)?;
+        let mut header = [0u8; HEADER_LEN];
+        header[0] = self.magic as u8;
+        header[1] = self.opcode as u8;
+        header[2..4].copy_from_slice(&key_len.to_be_bytes());
+        header[4] = extras_len;
+        // header[5]: data type 0, raw bytes.
+        header[6..8].copy_from_slice(&self.status_or_vbucket.to_be_bytes());
+        header[8..12].copy_from_slice(&body_len.to_be_bytes());
+        header[12..16].copy_from_slice(&self.opaque.to_be_bytes());
+        header[16..24].copy_from_slice(&self.cas.to_be_bytes());
+        buf.reserve(HEADER_LEN + self.body_len);
+        buf.extend_from_slice(&header);
+        Ok(())
+    }
 }
 
 impl Request<'_> {
@@ -131,18 +139,17 @@ impl Request<'_> {
     /// ```
     pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.validate()?;
-        let body_len = self.extras.len() + self.key.len() + self.value.len();
-        write_header(
-            buf,
-            Magic::Request,
-            self.opcode,
-            self.key.len(),
-            self.extras.len(),
-            0,
-            body_len,
-            self.opaque,
-            self.cas,
-        )?;
+        Header {
+            magic: Magic::Request,
+            opcode: self.opcode,
+            key_len: self.key.len(),
+            extras_len: self.extras.len(),
+            status_or_vbucket: 0,
+            body_len: self.extras.len() + self.key.len() + self.value.len(),
+            opaque: self.opaque,
+            cas: self.cas,
+        }
+        .write(buf)?;
         self.extras.write(buf);
         buf.extend_from_slice(self.key);
         buf.extend_from_slice(self.value);
@@ -161,18 +168,17 @@ impl Response<'_> {
     /// # Ok::<(), quickmc::protocol::EncodeError>(())
     /// ```
     pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let body_len = self.extras.len() + self.key.len() + self.value.len();
-        write_header(
-            buf,
-            Magic::Response,
-            self.opcode,
-            self.key.len(),
-            self.extras.len(),
-            self.status.to_u16(),
-            body_len,
-            self.opaque,
-            self.cas,
-        )?;
+        Header {
+            magic: Magic::Response,
+            opcode: self.opcode,
+            key_len: self.key.len(),
+            extras_len: self.extras.len(),
+            status_or_vbucket: self.status.to_u16(),
+            body_len: self.extras.len() + self.key.len() + self.value.len(),
+            opaque: self.opaque,
+            cas: self.cas,
+        }
+        .write(buf)?;
         buf.extend_from_slice(self.extras);
         buf.extend_from_slice(self.key);
         buf.extend_from_slice(self.value);

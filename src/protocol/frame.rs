@@ -85,23 +85,25 @@ impl Extras {
     }
 
     pub(crate) fn write(&self, buf: &mut Vec<u8>) {
+        let mut bytes = [0u8; 20];
         match *self {
             Extras::None => {}
             Extras::Store { flags, expiration } => {
-                buf.extend_from_slice(&flags.to_be_bytes());
-                buf.extend_from_slice(&expiration.to_be_bytes());
+                bytes[..4].copy_from_slice(&flags.to_be_bytes());
+                bytes[4..8].copy_from_slice(&expiration.to_be_bytes());
             }
             Extras::Counter {
                 delta,
                 initial,
                 expiration,
             } => {
-                buf.extend_from_slice(&delta.to_be_bytes());
-                buf.extend_from_slice(&initial.to_be_bytes());
-                buf.extend_from_slice(&expiration.to_be_bytes());
+                bytes[..8].copy_from_slice(&delta.to_be_bytes());
+                bytes[8..16].copy_from_slice(&initial.to_be_bytes());
+                bytes[16..20].copy_from_slice(&expiration.to_be_bytes());
             }
-            Extras::Expiration(expiration) => buf.extend_from_slice(&expiration.to_be_bytes()),
+            Extras::Expiration(expiration) => bytes[..4].copy_from_slice(&expiration.to_be_bytes()),
         }
+        buf.extend_from_slice(&bytes[..self.len()]);
     }
 }
 
