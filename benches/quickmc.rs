@@ -231,7 +231,7 @@ fn fanout(c: &mut Criterion) {
     let four = quickmc::Client::builder().servers(&specs).build().unwrap();
     let keys: Vec<String> = (0..1000).map(|i| format!("bench:fanout:{i}")).collect();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let value = vec![b'v'; 100];
+    let value = [b'v'; 100];
     for client in [&one, &four] {
         assert!(
             client
