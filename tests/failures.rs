@@ -383,3 +383,58 @@ fn a_hostile_body_length_is_refused_without_allocating_it() {
         Some("v")
     );
 }
+
+#[test]
+fn pool_builder_options_keep_idle_connections_and_test_on_checkout_catches_a_restart() {
+    let mut server = Memcached::start();
+    let client = quick([server.spec()])
+        .min_idle(2)
+        .max_connections(4)
+        .test_on_checkout(true)
+        .build()
+        .unwrap();
+    client.set("opts:n", 1u64, 0).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    while client.pool_state()[0].1 < 2 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        client.pool_state()[0].1 >= 2,
+        "min_idle connections are kept open: {:?}",
+        client.pool_state()
+    );
+    server.restart();
+    client.set("opts:n", 1u64, 0).unwrap();
+    // Each checkout is proven with a Noop first, so even an incr, which is
+    // never retried, does not meet a dead connection.
+    server.restart();
+    assert!(
+        matches!(client.incr("opts:n", 1), Err(Error::NotFound)),
+        "reached the new, empty server"
+    );
+}
+
+#[test]
+fn connections_past_max_lifetime_are_replaced() {
+    let server = Memcached::start();
+    let client = quick([server.spec()])
+        .max_lifetime(Some(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    client.set("life:k", "v", 0).unwrap();
+    let first = client.stats("").unwrap()[0].1["total_connections"]
+        .parse::<u64>()
+        .unwrap();
+    // r2d2's reaper runs every 30 s; the client checks the age at checkout.
+    for _ in 0..3 {
+        client.get::<String>("life:k").unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let later = client.stats("").unwrap()[0].1["total_connections"]
+        .parse::<u64>()
+        .unwrap();
+    assert!(
+        later > first,
+        "old connections were replaced ({first} -> {later})"
+    );
+}

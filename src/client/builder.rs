@@ -222,7 +222,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Connections close after this age (default none).
+    /// Connections close after this age, checked at every checkout (default none).
     ///
     /// ```
     /// let b = quickmc::Client::builder().max_lifetime(Some(std::time::Duration::from_secs(3600)));
@@ -410,6 +410,7 @@ impl ClientBuilder {
                 strict_keys: self.strict_keys,
                 checkout_timeout: self.checkout_timeout,
                 batch_deadline: self.batch_deadline,
+                max_lifetime: self.max_lifetime,
                 health: self.health,
             },
             transcoder,

@@ -93,6 +93,7 @@ pub(crate) struct Behavior {
     pub(crate) strict_keys: bool,
     pub(crate) checkout_timeout: Duration,
     pub(crate) batch_deadline: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
     pub(crate) health: HealthPolicy,
 }
 
@@ -440,7 +441,13 @@ impl Client {
             // A connection idle for a while may have been closed by a
             // server restart: one zero-timeout poll finds out before use.
             let stale = conn.idle_for() > STALE_CHECK_AFTER && conn.peer_closed();
-            if conn.generation() == generation && !conn.is_broken() && !stale {
+            // r2d2 enforces max_lifetime only every 30 s; honour it here.
+            let expired = self
+                .inner
+                .behavior
+                .max_lifetime
+                .is_some_and(|max| conn.age() > max);
+            if conn.generation() == generation && !conn.is_broken() && !stale && !expired {
                 return Ok(conn);
             }
             if stale {

@@ -135,6 +135,7 @@ pub struct Connection {
     generation: u64,
     uses: u64,
     last_used: std::time::Instant,
+    created: std::time::Instant,
 }
 
 impl fmt::Debug for Connection {
@@ -218,6 +219,7 @@ impl Connection {
             generation: 0,
             uses: 0,
             last_used: std::time::Instant::now(),
+            created: std::time::Instant::now(),
         };
         if let Some(credentials) = &options.credentials {
             conn.authenticate(credentials)?;
@@ -313,6 +315,11 @@ impl Connection {
     /// Whether any request has been sent on this connection.
     pub(crate) fn has_been_used(&self) -> bool {
         self.uses > 0
+    }
+
+    /// How long since the connection was made.
+    pub(crate) fn age(&self) -> Duration {
+        self.created.elapsed()
     }
 
     /// How long since the last request (or since connecting).
