@@ -228,11 +228,9 @@ pub(crate) fn run_batch(
     deadline: Option<Instant>,
 ) {
     for lane in lanes.iter_mut() {
-        if let Err(e) = lane.conn.begin() {
-            lane.finish(Err(e));
-        } else {
-            lane.conn.write.clear();
-            lane.conn.read.clear();
+        match lane.conn.begin() {
+            Ok(()) => lane.conn.write.clear(),
+            Err(e) => lane.finish(Err(e)),
         }
     }
     let mut poll_set: Vec<(usize, PollFlags)> = Vec::with_capacity(lanes.len());

@@ -302,6 +302,15 @@ impl Connection {
         }
         self.read.consume(self.pending);
         self.pending = 0;
+        if !self.read.is_empty() {
+            // Bytes nobody asked for (a duplicated reply, say): the stream
+            // can no longer be trusted to line up with our requests.
+            let error = Error::Protocol {
+                server: self.server.clone(),
+                error: ProtocolError::Unexpected("unsolicited bytes from the server"),
+            };
+            return self.fail(error);
+        }
         self.uses += 1;
         self.last_used = std::time::Instant::now();
         // A large value or batch grew the buffer: do not keep megabytes

@@ -85,12 +85,6 @@ impl ReadBuffer {
         };
         Ok(n)
     }
-
-    /// Drops everything buffered.
-    pub(crate) fn clear(&mut self) {
-        self.buf.clear();
-        self.start = 0;
-    }
 }
 
 #[cfg(test)]
