@@ -441,12 +441,15 @@ impl Client {
             // A connection idle for a while may have been closed by a
             // server restart: one zero-timeout poll finds out before use.
             let stale = conn.idle_for() > STALE_CHECK_AFTER && conn.peer_closed();
-            // r2d2 enforces max_lifetime only every 30 s; honour it here.
-            let expired = self
-                .inner
-                .behavior
-                .max_lifetime
-                .is_some_and(|max| conn.age() > max);
+            // r2d2 enforces max_lifetime only every 30 s; honour it here
+            // (a connection never used is always fine, or a lifetime
+            // shorter than a connect would loop).
+            let expired = conn.has_been_used()
+                && self
+                    .inner
+                    .behavior
+                    .max_lifetime
+                    .is_some_and(|max| conn.age() > max);
             if conn.generation() == generation && !conn.is_broken() && !stale && !expired {
                 return Ok(conn);
             }
