@@ -421,10 +421,16 @@ fn fits_response(r: &Response<'_>) -> bool {
     r.extras.len() <= 300 && r.key.len() <= 1024 && r.value.len() <= usize::from(u16::MAX)
 }
 
+/// A fuzz target's body.
+type Target = fn(&[u8]);
+
+/// Named inputs per target.
+type Seeds = BTreeMap<&'static str, Vec<(String, Vec<u8>)>>;
+
 /// Seeds per target, named after their capture.
-fn seeds(captures: &[Capture]) -> BTreeMap<&'static str, Vec<(String, Vec<u8>)>> {
+fn seeds(captures: &[Capture]) -> Seeds {
     const SMALL: usize = 64 << 10;
-    let mut seeds: BTreeMap<&'static str, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    let mut seeds = Seeds::new();
     let mut add = |target: &'static str, name: String, data: Vec<u8>| {
         seeds.entry(target).or_default().push((name, data));
     };
@@ -542,7 +548,7 @@ fn real_traffic_feeds_every_fuzz_target() {
     captures.extend(raw_captures(&spec));
     let seeds = seeds(&captures);
 
-    let run: [(&str, fn(&[u8])); 5] = [
+    let run: [(&str, Target); 5] = [
         ("decode", targets::decode),
         ("roundtrip", targets::roundtrip),
         ("chunked", targets::chunked),

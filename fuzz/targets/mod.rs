@@ -963,30 +963,87 @@ pub fn write_value(w: &mut Writer, flags: u32, data: &[u8]) {
     w.u8(1).u32(flags).raw(data);
 }
 
-/// Compression bombs, built once: (name, flags, compressed bytes).
-pub fn bombs() -> &'static [(&'static str, u32, Vec<u8>)] {
-    static BOMBS: OnceLock<Vec<(&'static str, u32, Vec<u8>)>> = OnceLock::new();
+/// A compression bomb: a small value that decompresses to far more than the limit.
+#[derive(Debug)]
+pub struct Bomb {
+    /// What it is.
+    pub name: &'static str,
+    /// Its flags (a type flag and a compression flag).
+    pub flags: u32,
+    /// The compressed bytes.
+    pub data: Vec<u8>,
+    /// Whether the decoder may only refuse it after decompressing up to the
+    /// limit (else its frame header alone gives it away).
+    pub fills_limit: bool,
+}
+
+/// zstd-compressed zeros; `window_log` None is the level's default window.
+fn zstd_zeros(zeros: &[u8], window_log: Option<u32>, declare_size: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = zstd::stream::write::Encoder::new(&mut out, 3).expect("zstd");
+    if let Some(log) = window_log {
+        encoder.window_log(log).expect("zstd window");
+    }
+    encoder.include_contentsize(declare_size).expect("zstd");
+    if declare_size {
+        encoder
+            .set_pledged_src_size(Some(zeros.len() as u64))
+            .expect("zstd size");
+    }
+    std::io::Write::write_all(&mut encoder, zeros).expect("zstd");
+    encoder.finish().expect("zstd");
+    out
+}
+
+/// Compression bombs of 8 MiB of zeros, built once.
+pub fn bombs() -> &'static [Bomb] {
+    static BOMBS: OnceLock<Vec<Bomb>> = OnceLock::new();
     BOMBS.get_or_init(|| {
         let zeros = vec![0u8; 8 << 20];
-        let zstd_bomb = zstd::bulk::compress(&zeros, 3).expect("zstd");
-        // Streamed: the frame header does not declare the content size.
-        let mut streamed = Vec::new();
-        {
-            let mut encoder = zstd::stream::write::Encoder::new(&mut streamed, 3).expect("zstd");
-            encoder.include_contentsize(false).expect("zstd");
-            std::io::Write::write_all(&mut encoder, &zeros).expect("zstd");
-            encoder.finish().expect("zstd");
-        }
-        // A frame asking for a 2 GiB window that holds one empty raw block.
-        let huge_window = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x01, 0x00, 0x00];
+        let bomb = |name, flags, data, fills_limit| Bomb {
+            name,
+            flags,
+            data,
+            fills_limit,
+        };
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         std::io::Write::write_all(&mut zlib, &zeros).expect("zlib");
         let zlib_bomb = zlib.finish().expect("zlib");
         vec![
-            ("zstd", flags::TEXT | flags::ZSTD, zstd_bomb),
-            ("zstd-streamed", flags::BYTES | flags::ZSTD, streamed),
-            ("zstd-huge-window", flags::BYTES | flags::ZSTD, huge_window),
-            ("zlib", flags::TEXT | flags::ZLIB, zlib_bomb),
+            // A 1 KiB window, which any limit allows: only the output limit stops these.
+            bomb(
+                "zstd-small-window",
+                flags::TEXT | flags::ZSTD,
+                zstd_zeros(&zeros, Some(10), true),
+                true,
+            ),
+            bomb(
+                "zstd-small-window-unsized",
+                flags::BYTES | flags::ZSTD,
+                zstd_zeros(&zeros, Some(10), false),
+                true,
+            ),
+            // The default window for 8 MiB: refused from the frame header.
+            bomb(
+                "zstd-sized",
+                flags::TEXT | flags::ZSTD,
+                zstd::bulk::compress(&zeros, 3).expect("zstd"),
+                false,
+            ),
+            bomb(
+                "zstd-unsized",
+                flags::BYTES | flags::ZSTD,
+                zstd_zeros(&zeros, None, false),
+                false,
+            ),
+            // A frame declaring a 2 GiB window, holding one empty raw block.
+            bomb(
+                "zstd-2GiB-window",
+                flags::BYTES | flags::ZSTD,
+                vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x01, 0x00, 0x00],
+                false,
+            ),
+            bomb("zlib", flags::TEXT | flags::ZLIB, zlib_bomb, true),
         ]
     })
 }
@@ -997,18 +1054,29 @@ fn transcoder() -> DefaultTranscoder {
 
 /// Every bomb is cut off with a compression error, within the heap bound.
 pub fn check_bombs() {
-    for (name, flags, bomb) in bombs() {
-        let (result, usage) = measure(|| transcoder().decode(Item::new(&bomb[..], *flags)));
+    for bomb in bombs() {
+        let (result, usage) =
+            measure(|| transcoder().decode(Item::new(&bomb.data[..], bomb.flags)));
         assert!(
             matches!(result, Err(Error::Compression(_))),
-            "the {name} bomb was not cut off: {:?}",
+            "the {} bomb was not cut off: {:?}",
+            bomb.name,
             result.map(|item| item.data.len())
         );
         if let Some(usage) = usage {
             assert!(
                 usage.peak <= DECODE_PEAK_BOUND,
-                "the {name} bomb held {usage:?}"
+                "the {} bomb held {usage:?}",
+                bomb.name
             );
+            if bomb.fills_limit {
+                assert!(
+                    usage.peak > VALUE_LIMIT,
+                    "the {} bomb was refused before the limit ({usage:?}): \
+                     it no longer tests the limit",
+                    bomb.name
+                );
+            }
         }
     }
 }
@@ -1032,14 +1100,14 @@ pub fn value(data: &[u8]) {
         1 => (r.u32(), r.rest()),
         // A bomb with bytes flipped.
         2 => {
-            let (_, flags, bomb) = &bombs()[usize::from(r.u8()) % bombs().len()];
-            let mut bomb = bomb.clone();
+            let chosen = &bombs()[usize::from(r.u8()) % bombs().len()];
+            let mut bomb = chosen.data.clone();
             while !r.is_empty() {
                 let at = usize::from(r.u16()) % bomb.len();
                 bomb[at] ^= r.u8();
             }
             patched = bomb;
-            (*flags, &patched[..])
+            (chosen.flags, &patched[..])
         }
         // Chosen type flag, the bytes compressed by quickmc, then truncated.
         _ => {

@@ -182,13 +182,48 @@ impl DefaultTranscoder {
     }
 }
 
-fn read_bounded(reader: impl Read, hint: u64, limit: usize) -> Result<Vec<u8>> {
-    let capacity = usize::try_from(hint).unwrap_or(limit).min(limit);
-    let mut out = Vec::with_capacity(capacity);
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Compression(format!("corrupt compressed value: {e}")))?;
+/// Reads at most `limit` bytes of decompressed output; one byte more is an
+/// error. The buffer never grows past `limit + 1` (a doubling `Vec` would
+/// briefly hold twice the limit), and a size the compressed data merely
+/// declares pre-allocates at most 1 MiB.
+fn read_bounded(mut reader: impl Read, hint: u64, limit: usize) -> Result<Vec<u8>> {
+    const MAX_HINT: usize = 1 << 20;
+    let corrupt = |e: std::io::Error| Error::Compression(format!("corrupt compressed value: {e}"));
+    let cap = limit.saturating_add(1);
+    let hint = usize::try_from(hint)
+        .unwrap_or(MAX_HINT)
+        .min(MAX_HINT)
+        .min(cap);
+    let mut out: Vec<u8> = Vec::with_capacity(hint.max(64));
+    loop {
+        if out.len() == out.capacity() {
+            let grow = out.capacity().max(8192).min(cap - out.len());
+            if grow == 0 {
+                break;
+            }
+            out.reserve_exact(grow);
+        }
+        let start = out.len();
+        let room = (out.capacity() - start).min(cap - start);
+        out.resize(start + room, 0);
+        let read = loop {
+            match reader.read(&mut out[start..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match read {
+            Ok(0) => {
+                out.truncate(start);
+                break;
+            }
+            Ok(n) => out.truncate(start + n),
+            Err(e) => return Err(corrupt(e)),
+        }
+        if out.len() > limit {
+            break;
+        }
+    }
     if out.len() > limit {
         return Err(Error::Compression(format!(
             "value decompresses past the limit of {limit} bytes"
