@@ -10,9 +10,10 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use quickmc::protocol::{Extras, Opcode, Request};
@@ -67,26 +68,53 @@ impl Raw {
     }
 }
 
-/// Times `timed` while running `other` (untimed) before each call, so a
-/// pair of benchmarks that name each other as `other` are measured under
-/// the same alternating load: the comparison does not depend on what the
-/// machine did in one window and not in the next.
+/// Per comparison, the summed time of quickmc's calls and of the raw calls
+/// made alternately with them, in the same window.
+static PAIRED: std::sync::Mutex<BTreeMap<String, (f64, f64)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Times `timed`, running `other` before each call, so a pair of benchmarks
+/// that name each other as `other` run under the same alternating load.
+/// Both are timed; when `label` is given, the sums are kept and written to
+/// target/criterion/paired.json, whose ratio (quickmc over raw, call by
+/// call in one window) does not depend on what the machine did in one
+/// benchmark's window and not in the next.
 fn paired<T, O>(
     b: &mut criterion::Bencher<'_>,
+    label: Option<&str>,
     mut timed: impl FnMut() -> T,
     mut other: impl FnMut() -> O,
 ) {
     b.iter_custom(|iters| {
-        let mut total = std::time::Duration::ZERO;
+        let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..iters {
-            criterion::black_box(other());
-            let start = std::time::Instant::now();
+            let start = Instant::now();
+            std::hint::black_box(other());
+            theirs += start.elapsed();
+            let start = Instant::now();
             let out = timed();
-            total += start.elapsed();
-            drop(criterion::black_box(out));
+            mine += start.elapsed();
+            drop(std::hint::black_box(out));
         }
-        total
+        if let Some(label) = label {
+            record_pair(label, mine, theirs);
+        }
+        mine
     })
+}
+
+/// Adds to a comparison's sums and rewrites target/criterion/paired.json.
+fn record_pair(label: &str, mine: Duration, theirs: Duration) {
+    let mut all = PAIRED.lock().unwrap();
+    let entry = all.entry(label.to_string()).or_default();
+    entry.0 += mine.as_secs_f64();
+    entry.1 += theirs.as_secs_f64();
+    let json: BTreeMap<&String, f64> = all.iter().map(|(k, (q, r))| (k, q / r)).collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion/paired.json");
+    let _ = std::fs::write(
+        path,
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    );
 }
 
 fn encode(requests: &[Request<'_>]) -> Vec<u8> {
@@ -117,10 +145,10 @@ fn single(c: &mut Criterion) {
     let raw_get = || raw.borrow_mut().exchange(&get, Opcode::Get as u8);
     let quickmc_get = || client.get::<Vec<u8>>("bench:single").unwrap().unwrap();
     group.bench_function(BenchmarkId::new("get", "raw"), |b| {
-        paired(b, raw_get, quickmc_get)
+        paired(b, None, raw_get, quickmc_get)
     });
     group.bench_function(BenchmarkId::new("get", "quickmc"), |b| {
-        paired(b, quickmc_get, raw_get)
+        paired(b, Some("single/get"), quickmc_get, raw_get)
     });
     group.bench_function(BenchmarkId::new("get", "memcache"), |b| {
         b.iter(|| memcache.get::<Vec<u8>>("bench:single").unwrap().unwrap())
@@ -134,10 +162,10 @@ fn single(c: &mut Criterion) {
     let raw_set = || raw.borrow_mut().exchange(&set, Opcode::Set as u8);
     let quickmc_set = || client.set("bench:single", &value[..], 0).unwrap();
     group.bench_function(BenchmarkId::new("set", "raw"), |b| {
-        paired(b, raw_set, quickmc_set)
+        paired(b, None, raw_set, quickmc_set)
     });
     group.bench_function(BenchmarkId::new("set", "quickmc"), |b| {
-        paired(b, quickmc_set, raw_set)
+        paired(b, Some("single/set"), quickmc_set, raw_set)
     });
     group.bench_function(BenchmarkId::new("set", "memcache"), |b| {
         b.iter(|| memcache.set("bench:single", &value[..], 0).unwrap())
@@ -212,10 +240,10 @@ fn batch(c: &mut Criterion, count: usize, size: usize, label: &str) {
         hits
     };
     group.bench_function(BenchmarkId::new(label, "raw"), |b| {
-        paired(b, raw_get, quickmc_get)
+        paired(b, None, raw_get, quickmc_get)
     });
     group.bench_function(BenchmarkId::new(label, "quickmc"), |b| {
-        paired(b, quickmc_get, raw_get)
+        paired(b, Some(&format!("get_multi/{label}")), quickmc_get, raw_get)
     });
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     group.bench_function(BenchmarkId::new(label, "memcache"), |b| {
@@ -240,10 +268,10 @@ fn batch(c: &mut Criterion, count: usize, size: usize, label: &str) {
         assert!(failed.is_empty());
     };
     group.bench_function(BenchmarkId::new(label, "raw"), |b| {
-        paired(b, raw_set, quickmc_set)
+        paired(b, None, raw_set, quickmc_set)
     });
     group.bench_function(BenchmarkId::new(label, "quickmc"), |b| {
-        paired(b, quickmc_set, raw_set)
+        paired(b, Some(&format!("set_multi/{label}")), quickmc_set, raw_set)
     });
     group.finish();
 }
@@ -337,16 +365,20 @@ fn fanout(c: &mut Criterion) {
     let quickmc_1 = || get_all(&one);
     let quickmc_4 = || get_all(&four);
     group.bench_function(BenchmarkId::new("1000keys_1server", "raw"), |b| {
-        paired(b, raw_1, quickmc_1)
+        paired(b, None, raw_1, quickmc_1)
     });
     group.bench_function(BenchmarkId::new("1000keys_1server", "quickmc"), |b| {
-        paired(b, quickmc_1, raw_1)
+        paired(b, Some("fanout/1000keys_1server"), quickmc_1, raw_1)
     });
     group.bench_function(BenchmarkId::new("1000keys_4servers", "raw"), |b| {
-        paired(b, raw_4, quickmc_4)
+        paired(b, None, raw_4, quickmc_4)
     });
     group.bench_function(BenchmarkId::new("1000keys_4servers", "quickmc"), |b| {
-        paired(b, quickmc_4, raw_4)
+        paired(b, Some("fanout/1000keys_4servers"), quickmc_4, raw_4)
+    });
+    // Four servers against one, alternating, for the fan-out ratio.
+    group.bench_function(BenchmarkId::new("4servers_vs_1server", "quickmc"), |b| {
+        paired(b, Some("fanout/4servers_vs_1server"), quickmc_4, quickmc_1)
     });
     for (name, client) in [
         ("1000keys_1server", &memcache_one),
@@ -413,6 +445,37 @@ fn threads(c: &mut Criterion) {
                 }
             });
             start.elapsed()
+        })
+    });
+    // Each thread alternates a raw get and a quickmc get, timing both: the
+    // paired ratio of the 4-thread throughputs.
+    group.bench_function(BenchmarkId::new("4x_get", "paired"), |b| {
+        b.iter_custom(|iters| {
+            let totals: Vec<(Duration, Duration)> = std::thread::scope(|s| {
+                let handles: Vec<_> = raws
+                    .iter_mut()
+                    .map(|raw| {
+                        let (get, client) = (&get, client.clone());
+                        s.spawn(move || {
+                            let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
+                            for _ in 0..iters {
+                                let start = Instant::now();
+                                raw.exchange(get, Opcode::Get as u8);
+                                theirs += start.elapsed();
+                                let start = Instant::now();
+                                client.get::<Vec<u8>>("bench:threads").unwrap().unwrap();
+                                mine += start.elapsed();
+                            }
+                            (mine, theirs)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mine: Duration = totals.iter().map(|t| t.0).sum();
+            let theirs: Duration = totals.iter().map(|t| t.1).sum();
+            record_pair("threads/4x_get", mine, theirs);
+            mine / THREADS as u32
         })
     });
     let memcache = memcache::Client::builder()

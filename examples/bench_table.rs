@@ -35,6 +35,12 @@ fn target(group: &str, case: &str) -> &'static str {
 fn main() {
     let markdown = std::env::args().any(|a| a == "--markdown");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion");
+    // quickmc over raw, measured call by call in alternation (see `paired`
+    // in benches/quickmc.rs): the figure the targets are held to.
+    let paired: BTreeMap<String, f64> = std::fs::read_to_string(root.join("paired.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
     // group -> case -> implementation -> ns
     let mut results: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>> = BTreeMap::new();
     let Ok(groups) = std::fs::read_dir(&root) else {
@@ -64,17 +70,21 @@ fn main() {
             }
         }
     }
-    let mut rows: Vec<[String; 7]> = vec![[
+    let mut rows: Vec<[String; 8]> = vec![[
         "benchmark".into(),
         "raw".into(),
         "quickmc".into(),
         "memcache crate".into(),
+        "quickmc / raw (paired)".into(),
         "quickmc / raw".into(),
         "memcache / raw".into(),
         "target".into(),
     ]];
     for (group, cases) in &results {
         for (case, imps) in cases {
+            if !imps.contains_key("raw") && group != "threads" {
+                continue;
+            }
             let raw = imps.get("raw").copied();
             let ratio = |name: &str| match (imps.get(name), raw) {
                 (Some(t), Some(r)) => format!("{:.2}x", t / r),
@@ -85,11 +95,16 @@ fn main() {
                     .map(|t| human(*t))
                     .unwrap_or_else(|| "-".into())
             };
+            let pair = paired
+                .get(&format!("{group}/{case}"))
+                .map(|r| format!("{r:.2}x"))
+                .unwrap_or_else(|| "-".into());
             rows.push([
                 format!("{group}/{case}"),
                 time("raw"),
                 time("quickmc"),
                 time("memcache"),
+                pair,
                 ratio("quickmc"),
                 ratio("memcache"),
                 target(group, case).into(),
@@ -104,6 +119,10 @@ fn main() {
                 human(one),
                 human(four),
                 "-".into(),
+                paired
+                    .get("fanout/4servers_vs_1server")
+                    .map(|r| format!("{r:.2}x"))
+                    .unwrap_or_else(|| "-".into()),
                 format!("{:.2}x", four / one),
                 "-".into(),
                 target("fanout", "1000keys_4servers vs 1server").into(),
@@ -119,7 +138,7 @@ fn main() {
         }
         return;
     }
-    let widths: Vec<usize> = (0..7)
+    let widths: Vec<usize> = (0..8)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     for row in &rows {
