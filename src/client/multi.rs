@@ -156,6 +156,11 @@ impl Client {
             ));
         }
         let mut routes = vec![Vec::new(); self.server_count()];
+        if let [only] = &mut routes[..] {
+            // One server: no hashing (as libmemcached), only skip empty keys.
+            only.extend((0..table.len() as u32).filter(|&i| !table.key(i as usize).is_empty()));
+            return Ok(routes);
+        }
         for index in 0..table.len() {
             let key = table.key(index);
             if !key.is_empty() {

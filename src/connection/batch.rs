@@ -55,6 +55,8 @@ struct LaneState {
     last_progress: Instant,
     done: bool,
     replies: usize,
+    /// A blocking read made progress; the next round stamps the time.
+    progressed: bool,
 }
 
 impl<'c> Lane<'c> {
@@ -74,6 +76,7 @@ impl<'c> Lane<'c> {
                 last_progress: Instant::now(),
                 done: false,
                 replies: 0,
+                progressed: false,
             },
         }
     }
@@ -241,6 +244,9 @@ pub(crate) fn run_batch(
             if lane.state.done {
                 continue;
             }
+            if std::mem::take(&mut lane.state.progressed) {
+                lane.state.last_progress = now;
+            }
             let step = (|| -> Result<Option<PollFlags>> {
                 if lane.write_some(handler)? {
                     lane.state.last_progress = now;
@@ -286,7 +292,8 @@ pub(crate) fn run_batch(
         {
             if let Some(lane) = lanes.get_mut(index) {
                 match lane.read_some(handler, true) {
-                    Ok(_) => lane.state.last_progress = Instant::now(),
+                    // Stamped with the next round's clock reading.
+                    Ok(_) => lane.state.progressed = true,
                     Err(e) => lane.finish(Err(e)),
                 }
             }
