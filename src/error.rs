@@ -1,9 +1,10 @@
-//! The one error type every quickmc operation returns.
+//! The one error type every quickmc operation returns, and the small
+//! [`ErrorKind`] to match it by.
 
 use std::io;
 use std::sync::Arc;
 
-use crate::protocol::{BatchError, DecodeError, Status};
+use crate::protocol::{BatchError, DecodeError, EncodeError, Status};
 
 /// Shorthand for `Result<T, quickmc::Error>`.
 ///
@@ -42,6 +43,7 @@ pub enum KeyError {
 /// assert!(e.to_string().contains("magic"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// The bytes are not a valid frame.
     #[error(transparent)]
@@ -52,9 +54,57 @@ pub enum ProtocolError {
     /// A reply that does not answer the request sent.
     #[error("unexpected reply: {0}")]
     Unexpected(&'static str),
+    /// A statistics reply longer than the client accepts (entries or bytes).
+    #[error("statistics reply exceeds {limit} {what}")]
+    StatsTooLarge {
+        /// What was counted: "entries" or "bytes".
+        what: &'static str,
+        /// The limit that was passed.
+        limit: usize,
+    },
 }
 
-/// Every way a quickmc operation can fail. Match on the variant.
+/// What kind of failure an [`Error`] is: a small set to match on without
+/// listing every variant (retry logic, metrics, a CLI's summary).
+///
+/// ```
+/// use quickmc::{Error, ErrorKind};
+/// assert_eq!(Error::NotFound.kind(), ErrorKind::NotFound);
+/// assert_eq!(Error::Timeout { server: "a:1".into() }.kind(), ErrorKind::Timeout);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The key is not in the cache.
+    NotFound,
+    /// The item is not in the state the write asked for (exists, not stored).
+    Conflict,
+    /// A value too large: for the server's item size, or for the client's
+    /// `max_value_size` on the way back.
+    TooLarge,
+    /// Increment or decrement of a value that is not a number.
+    NonNumeric,
+    /// Refused before any I/O: a bad key, a bad option, a value that cannot
+    /// be serialized or that pylibmc could not read.
+    InvalidInput,
+    /// Stored bytes that cannot be read as the requested type.
+    Value,
+    /// No server could be asked: marked down, none configured, connect failed.
+    Unavailable,
+    /// A server took longer than allowed.
+    Timeout,
+    /// The connection failed or the server broke the protocol mid-operation.
+    Connection,
+    /// The server answered with an error of its own.
+    Server,
+    /// Authentication (SASL) was refused.
+    Auth,
+    /// The client is at capacity: no pooled connection became free in time.
+    Overloaded,
+}
+
+/// Every way a quickmc operation can fail. Match on the variant, or on
+/// [`Error::kind`] for the broad class.
 ///
 /// Variants that say the item was not in the state asked for ([`NotFound`],
 /// [`Exists`], [`NotStored`], [`TooLarge`], [`NonNumeric`]) leave the
@@ -93,6 +143,17 @@ pub enum Error {
     /// The value is larger than the server's item size limit.
     #[error("value too large for the server")]
     TooLarge,
+    /// A stored value is larger than this client accepts (`max_value_size`):
+    /// the connection is discarded, but the server is not counted as failed.
+    #[error("value of {key:?} is {size} bytes, above this client's max_value_size of {limit}")]
+    ValueTooLarge {
+        /// The key whose value it is.
+        key: String,
+        /// The value's size as the server declared it.
+        size: u64,
+        /// The client's limit.
+        limit: u64,
+    },
     /// Increment or decrement of a value that is not a decimal number.
     #[error("incr/decr on a non-numeric value")]
     NonNumeric,
@@ -127,7 +188,7 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
-    /// A connect, read or write, or a batch's deadline, took longer than allowed.
+    /// A connect, a reply, or a batch took longer than allowed.
     #[error("timed out talking to {server}")]
     Timeout {
         /// The server's spec.
@@ -150,15 +211,39 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// The server does not offer this statistics group over the binary
+    /// protocol (memcached answers `conns` and `extstore` only as text).
+    #[error("server {server} does not offer stats group `{group}` over the binary protocol")]
+    UnsupportedStatsGroup {
+        /// The server's spec.
+        server: Arc<str>,
+        /// The group asked for.
+        group: String,
+    },
     /// A value could not be turned into bytes.
     #[error("serialization failed: {0}")]
     Serialize(String),
     /// Stored bytes could not be turned into the requested type.
-    #[error("deserialization failed: {0}")]
-    Deserialize(String),
+    #[error("deserialization failed{}: {message}", for_key(key))]
+    Deserialize {
+        /// The key whose value it was, where known.
+        key: Option<String>,
+        /// What was wrong.
+        message: String,
+    },
     /// A value could not be compressed or decompressed, or decompresses past the limit.
-    #[error("compression failed: {0}")]
-    Compression(String),
+    #[error("compression failed{}: {message}", for_key(key))]
+    Compression {
+        /// The key whose value it was, where known.
+        key: Option<String>,
+        /// What was wrong.
+        message: String,
+    },
+    /// The client shares its cluster with pylibmc
+    /// ([`pylibmc_compatible`](crate::ClientBuilder::pylibmc_compatible)) and
+    /// the value would be stored in a form pylibmc cannot read.
+    #[error("pylibmc could not read this value: {0}")]
+    Incompatible(String),
     /// No pooled connection became free within the checkout timeout.
     #[error("no connection to {server} within the checkout timeout")]
     PoolTimeout {
@@ -173,7 +258,52 @@ pub enum Error {
     Config(String),
 }
 
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Error {
+        match e {
+            EncodeError::EmptyKey => Error::BadKey(KeyError::Empty),
+            EncodeError::KeyTooLong(n) => Error::BadKey(KeyError::TooLong(n)),
+            EncodeError::BodyTooLong => Error::TooLarge,
+            other => Error::Config(other.to_string()),
+        }
+    }
+}
+
+fn for_key(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|k| format!(" for key {k:?}"))
+        .unwrap_or_default()
+}
+
 impl Error {
+    /// The broad class of the error.
+    ///
+    /// ```
+    /// use quickmc::{Error, ErrorKind};
+    /// assert_eq!(Error::Exists.kind(), ErrorKind::Conflict);
+    /// assert_eq!(Error::Config("x".into()).kind(), ErrorKind::InvalidInput);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound => ErrorKind::NotFound,
+            Error::Exists | Error::NotStored => ErrorKind::Conflict,
+            Error::TooLarge | Error::ValueTooLarge { .. } => ErrorKind::TooLarge,
+            Error::NonNumeric => ErrorKind::NonNumeric,
+            Error::BadKey(_) | Error::Config(_) | Error::Serialize(_) | Error::Incompatible(_) => {
+                ErrorKind::InvalidInput
+            }
+            Error::Deserialize { .. } | Error::Compression { .. } => ErrorKind::Value,
+            Error::ServerDown { .. } | Error::NoServers | Error::Connect { .. } => {
+                ErrorKind::Unavailable
+            }
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Io { .. } | Error::Protocol { .. } => ErrorKind::Connection,
+            Error::Server { .. } | Error::UnsupportedStatsGroup { .. } => ErrorKind::Server,
+            Error::Auth(_) => ErrorKind::Auth,
+            Error::PoolTimeout { .. } => ErrorKind::Overloaded,
+        }
+    }
+
     /// Whether the error means the connection it happened on can no longer
     /// be trusted (it is then discarded, never returned to the pool).
     ///
@@ -184,13 +314,18 @@ impl Error {
     pub fn breaks_connection(&self) -> bool {
         matches!(
             self,
-            Error::Io { .. } | Error::Timeout { .. } | Error::Protocol { .. } | Error::Auth(_)
+            Error::Io { .. }
+                | Error::Timeout { .. }
+                | Error::Protocol { .. }
+                | Error::Auth(_)
+                | Error::ValueTooLarge { .. }
         )
     }
 
     /// Whether the error says the server could not be reached or did not
-    /// answer (the failures that count towards marking it down). Pool
-    /// exhaustion is not one: it is local load, not a server fault.
+    /// answer properly (the failures that count towards marking it down).
+    /// Pool exhaustion is not one (it is local load), and neither is a value
+    /// above this client's own `max_value_size`.
     ///
     /// ```
     /// assert!(quickmc::Error::ServerDown { server: "a:1".into() }.is_server_failure());
@@ -205,5 +340,63 @@ impl Error {
                 | Error::ServerDown { .. }
                 | Error::Protocol { .. }
         )
+    }
+
+    /// The same error, naming `key` where the variant has room for one and
+    /// none is set yet (value errors found while reading a batch).
+    pub(crate) fn for_key(mut self, key: &[u8]) -> Error {
+        match &mut self {
+            Error::Deserialize { key: slot, .. } | Error::Compression { key: slot, .. }
+                if slot.is_none() =>
+            {
+                *slot = Some(String::from_utf8_lossy(key).into_owned());
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// A deserialization error without a key (the value layer's).
+    pub(crate) fn deserialize(message: impl Into<String>) -> Error {
+        Error::Deserialize {
+            key: None,
+            message: message.into(),
+        }
+    }
+
+    /// A compression error without a key (the value layer's).
+    pub(crate) fn compression(message: impl Into<String>) -> Error {
+        Error::Compression {
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_errors_name_their_key_once_it_is_known() {
+        let e = Error::deserialize("not UTF-8").for_key(b"user:1");
+        assert_eq!(
+            e.to_string(),
+            "deserialization failed for key \"user:1\": not UTF-8"
+        );
+        let e = e.for_key(b"other");
+        assert!(e.to_string().contains("user:1"));
+    }
+
+    #[test]
+    fn the_client_limit_is_not_a_server_failure_but_discards_the_connection() {
+        let e = Error::ValueTooLarge {
+            key: "k".into(),
+            size: 10,
+            limit: 5,
+        };
+        assert!(!e.is_server_failure());
+        assert!(e.breaks_connection());
+        assert_eq!(e.kind(), ErrorKind::TooLarge);
     }
 }

@@ -12,25 +12,43 @@
 //! # Ok::<(), quickmc::Error>(())
 //! ```
 //!
-//! Layers, lowest first: [`protocol`] (sans-I/O frames), [`value`] (Rust
-//! values as bytes and flags), [`connection`] (one socket), [`pool`] (the
-//! r2d2 manager), [`distribution`] (hashing and server choice), and the
-//! [`Client`].
+//! # The client
+//!
+//! [`Client`] (built with [`Client::builder`]) is all most programs need:
+//! single-key and multi-key operations, [`Error`] and its [`ErrorKind`],
+//! [`value`] for how Rust values become stored bytes and flags, and
+//! [`distribution`] for hashing and server choice.
+//!
+//! # The low-level API
+//!
+//! Two sans-I/O modules sit under the client and are public for fuzzers,
+//! proxies, test servers and custom drivers: [`protocol`] (binary frames:
+//! encode into a buffer, decode from a slice, never panic) and [`command`]
+//! (what each operation sends and what its replies mean, and the batch
+//! state machine). Neither touches a socket, a clock or a pool.
+//!
+//! Layers, lowest first: `protocol`, `command` and `value` (sans I/O),
+//! `transport` (bytes to and from one server), `connection` (a transport,
+//! buffers and the driver that runs exchanges), `pool` (r2d2 and all
+//! checkout policy), `distribution`, and the client. Data flows one way; a
+//! lower layer never reaches up.
 #![warn(missing_docs)]
 
 mod client;
-pub mod connection;
+pub mod command;
+mod connection;
 pub mod distribution;
 mod error;
-mod key;
-pub mod pool;
+mod pool;
 pub mod protocol;
 mod server;
+mod transport;
 pub mod value;
 
-pub use client::{BatchReport, Client, ClientBuilder, KeyFailure, Reserved, StoreOptions};
-pub use connection::{ConnectionOptions, Credentials};
-pub use error::{Error, KeyError, ProtocolError, Result};
+pub use client::{
+    BatchReport, Client, ClientBuilder, KeyFailure, Reserved, ServerFailure, StoreOptions,
+};
+pub use error::{Error, ErrorKind, KeyError, ProtocolError, Result};
 pub use server::{Address, DEFAULT_PORT, ServerSpec};
 
 /// The README's examples, compiled as doctests so they stay accurate.

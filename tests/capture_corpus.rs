@@ -153,9 +153,9 @@ fn client_captures(spec: &str) -> Vec<Capture> {
     assert!(c.add("cap:added", "x", 60).unwrap());
     out.push(rec.capture("add-replace"));
 
-    assert!(c.append("cap:text", "!").unwrap());
-    assert!(c.prepend("cap:text", "¡").unwrap());
-    assert!(!c.append("cap:missing", "!").unwrap());
+    assert!(c.append("cap:text", "!", 0).unwrap());
+    assert!(c.prepend("cap:text", "¡", 0).unwrap());
+    assert!(!c.append("cap:missing", "!", 0).unwrap());
     out.push(rec.capture("append-prepend"));
 
     c.set("cap:n", 10u64, 0).unwrap();

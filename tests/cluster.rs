@@ -189,9 +189,9 @@ fn with_one_server_unreachable_get_multi_returns_the_others_hits_and_reports_the
     assert_eq!(hits.len(), keys.len() - on_dead.len());
     assert!(on_dead.iter().all(|k| !hits.contains_key(k.as_str())));
     assert_eq!(report.server_errors.len(), 1);
-    assert_eq!(report.server_errors[0].0, dead_spec);
-    assert_eq!(report.server_errors[0].1, on_dead.len());
-    assert!(report.server_errors[0].2.is_server_failure());
+    assert_eq!(report.server_errors[0].server, dead_spec);
+    assert_eq!(report.server_errors[0].keys, on_dead.len());
+    assert!(report.server_errors[0].error.is_server_failure());
     // The plain form returns the hits, as libmemcached does.
     let plain: HashMap<&str, String> = client
         .get_multi(keys.iter().map(String::as_str), "")

@@ -204,7 +204,7 @@ fn get_multi_decodes_mixed_types_by_flags_and_reports_a_value_it_cannot_read() {
     assert_eq!(report.failures[0].key, "t");
     assert!(matches!(
         c.get_multi::<_, u64>(["n", "t"], "mix:"),
-        Err(Error::Deserialize(_))
+        Err(Error::Deserialize { .. })
     ));
     // The connection drained the batch and stays in sync.
     assert_eq!(c.get::<u64>("mix:n").unwrap(), Some(5));

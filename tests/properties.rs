@@ -302,7 +302,7 @@ proptest! {
                     prop_assert!(needed > input.len());
                     prop_assert!(needed <= HEADER_LEN + max as usize);
                 }
-                Err(DecodeError::BodyTooLarge { len, max: m }) => prop_assert!(len > m),
+                Err(DecodeError::BodyTooLarge { len, max: m, .. }) => prop_assert!(len > m),
                 Err(_) => {}
             }
         }
@@ -502,7 +502,7 @@ proptest! {
                 prop_assert!(item.data.len() <= limit);
                 prop_assert_eq!(&*item.data, &data[..]);
             }
-            Err(Error::Compression(_)) => prop_assert!(data.len() > limit),
+            Err(Error::Compression { .. }) => prop_assert!(data.len() > limit),
             Err(other) => prop_assert!(false, "unexpected {other:?}"),
         }
     }
@@ -518,7 +518,7 @@ proptest! {
                 prop_assert!(item.data.len() <= 4096);
                 prop_assert_eq!(item.flags, flags::TEXT);
             }
-            Err(error) => prop_assert!(matches!(error, Error::Compression(_)), "{error:?}"),
+            Err(error) => prop_assert!(matches!(error, Error::Compression { .. }), "{error:?}"),
         }
     }
 }

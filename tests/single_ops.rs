@@ -109,7 +109,7 @@ fn values_pylibmc_writes_read_back_by_their_flags() {
         .unwrap();
     assert!(matches!(
         c.get::<String>(k("1")),
-        Err(Error::Deserialize(_))
+        Err(Error::Deserialize { .. })
     ));
     assert_eq!(
         c.get::<Vec<u8>>(k("1")).unwrap(),
@@ -181,12 +181,12 @@ fn add_fails_on_an_existing_key_and_replace_on_a_missing_one() {
 fn append_and_prepend_join_bytes_and_fail_on_a_missing_key() {
     let c = client();
     let k = key("append", "k");
-    assert!(!c.append(&k, "x").unwrap());
-    assert!(!c.prepend(&k, "x").unwrap());
+    assert!(!c.append(&k, "x", 0).unwrap());
+    assert!(!c.prepend(&k, "x", 0).unwrap());
     assert_eq!(c.get::<String>(&k).unwrap(), None, "append never creates");
     c.set(&k, "mid", 0).unwrap();
-    assert!(c.append(&k, ">").unwrap());
-    assert!(c.prepend(&k, "<").unwrap());
+    assert!(c.append(&k, ">", 0).unwrap());
+    assert!(c.prepend(&k, "<", 0).unwrap());
     assert_eq!(c.get::<String>(&k).unwrap().as_deref(), Some("<mid>"));
 }
 
@@ -203,7 +203,12 @@ fn cas_succeeds_with_the_current_id_and_fails_after_a_change_or_on_a_missing_key
     let (_, id2) = c.gets::<String>(&k).unwrap().unwrap();
     assert!(c.cas(&k, "v3", id2, 0).unwrap());
     assert_eq!(c.get::<String>(&k).unwrap().as_deref(), Some("v3"));
-    assert!(!c.cas(key("cas", "missing"), "x", id2, 0).unwrap());
+    // A missing key is NotFound, never a mismatch, and is never created
+    // (pylibmc in binary mode).
+    assert!(matches!(
+        c.cas(key("cas", "missing"), "x", id2, 0),
+        Err(Error::NotFound)
+    ));
     assert_eq!(c.gets::<String>(key("cas", "missing")).unwrap(), None);
 }
 
@@ -377,7 +382,7 @@ fn reading_a_value_as_the_wrong_type_is_a_typed_error_and_the_connection_stays_u
         .unwrap();
     let k = key("wrong_type", "k");
     c.set(&k, "not a number", 0).unwrap();
-    assert!(matches!(c.get::<u64>(&k), Err(Error::Deserialize(_))));
+    assert!(matches!(c.get::<u64>(&k), Err(Error::Deserialize { .. })));
     assert_eq!(
         c.get::<String>(&k).unwrap().as_deref(),
         Some("not a number")
@@ -434,7 +439,10 @@ fn stats_and_version_answer_per_server() {
             .1
             .contains_key("item_size_max")
     );
-    assert!(matches!(c.stats("no-such-group"), Err(Error::NotFound)));
+    assert!(matches!(
+        c.stats("no-such-group"),
+        Err(Error::UnsupportedStatsGroup { .. })
+    ));
     let versions = c.version();
     assert!(versions[0].1.as_ref().unwrap().starts_with("1."));
     // The connection is still in sync after the failed group.

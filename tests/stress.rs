@@ -152,8 +152,8 @@ fn sixteen_threads_under_kills_restarts_and_stops_get_only_their_own_replies() {
                                         );
                                     }
                                     assert!(report.failures.is_empty(), "{:?}", report.failures);
-                                    for (_, _, e) in report.server_errors {
-                                        note(e);
+                                    for failed in report.server_errors {
+                                        note(failed.error);
                                     }
                                 }
                                 Err(e) => note(e),

@@ -1,13 +1,16 @@
 //! Building a client: servers and every behavior.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-use super::health::{Health, HealthPolicy};
-use super::{Behavior, Client, ServerState};
+use parking_lot::RwLock;
+
+use super::{Behavior, Client, Inner, server_point};
 use crate::connection::{ConnectionOptions, Credentials};
 use crate::distribution::{Distribution, DistributionKind, HashAlgorithm, ServerPoint};
-use crate::pool::ServerManager;
+use crate::pool::{HealthPolicy, PoolConfig, Pools};
+use crate::transport::TransportOptions;
 use crate::value::{CompressionAlgorithm, DefaultTranscoder, Transcoder};
 use crate::{Error, Result, ServerSpec};
 
@@ -32,16 +35,13 @@ pub struct ClientBuilder {
     servers: Vec<String>,
     distribution: DistributionKind,
     hash: HashAlgorithm,
-    connection: ConnectionOptions,
-    max_connections: u32,
-    min_idle: u32,
-    checkout_timeout: Duration,
-    idle_timeout: Option<Duration>,
-    max_lifetime: Option<Duration>,
-    test_on_checkout: bool,
-    health: HealthPolicy,
+    transport: TransportOptions,
+    io_timeout: Option<Duration>,
+    credentials: Option<Credentials>,
+    pool: PoolConfig,
     strict_keys: bool,
     compression: CompressionAlgorithm,
+    pylibmc_compatible: bool,
     max_value_size: usize,
     transcoder: Option<Arc<dyn Transcoder>>,
     batch_deadline: Option<Duration>,
@@ -53,32 +53,47 @@ impl Default for ClientBuilder {
             servers: Vec::new(),
             distribution: DistributionKind::Modula,
             hash: HashAlgorithm::Default,
-            connection: ConnectionOptions::default(),
-            max_connections: 16,
-            min_idle: 0,
-            checkout_timeout: Duration::from_millis(500),
-            idle_timeout: Some(Duration::from_secs(600)),
-            max_lifetime: None,
-            test_on_checkout: false,
-            health: HealthPolicy {
-                retry_timeout: Duration::from_secs(2),
-                failure_limit: 5,
-                remove_failed: false,
-                dead_timeout: Duration::from_secs(10),
+            transport: TransportOptions {
+                connect_timeout: Duration::from_secs(1),
+                read_timeout: None,
+                tcp_nodelay: true,
+                tcp_keepalive: false,
+            },
+            io_timeout: Some(Duration::from_secs(1)),
+            credentials: None,
+            pool: PoolConfig {
+                max_connections: 16,
+                min_idle: 0,
+                checkout_timeout: Duration::from_millis(500),
+                idle_timeout: Some(Duration::from_secs(600)),
+                max_lifetime: None,
+                test_on_checkout: false,
+                health: HealthPolicy {
+                    retry_timeout: Duration::from_secs(2),
+                    failure_limit: 5,
+                    remove_failed: false,
+                    dead_timeout: Duration::from_secs(10),
+                },
             },
             strict_keys: false,
             compression: CompressionAlgorithm::Zstd,
+            pylibmc_compatible: false,
             max_value_size: 64 << 20,
             transcoder: None,
-            batch_deadline: None,
+            batch_deadline: Some(Duration::from_secs(10)),
         }
     }
 }
 
-/// The continuum point source libmemcached hashes for a server.
-pub(crate) fn server_point(spec: &ServerSpec) -> ServerPoint {
-    let (host, port) = spec.ketama_host_port();
-    ServerPoint::new(host, port, spec.weight)
+/// Refuses a zero duration: to the OS it means "block forever", to a
+/// deadline "fail at once" — neither is what anyone asking for 0 wants.
+fn nonzero(name: &str, duration: Option<Duration>) -> Result<()> {
+    match duration {
+        Some(d) if d.is_zero() => Err(Error::Config(format!(
+            "{name} must be above zero (use None, where offered, for no limit)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl ClientBuilder {
@@ -121,22 +136,25 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().connect_timeout(std::time::Duration::from_millis(250));
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connection.connect_timeout = timeout;
+        self.transport.connect_timeout = timeout;
         self
     }
 
-    /// Timeout of every read and write (default 1 s; `None` waits forever).
+    /// How long one operation's reply may take, all of it (default 1 s;
+    /// `None` waits forever). In a batch it bounds the time a server may
+    /// go without progress.
     ///
     /// ```
     /// let b = quickmc::Client::builder().io_timeout(Some(std::time::Duration::from_millis(100)));
     /// ```
     pub fn io_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
-        self.connection.io_timeout = timeout;
+        self.io_timeout = timeout;
         self
     }
 
-    /// An overall deadline for each multi-key batch (default none: each
-    /// read and write is still bounded by the I/O timeout).
+    /// An overall deadline for each multi-key operation, every server and
+    /// retry included (default 10 s; `None`: only the I/O timeout bounds a
+    /// batch, per server, between replies).
     ///
     /// ```
     /// let b = quickmc::Client::builder().batch_deadline(Some(std::time::Duration::from_secs(2)));
@@ -152,7 +170,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().tcp_nodelay(true);
     /// ```
     pub fn tcp_nodelay(mut self, on: bool) -> ClientBuilder {
-        self.connection.tcp_nodelay = on;
+        self.transport.tcp_nodelay = on;
         self
     }
 
@@ -162,7 +180,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().tcp_keepalive(true);
     /// ```
     pub fn tcp_keepalive(mut self, on: bool) -> ClientBuilder {
-        self.connection.tcp_keepalive = on;
+        self.transport.tcp_keepalive = on;
         self
     }
 
@@ -176,7 +194,10 @@ impl ClientBuilder {
         username: impl Into<String>,
         password: impl Into<String>,
     ) -> ClientBuilder {
-        self.connection.credentials = Some(Credentials::new(username, password));
+        self.credentials = Some(Credentials {
+            username: username.into(),
+            password: password.into(),
+        });
         self
     }
 
@@ -186,7 +207,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().max_connections(4);
     /// ```
     pub fn max_connections(mut self, n: u32) -> ClientBuilder {
-        self.max_connections = n;
+        self.pool.max_connections = n;
         self
     }
 
@@ -196,7 +217,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().min_idle(2);
     /// ```
     pub fn min_idle(mut self, n: u32) -> ClientBuilder {
-        self.min_idle = n;
+        self.pool.min_idle = n;
         self
     }
 
@@ -208,7 +229,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().checkout_timeout(std::time::Duration::from_millis(100));
     /// ```
     pub fn checkout_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.checkout_timeout = timeout;
+        self.pool.checkout_timeout = timeout;
         self
     }
 
@@ -218,7 +239,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().idle_timeout(Some(std::time::Duration::from_secs(60)));
     /// ```
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> ClientBuilder {
-        self.idle_timeout = timeout;
+        self.pool.idle_timeout = timeout;
         self
     }
 
@@ -228,7 +249,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().max_lifetime(Some(std::time::Duration::from_secs(3600)));
     /// ```
     pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> ClientBuilder {
-        self.max_lifetime = lifetime;
+        self.pool.max_lifetime = lifetime;
         self
     }
 
@@ -240,7 +261,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().test_on_checkout(true);
     /// ```
     pub fn test_on_checkout(mut self, on: bool) -> ClientBuilder {
-        self.test_on_checkout = on;
+        self.pool.test_on_checkout = on;
         self
     }
 
@@ -250,7 +271,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().retry_timeout(std::time::Duration::from_secs(1));
     /// ```
     pub fn retry_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.health.retry_timeout = timeout;
+        self.pool.health.retry_timeout = timeout;
         self
     }
 
@@ -260,7 +281,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().failure_limit(3);
     /// ```
     pub fn failure_limit(mut self, n: u32) -> ClientBuilder {
-        self.health.failure_limit = n;
+        self.pool.health.failure_limit = n;
         self
     }
 
@@ -271,7 +292,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().remove_failed(true);
     /// ```
     pub fn remove_failed(mut self, on: bool) -> ClientBuilder {
-        self.health.remove_failed = on;
+        self.pool.health.remove_failed = on;
         self
     }
 
@@ -281,7 +302,7 @@ impl ClientBuilder {
     /// let b = quickmc::Client::builder().dead_timeout(std::time::Duration::from_secs(30));
     /// ```
     pub fn dead_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.health.dead_timeout = timeout;
+        self.pool.health.dead_timeout = timeout;
         self
     }
 
@@ -330,19 +351,43 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares the cluster with pylibmc (default off): compression becomes
+    /// zlib (flag 8), which pylibmc reads, and any write pylibmc could not
+    /// read — a [`Serde`](crate::value::Serde) value, zstd — fails with
+    /// [`Error::Incompatible`] before it is sent. Leave it off in a
+    /// Rust-only cluster to keep zstd.
+    ///
+    /// ```
+    /// let b = quickmc::Client::builder().pylibmc_compatible(true);
+    /// ```
+    pub fn pylibmc_compatible(mut self, on: bool) -> ClientBuilder {
+        self.pylibmc_compatible = on;
+        if on {
+            self.compression = CompressionAlgorithm::Zlib;
+        }
+        self
+    }
+
     /// Builds the client. Fails only on invalid specs or options; no
     /// connection is made, so a dead server never stops start-up.
     ///
     /// ```
+    /// use std::time::Duration;
     /// assert!(quickmc::Client::builder().servers(["bad:port"]).build().is_err());
+    /// let zero = quickmc::Client::builder().servers(["a:1"]).io_timeout(Some(Duration::ZERO));
+    /// assert!(matches!(zero.build(), Err(quickmc::Error::Config(_))));
     /// ```
     pub fn build(self) -> Result<Client> {
         if self.servers.is_empty() {
             return Err(Error::Config("no servers given".into()));
         }
-        if self.max_connections == 0 {
+        if self.pool.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1".into()));
         }
+        nonzero("connect_timeout", Some(self.transport.connect_timeout))?;
+        nonzero("io_timeout", self.io_timeout)?;
+        nonzero("checkout_timeout", Some(self.pool.checkout_timeout))?;
+        nonzero("batch_deadline", self.batch_deadline)?;
         let specs = self
             .servers
             .iter()
@@ -355,65 +400,38 @@ impl ClientBuilder {
         }
         let points: Vec<ServerPoint> = specs.iter().map(server_point).collect();
         let ring = Distribution::new(kind, self.hash, &points, &vec![true; points.len()]);
-        let mut connection = self.connection;
-        connection.max_body =
-            u32::try_from(self.max_value_size.saturating_add(512)).unwrap_or(u32::MAX);
-        let epoch = Instant::now();
-        let servers = specs
-            .into_iter()
-            .map(|spec| {
-                let health = Arc::new(Health::new(epoch));
-                let name: Arc<str> = spec.address.to_string().into();
-                let gate_health = health.clone();
-                let gate_name = name.clone();
-                let manager = ServerManager::new(spec.address.clone(), connection.clone())
-                    .with_gate(Arc::new(move || {
-                        if gate_health.is_down() {
-                            Err(Error::ServerDown {
-                                server: gate_name.clone(),
-                            })
-                        } else {
-                            Ok(())
-                        }
-                    }));
-                let generation = manager.generation();
-                let failures = manager.failures();
-                let pool = r2d2::Pool::builder()
-                    .max_size(self.max_connections)
-                    .min_idle(Some(self.min_idle.min(self.max_connections)))
-                    .connection_timeout(self.checkout_timeout.max(Duration::from_millis(1)))
-                    .idle_timeout(self.idle_timeout)
-                    .max_lifetime(self.max_lifetime)
-                    .test_on_check_out(self.test_on_checkout)
-                    .error_handler(Box::new(r2d2::NopErrorHandler))
-                    .build_unchecked(manager);
-                ServerState {
-                    spec,
-                    name,
-                    pool,
-                    health,
-                    generation,
-                    failures,
-                }
-            })
-            .collect();
+        let options = ConnectionOptions {
+            transport: TransportOptions {
+                read_timeout: self.io_timeout,
+                ..self.transport
+            },
+            io_timeout: self.io_timeout,
+            // Room for the extras and key around the largest value accepted.
+            max_body: u32::try_from(self.max_value_size.saturating_add(512)).unwrap_or(u32::MAX),
+            credentials: self.credentials,
+        };
+        let pools = Pools::new(&specs, &options, self.pool);
         let transcoder = self.transcoder.unwrap_or_else(|| {
             Arc::new(DefaultTranscoder::new(
                 self.compression,
                 self.max_value_size,
             ))
         });
-        Ok(Client::from_parts(
-            servers,
-            ring,
-            Behavior {
-                strict_keys: self.strict_keys,
-                checkout_timeout: self.checkout_timeout,
-                batch_deadline: self.batch_deadline,
-                max_lifetime: self.max_lifetime,
-                health: self.health,
-            },
-            transcoder,
-        ))
+        Ok(Client {
+            inner: Arc::new(Inner {
+                specs,
+                pools,
+                live_ring: RwLock::new(ring.clone()),
+                ring,
+                any_ejected: AtomicBool::new(false),
+                behavior: Behavior {
+                    strict_keys: self.strict_keys,
+                    batch_deadline: self.batch_deadline,
+                    io_timeout: self.io_timeout,
+                    pylibmc_compatible: self.pylibmc_compatible,
+                },
+                transcoder,
+            }),
+        })
     }
 }

@@ -1,20 +1,21 @@
-//! Operations on every server: flush, stats, version.
+//! Operations on every server: flush, stats, version, ping.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use super::{Client, Retry};
-use crate::Result;
-use crate::connection::expect_ok;
-use crate::protocol::{Extras, Opcode, Request};
+use super::Client;
+use crate::command::{Command, Flush, Idempotence, Noop, Stats, Version};
+use crate::{Error, Result};
+
+/// One result per server, named as `host:port` or a socket path.
+pub type PerServer<T> = Vec<(String, Result<T>)>;
 
 impl Client {
-    fn on_every_server<R>(
-        &self,
-        mut op: impl FnMut(&mut crate::connection::Connection) -> Result<R>,
-    ) -> Vec<(String, Result<R>)> {
+    /// Runs a command on every server, one after another.
+    fn on_every_server<C: Command>(&self, mut make: impl FnMut() -> C) -> PerServer<C::Output> {
         (0..self.server_count())
             .map(|index| {
-                let result = self.execute(index, Retry::Safe, &mut op);
+                let result = self.run(index, Idempotence::Repeatable, &mut make());
                 (self.server_name(index).to_string(), result)
             })
             .collect()
@@ -29,20 +30,15 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn flush_all(&self, delay: u32) -> Result<()> {
-        let results = self.on_every_server(|conn| {
-            let extras = if delay == 0 {
-                Extras::None
-            } else {
-                Extras::Expiration(delay)
-            };
-            let reply = conn.request(Request::new(Opcode::Flush, b"").extras(extras))?;
-            expect_ok(reply.status, reply.value)
-        });
-        results.into_iter().try_for_each(|(_, r)| r)
+        self.on_every_server(|| Flush::new(delay))
+            .into_iter()
+            .try_for_each(|(_, result)| result)
     }
 
     /// Statistics of every server (`group` empty for the general ones, or
-    /// `"items"`, `"slabs"`, `"settings"`, `"conns"` ...), per server.
+    /// `"items"`, `"slabs"`, `"settings"`, `"sizes"` ...), per server. A
+    /// group memcached offers only over its text protocol (`conns`) is
+    /// [`Error::UnsupportedStatsGroup`].
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
@@ -71,8 +67,22 @@ impl Client {
     /// }
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn stats_per_server(&self, group: &str) -> Vec<(String, Result<BTreeMap<String, String>>)> {
-        self.on_every_server(|conn| Ok(conn.stats(group)?.into_iter().collect()))
+    pub fn stats_per_server(&self, group: &str) -> PerServer<BTreeMap<String, String>> {
+        (0..self.server_count())
+            .map(|index| {
+                let server = self.server_name(index);
+                let stats = self
+                    .run(index, Idempotence::Repeatable, &mut Stats::new(group))
+                    .and_then(|entries| {
+                        entries.ok_or_else(|| Error::UnsupportedStatsGroup {
+                            server: server.clone(),
+                            group: group.to_string(),
+                        })
+                    })
+                    .map(|entries| entries.into_iter().collect());
+                (server.to_string(), stats)
+            })
+            .collect()
     }
 
     /// Each server's reachability and the round-trip time of a Noop, per
@@ -88,12 +98,16 @@ impl Client {
     /// }
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn ping(&self) -> Vec<(String, Result<std::time::Duration>)> {
-        self.on_every_server(|conn| {
-            let start = std::time::Instant::now();
-            conn.noop()?;
-            Ok(start.elapsed())
-        })
+    pub fn ping(&self) -> PerServer<Duration> {
+        (0..self.server_count())
+            .map(|index| {
+                let start = Instant::now();
+                let result = self
+                    .run(index, Idempotence::Repeatable, &mut Noop)
+                    .map(|()| start.elapsed());
+                (self.server_name(index).to_string(), result)
+            })
+            .collect()
     }
 
     /// Every server's version string, per server.
@@ -105,7 +119,7 @@ impl Client {
     /// }
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn version(&self) -> Vec<(String, Result<String>)> {
-        self.on_every_server(|conn| conn.version())
+    pub fn version(&self) -> PerServer<String> {
+        self.on_every_server(|| Version)
     }
 }

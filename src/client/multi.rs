@@ -1,295 +1,163 @@
-//! Multi-key operations: one quiet batch per server, closed by a Noop,
-//! written to every server before any is waited on.
+//! Multi-key operations: one quiet batch per server, every server written
+//! before any is waited on, keys checked and deduplicated first.
 //!
-//! Keys are validated first; an invalid key fails the whole call before any
-//! I/O (except that `get_multi` skips empty keys, as pylibmc does). Replies
-//! are matched by opaque, so per-key failures land on the right key.
+//! An invalid key fails the whole call before any I/O (except that
+//! `get_multi` skips empty keys, as pylibmc does). Replies are matched by
+//! opaque, so per-key failures land on the right key. Values are decoded
+//! after the I/O, so one large value never delays the other servers' reads.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use super::{Client, Pooled, Retry, StoreOptions};
-use crate::connection::{BatchHandler, Lane, run_batch, status_error};
-use crate::protocol::{Extras, NO_CREATE, Opcode, Request, Response, Status};
-use crate::value::{FromValue, ToValue};
-use crate::{Error, Result, key};
+use super::batch::BatchRun;
+use super::keys::{BatchKeys, Keep};
+use super::{BatchReport, Client, KeyFailure, ServerFailure, StoreOptions};
+use crate::command::{BatchOp, CounterOp, KeyOutcome, StoreMode, ValueSource};
+use crate::value::{FromValue, Item, ToValue};
+use crate::{Error, Result};
 
-/// A key that failed inside a batch, and why.
-///
-/// ```
-/// let f = quickmc::KeyFailure { key: "k", error: quickmc::Error::NotStored };
-/// assert_eq!(f.key, "k");
-/// ```
-#[derive(Debug, Clone)]
-pub struct KeyFailure<K> {
-    /// The caller's key (without the prefix).
-    pub key: K,
-    /// Why: not stored, exists, too large, not found, non-numeric, or the
-    /// error of the key's server.
-    pub error: Error,
+/// Values of a store batch, serialized as their requests are encoded.
+struct StoreValues<'a, V> {
+    client: &'a Client,
+    values: &'a [V],
+    options: StoreOptions,
 }
 
-/// What went wrong in a multi-key operation, key by key and server by server.
-///
-/// ```no_run
-/// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
-/// let report = client.set_multi_report([("a", "1"), ("b", "2")], "", 0)?;
-/// assert!(report.is_complete(), "{:?}", report);
-/// # Ok::<(), quickmc::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct BatchReport<K> {
-    /// Keys that were not applied.
-    pub failures: Vec<KeyFailure<K>>,
-    /// Servers that failed as a whole (unreachable, timed out, broken reply),
-    /// with the number of keys they held.
-    pub server_errors: Vec<(String, usize, Error)>,
-    /// Servers that answered their whole batch.
-    pub servers_answered: usize,
-}
-
-impl<K> Default for BatchReport<K> {
-    fn default() -> Self {
-        BatchReport {
-            failures: Vec::new(),
-            server_errors: Vec::new(),
-            servers_answered: 0,
-        }
+impl<V: ToValue> ValueSource for StoreValues<'_, V> {
+    fn value(&self, item: usize) -> Result<Item<'_>> {
+        let value = self
+            .values
+            .get(item)
+            .ok_or_else(|| Error::Config("batch item out of range".into()))?;
+        self.client.encode_value(value, self.options)
     }
-}
-
-impl<K> BatchReport<K> {
-    /// Whether every key was applied and every server answered.
-    ///
-    /// ```
-    /// assert!(quickmc::BatchReport::<String>::default().is_complete());
-    /// ```
-    pub fn is_complete(&self) -> bool {
-        self.failures.is_empty() && self.server_errors.is_empty()
-    }
-
-    /// The keys that were not applied, in the caller's order.
-    ///
-    /// ```
-    /// let report = quickmc::BatchReport::<&str>::default();
-    /// assert!(report.into_failed_keys().is_empty());
-    /// ```
-    pub fn into_failed_keys(self) -> Vec<K> {
-        self.failures.into_iter().map(|f| f.key).collect()
-    }
-}
-
-/// Prefixed keys of a batch, stored back to back: one allocation for the
-/// bytes and four bytes of index per key, not an allocation per key.
-pub(crate) struct KeyTable {
-    bytes: Vec<u8>,
-    /// Where each caller key's prefixed bytes end; a skipped (empty) key
-    /// has zero length.
-    ends: Vec<u32>,
-}
-
-impl KeyTable {
-    fn build<K: AsRef<[u8]>>(
-        keys: &[K],
-        prefix: &[u8],
-        strict: bool,
-        skip_empty: bool,
-    ) -> Result<KeyTable> {
-        let total: usize = keys.iter().map(|k| k.as_ref().len() + prefix.len()).sum();
-        if total > u32::MAX as usize {
-            return Err(Error::Config(
-                "a batch's keys must total under 4 GiB; split it".into(),
-            ));
-        }
-        let mut table = KeyTable {
-            bytes: Vec::with_capacity(total),
-            ends: Vec::with_capacity(keys.len()),
-        };
-        for k in keys {
-            let k = k.as_ref();
-            if k.is_empty() {
-                if skip_empty {
-                    table.ends.push(table.bytes.len() as u32);
-                    continue;
-                }
-                return Err(crate::KeyError::Empty.into());
-            }
-            let start = table.bytes.len();
-            table.bytes.extend_from_slice(prefix);
-            table.bytes.extend_from_slice(k);
-            key::check(table.bytes.get(start..).unwrap_or_default(), strict)?;
-            // Bounded by `total`, checked above.
-            table.ends.push(table.bytes.len() as u32);
-        }
-        Ok(table)
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn key(&self, index: usize) -> &[u8] {
-        let start = match index.checked_sub(1) {
-            Some(previous) => self.ends.get(previous).copied().unwrap_or(0),
-            None => 0,
-        };
-        let end = self.ends.get(index).copied().unwrap_or(start);
-        self.bytes
-            .get(start as usize..end as usize)
-            .unwrap_or_default()
-    }
-}
-
-/// The outcome of one server's share of a batch.
-struct ServerOutcome {
-    server: usize,
-    keys: usize,
-    result: Result<()>,
 }
 
 impl Client {
-    /// Groups keys by server: one list of key indices per server.
-    fn route_all(&self, table: &KeyTable) -> Result<Vec<Vec<u32>>> {
-        if u32::try_from(table.len()).is_err() {
-            return Err(Error::Config(
-                "a batch must have under 2^32 keys; split it".into(),
-            ));
-        }
-        let mut routes = vec![Vec::new(); self.server_count()];
-        if let [only] = &mut routes[..] {
-            // One server: no hashing (as libmemcached), only skip empty keys.
-            only.extend((0..table.len() as u32).filter(|&i| !table.key(i as usize).is_empty()));
-            return Ok(routes);
-        }
-        for index in 0..table.len() {
-            let key = table.key(index);
-            if !key.is_empty() {
-                let server = self.route(key)?;
-                if let Some(list) = routes.get_mut(server) {
-                    list.push(index as u32);
-                }
-            }
-        }
-        Ok(routes)
+    fn server_failures(&self, run: &BatchRun) -> Vec<ServerFailure> {
+        run.failed
+            .iter()
+            .map(|failed| ServerFailure {
+                server: self.server_name(failed.server).to_string(),
+                keys: failed.unsettled.len(),
+                error: failed.error.clone(),
+            })
+            .collect()
     }
 
-    /// Runs `handler`'s batch on every server that has keys, all at once.
-    fn run_multi(
+    /// Reads a get batch's hits: decoded into `T` now that the I/O is over.
+    fn read_hits<K, T>(
         &self,
-        routes: &[Vec<u32>],
-        handler: &mut dyn BatchHandler,
-        retry: Retry,
-    ) -> Vec<ServerOutcome> {
-        let mut outcomes = Vec::new();
-        let mut pending: Vec<usize> = (0..routes.len())
-            .filter(|&s| routes.get(s).is_some_and(|r| !r.is_empty()))
-            .collect();
-        for attempt in 0..2 {
-            if pending.is_empty() {
-                break;
-            }
-            let deadline = self.batch_deadline();
-            // Check out in server order, so two batches never wait on each
-            // other's connections in a cycle.
-            let mut conns: Vec<(usize, Pooled)> = Vec::with_capacity(pending.len());
-            for &server in &pending {
-                let keys = routes.get(server).map_or(0, Vec::len);
-                match self.ensure_up(server).and_then(|()| self.checkout(server)) {
-                    Ok(conn) => conns.push((server, conn)),
-                    Err(error) => outcomes.push(ServerOutcome {
-                        server,
-                        keys,
-                        result: Err(error),
-                    }),
+        keys: Vec<K>,
+        batch: &BatchKeys,
+        run: BatchRun,
+    ) -> (HashMap<K, T>, BatchReport<K>)
+    where
+        K: Eq + Hash,
+        T: FromValue,
+    {
+        let mut report = BatchReport {
+            server_errors: self.server_failures(&run),
+            servers_answered: run.servers_answered,
+            ..BatchReport::default()
+        };
+        // Sized for every key to hit, as most do in a warm cache.
+        let mut hits = HashMap::with_capacity(keys.len());
+        let mut keys: Vec<Option<K>> = keys.into_iter().map(Some).collect();
+        let mut failures = Vec::new();
+        for (events, mut values) in run.events {
+            for event in events {
+                let Some(key) = keys.get_mut(event.item as usize).and_then(Option::take) else {
+                    continue;
+                };
+                let stored_key = batch.table.key(event.item as usize);
+                let value = match event.outcome {
+                    KeyOutcome::Hit { flags, value, .. } => self
+                        .decode_value(Item::new(values.take(value), flags))
+                        .map_err(|e| e.for_key(stored_key)),
+                    KeyOutcome::Failed(error) => Err(error),
+                };
+                match value {
+                    Ok(value) => {
+                        hits.insert(key, value);
+                    }
+                    Err(error) => failures.push((event.item, KeyFailure { key, error })),
                 }
             }
-            let reused: Vec<bool> = conns.iter().map(|(_, c)| c.has_been_used()).collect();
-            let results: Vec<(usize, usize, Result<()>)> = {
-                let mut lanes: Vec<Lane<'_>> = conns
-                    .iter_mut()
-                    .map(|(server, conn)| {
-                        let items = routes.get(*server).map_or(&[][..], Vec::as_slice);
-                        Lane::new(conn, items, handler.opcode())
-                    })
-                    .collect();
-                run_batch(&mut lanes, handler, deadline);
-                lanes
-                    .iter_mut()
-                    .map(|lane| {
-                        (
-                            lane.replies(),
-                            lane.items.len(),
-                            std::mem::replace(&mut lane.outcome, Ok(())),
-                        )
-                    })
-                    .collect()
-            };
-            let mut retry_next = Vec::new();
-            for (((server, _conn), was_reused), (replies, keys, result)) in
-                conns.iter().zip(reused).zip(results)
-            {
-                let server = *server;
-                match result {
-                    Ok(()) => {
-                        self.succeeded(server);
-                        outcomes.push(ServerOutcome {
-                            server,
-                            keys,
-                            result: Ok(()),
-                        });
-                    }
-                    // A stale pooled connection that died before answering
-                    // anything: retry once on a fresh one, if safe.
-                    Err(Error::Io { .. })
-                        if was_reused && replies == 0 && attempt == 0 && retry == Retry::Safe =>
-                    {
-                        self.retire_idle(server);
-                        retry_next.push(server);
-                    }
-                    Err(error) => {
-                        if !(was_reused && matches!(error, Error::Io { .. })) {
-                            self.failed(server, &error);
-                        } else {
-                            self.retire_idle(server);
-                        }
-                        outcomes.push(ServerOutcome {
-                            server,
-                            keys,
-                            result: Err(error),
-                        });
-                    }
-                }
-            }
-            for (server, conn) in conns {
-                self.release(server, conn);
-            }
-            pending = retry_next;
         }
-        outcomes
+        failures.sort_by_key(|(item, _)| *item);
+        report.failures = failures.into_iter().map(|(_, f)| f).collect();
+        (hits, report)
     }
 
-    fn server_errors<K>(&self, outcomes: &[ServerOutcome], report: &mut BatchReport<K>) {
-        for outcome in outcomes {
-            match &outcome.result {
-                Ok(()) => report.servers_answered += 1,
-                Err(e) => report.server_errors.push((
-                    self.server_name(outcome.server).to_string(),
-                    outcome.keys,
-                    e.clone(),
-                )),
+    /// Turns a write batch's events and failed servers into a report keyed
+    /// by the caller's keys (a repeated key shares its sent copy's fate).
+    fn keyed_report<K>(&self, keys: Vec<K>, batch: &BatchKeys, run: BatchRun) -> BatchReport<K> {
+        let mut report = BatchReport {
+            server_errors: self.server_failures(&run),
+            servers_answered: run.servers_answered,
+            ..BatchReport::default()
+        };
+        let mut errors: Vec<(u32, Error)> = Vec::new();
+        for event in run.events.into_iter().flat_map(|(events, _)| events) {
+            if let KeyOutcome::Failed(error) = event.outcome {
+                errors.push((event.item, error));
             }
         }
+        for failed in run.failed {
+            errors.extend(failed.unsettled.iter().map(|&i| (i, failed.error.clone())));
+        }
+        if !batch.duplicates.is_empty() {
+            errors.sort_by_key(|(item, _)| *item);
+            for &(copy, sent) in &batch.duplicates {
+                if let Ok(at) = errors.binary_search_by_key(&sent, |(item, _)| *item)
+                    && let Some((_, error)) = errors.get(at)
+                {
+                    errors.push((copy, error.clone()));
+                }
+            }
+        }
+        errors.sort_by_key(|(item, _)| *item);
+        let mut errors = errors.into_iter().peekable();
+        for (index, key) in keys.into_iter().enumerate() {
+            let mut first = None;
+            while let Some((_, error)) = errors.next_if(|(i, _)| *i as usize == index) {
+                first.get_or_insert(error);
+            }
+            if let Some(error) = first {
+                report.failures.push(KeyFailure { key, error });
+            }
+        }
+        report
+    }
+
+    fn get_batch<K, T>(
+        &self,
+        op: BatchOp,
+        keys: impl IntoIterator<Item = K>,
+        key_prefix: &[u8],
+    ) -> Result<(HashMap<K, T>, BatchReport<K>)>
+    where
+        K: AsRef<[u8]> + Eq + Hash,
+        T: FromValue,
+    {
+        let keys: Vec<K> = keys.into_iter().collect();
+        let batch = self.batch_keys(&keys, key_prefix, true, Keep::First)?;
+        let run = self.run_batch(op, &batch, None);
+        Ok(self.read_hits(keys, &batch, run))
     }
 
     /// The hits among `keys` (each looked up as `key_prefix + key`), keyed by
     /// the caller's keys. Misses are absent. Empty keys are skipped, as in
     /// pylibmc; any other invalid key fails the call before any I/O.
     ///
-    /// One GetKQ per key and one Noop per server, every server written
-    /// before any is read. If some servers fail, the hits from the others
-    /// are returned (as libmemcached does); only if every server involved
-    /// fails is the first error returned. Use
-    /// [`get_multi_report`](Client::get_multi_report) to see partial failures.
+    /// One GetKQ per distinct key and a Noop per window, every server
+    /// written before any is read. If some servers fail, the hits from the
+    /// others are returned (as libmemcached does); only if every server
+    /// involved fails is its error returned. A value that cannot be read as
+    /// `T` (or is above `max_value_size`) fails the call with an error
+    /// naming its key; [`get_multi_report`](Client::get_multi_report)
+    /// returns the other hits and reports such keys instead.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
@@ -305,16 +173,7 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        let (hits, report) = self.get_multi_report(keys, key_prefix)?;
-        if report.servers_answered == 0
-            && let Some((_, _, error)) = report.server_errors.into_iter().next()
-        {
-            return Err(error);
-        }
-        if let Some(failure) = report.failures.into_iter().next() {
-            return Err(failure.error);
-        }
-        Ok(hits)
+        hits_or_error(self.get_multi_report(keys, key_prefix)?)
     }
 
     /// Like [`get_multi`](Client::get_multi), also reporting failed servers
@@ -323,8 +182,8 @@ impl Client {
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211", "127.0.0.1:11212"])?;
     /// let (hits, report) = client.get_multi_report::<_, String>(["a", "b"], "")?;
-    /// for (server, keys, error) in &report.server_errors {
-    ///     eprintln!("{server}: {keys} keys unread: {error}");
+    /// for failed in &report.server_errors {
+    ///     eprintln!("{}: {} keys unread: {}", failed.server, failed.keys, failed.error);
     /// }
     /// # Ok::<(), quickmc::Error>(())
     /// ```
@@ -337,89 +196,89 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        let keys: Vec<K> = keys.into_iter().collect();
-        let table = KeyTable::build(&keys, key_prefix.as_ref(), self.strict_keys(), true)?;
-        let routes = self.route_all(&table)?;
-        let mut handler = GetHandler {
-            client: self,
-            table: &table,
-            // Sized for every key to hit, as most do in a warm cache: the
-            // map never rehashes while replies stream in.
-            hits: HashMap::with_capacity(keys.len()),
-            keys: keys.into_iter().map(Some).collect(),
-            failures: Vec::new(),
-        };
-        let outcomes = self.run_multi(&routes, &mut handler, Retry::Safe);
-        let mut report = BatchReport {
-            failures: handler.failures,
-            ..BatchReport::default()
-        };
-        self.server_errors(&outcomes, &mut report);
-        Ok((handler.hits, report))
+        self.get_batch(BatchOp::Get, keys, key_prefix.as_ref())
     }
 
-    fn store_multi<K, V>(
+    /// Get-and-touch for many keys: the hits, each given the new
+    /// `expiration` in the same round trip (GATKQ; memcached offers it,
+    /// pylibmc does not). Otherwise as [`get_multi`](Client::get_multi).
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// let sessions: std::collections::HashMap<&str, String> = client.gat_multi(["s1", "s2"], "session:", 1800)?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn gat_multi<K, T>(
         &self,
-        opcode: Opcode,
+        keys: impl IntoIterator<Item = K>,
+        key_prefix: impl AsRef<[u8]>,
+        expiration: u32,
+    ) -> Result<HashMap<K, T>>
+    where
+        K: AsRef<[u8]> + Eq + Hash,
+        T: FromValue,
+    {
+        hits_or_error(self.gat_multi_report(keys, key_prefix, expiration)?)
+    }
+
+    /// Like [`gat_multi`](Client::gat_multi), with the report.
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// let (hits, report) = client.gat_multi_report::<_, String>(["s1"], "", 60)?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn gat_multi_report<K, T>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        key_prefix: impl AsRef<[u8]>,
+        expiration: u32,
+    ) -> Result<(HashMap<K, T>, BatchReport<K>)>
+    where
+        K: AsRef<[u8]> + Eq + Hash,
+        T: FromValue,
+    {
+        self.get_batch(BatchOp::GetAndTouch(expiration), keys, key_prefix.as_ref())
+    }
+
+    fn store_multi<K: AsRef<[u8]>, V: ToValue>(
+        &self,
+        mode: StoreMode,
         items: impl IntoIterator<Item = (K, V)>,
         key_prefix: &[u8],
         options: StoreOptions,
-        retry: Retry,
-    ) -> Result<BatchReport<K>>
-    where
-        K: AsRef<[u8]>,
-        V: ToValue,
-    {
+    ) -> Result<BatchReport<K>> {
         let (keys, values): (Vec<K>, Vec<V>) = items.into_iter().unzip();
-        let table = KeyTable::build(&keys, key_prefix, self.strict_keys(), false)?;
-        let routes = self.route_all(&table)?;
-        let mut handler = StoreHandler {
+        let batch = self.batch_keys(&keys, key_prefix, false, Keep::Last)?;
+        let source = StoreValues {
             client: self,
-            opcode,
-            table: &table,
             values: &values,
             options,
-            errors: Vec::new(),
         };
-        let outcomes = self.run_multi(&routes, &mut handler, retry);
-        Ok(self.keyed_report(keys, handler.errors, &outcomes, &routes))
+        let op = BatchOp::Store {
+            mode,
+            expiration: options.expiration,
+        };
+        let run = self.run_batch(op, &batch, Some(&source));
+        Ok(self.keyed_report(keys, &batch, run))
     }
 
-    /// Turns per-item errors and failed servers into a report keyed by the caller's keys.
-    fn keyed_report<K>(
+    fn key_multi<K: AsRef<[u8]>>(
         &self,
-        keys: Vec<K>,
-        mut errors: Vec<(usize, Error)>,
-        outcomes: &[ServerOutcome],
-        routes: &[Vec<u32>],
-    ) -> BatchReport<K> {
-        let mut report = BatchReport::default();
-        self.server_errors(outcomes, &mut report);
-        for outcome in outcomes {
-            if let Err(e) = &outcome.result
-                && let Some(items) = routes.get(outcome.server)
-            {
-                errors.extend(items.iter().map(|&i| (i as usize, e.clone())));
-            }
-        }
-        errors.sort_by_key(|(i, _)| *i);
-        let mut errors = errors.into_iter().peekable();
-        for (index, key) in keys.into_iter().enumerate() {
-            let mut first = None;
-            while let Some((_, error)) = errors.next_if(|(i, _)| *i == index) {
-                first.get_or_insert(error);
-            }
-            if let Some(error) = first {
-                report.failures.push(KeyFailure { key, error });
-            }
-        }
-        report
+        op: BatchOp,
+        keys: impl IntoIterator<Item = K>,
+        key_prefix: &[u8],
+    ) -> Result<BatchReport<K>> {
+        let keys: Vec<K> = keys.into_iter().collect();
+        let batch = self.batch_keys(&keys, key_prefix, false, Keep::First)?;
+        let run = self.run_batch(op, &batch, None);
+        Ok(self.keyed_report(keys, &batch, run))
     }
 
     /// Stores every `(key, value)` pair (as `key_prefix + key`) with one
     /// quiet SetQ batch per server, and returns the keys that were not
     /// stored (too large, or on a server that failed) — pylibmc's
-    /// `set_multi`. Later pairs with the same key win.
+    /// `set_multi`. When a key repeats, the last pair wins and only it is sent.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
@@ -452,13 +311,7 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         options: impl Into<StoreOptions>,
     ) -> Result<BatchReport<K>> {
-        self.store_multi(
-            Opcode::SetQ,
-            items,
-            key_prefix.as_ref(),
-            options.into(),
-            Retry::Safe,
-        )
+        self.store_multi(StoreMode::Set, items, key_prefix.as_ref(), options.into())
     }
 
     /// Stores each pair only if its key is missing; returns the keys not
@@ -493,34 +346,7 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         options: impl Into<StoreOptions>,
     ) -> Result<BatchReport<K>> {
-        self.store_multi(
-            Opcode::AddQ,
-            items,
-            key_prefix.as_ref(),
-            options.into(),
-            Retry::Never,
-        )
-    }
-
-    fn keyed_multi<K: AsRef<[u8]>>(
-        &self,
-        opcode: Opcode,
-        keys: impl IntoIterator<Item = K>,
-        key_prefix: &[u8],
-        extras: Extras,
-        retry: Retry,
-    ) -> Result<BatchReport<K>> {
-        let keys: Vec<K> = keys.into_iter().collect();
-        let table = KeyTable::build(&keys, key_prefix, self.strict_keys(), false)?;
-        let routes = self.route_all(&table)?;
-        let mut handler = KeyHandler {
-            opcode,
-            table: &table,
-            extras,
-            errors: Vec::new(),
-        };
-        let outcomes = self.run_multi(&routes, &mut handler, retry);
-        Ok(self.keyed_report(keys, handler.errors, &outcomes, &routes))
+        self.store_multi(StoreMode::Add, items, key_prefix.as_ref(), options.into())
     }
 
     /// Deletes every key (one DeleteQ batch per server); true only if every
@@ -537,8 +363,8 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
     ) -> Result<bool> {
         let report = self.delete_multi_report(keys, key_prefix)?;
-        if let Some((_, _, error)) = report.server_errors.into_iter().next() {
-            return Err(error);
+        if let Some(failed) = report.server_errors.into_iter().next() {
+            return Err(failed.error);
         }
         Ok(report.failures.is_empty())
     }
@@ -556,13 +382,7 @@ impl Client {
         keys: impl IntoIterator<Item = K>,
         key_prefix: impl AsRef<[u8]>,
     ) -> Result<BatchReport<K>> {
-        self.keyed_multi(
-            Opcode::DeleteQ,
-            keys,
-            key_prefix.as_ref(),
-            Extras::None,
-            Retry::Safe,
-        )
+        self.key_multi(BatchOp::Delete, keys, key_prefix.as_ref())
     }
 
     /// Adds `delta` to every key's counter (one IncrementQ batch per
@@ -581,7 +401,7 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         delta: u64,
     ) -> Result<()> {
-        first_error(self.incr_multi_report(keys, key_prefix, delta)?)
+        ok_or_first_error(self.incr_multi_report(keys, key_prefix, delta)?)
     }
 
     /// Like [`incr_multi`](Client::incr_multi), listing each failed key.
@@ -597,13 +417,11 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         delta: u64,
     ) -> Result<BatchReport<K>> {
-        self.keyed_multi(
-            Opcode::IncrementQ,
-            keys,
-            key_prefix.as_ref(),
-            counter(delta),
-            Retry::Never,
-        )
+        let op = BatchOp::Counter {
+            op: CounterOp::Incr,
+            delta,
+        };
+        self.key_multi(op, keys, key_prefix.as_ref())
     }
 
     /// Subtracts `delta` from every key's counter (stopping at 0); errors as
@@ -620,13 +438,27 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         delta: u64,
     ) -> Result<()> {
-        first_error(self.keyed_multi(
-            Opcode::DecrementQ,
-            keys,
-            key_prefix.as_ref(),
-            counter(delta),
-            Retry::Never,
-        )?)
+        ok_or_first_error(self.decr_multi_report(keys, key_prefix, delta)?)
+    }
+
+    /// Like [`decr_multi`](Client::decr_multi), listing each failed key.
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// let report = client.decr_multi_report(["a", "b"], "", 5)?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn decr_multi_report<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        key_prefix: impl AsRef<[u8]>,
+        delta: u64,
+    ) -> Result<BatchReport<K>> {
+        let op = BatchOp::Counter {
+            op: CounterOp::Decr,
+            delta,
+        };
+        self.key_multi(op, keys, key_prefix.as_ref())
     }
 
     /// Sets a new expiration on every key (one batch of Touch per server);
@@ -643,159 +475,49 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         expiration: u32,
     ) -> Result<Vec<K>> {
-        let report = self.keyed_multi(
-            Opcode::Touch,
-            keys,
-            key_prefix.as_ref(),
-            Extras::Expiration(expiration),
-            Retry::Safe,
-        )?;
-        Ok(report.into_failed_keys())
+        Ok(self
+            .touch_multi_report(keys, key_prefix, expiration)?
+            .into_failed_keys())
+    }
+
+    /// Like [`touch_multi`](Client::touch_multi), with why each key failed.
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// let report = client.touch_multi_report(["s:1"], "", 60)?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn touch_multi_report<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        key_prefix: impl AsRef<[u8]>,
+        expiration: u32,
+    ) -> Result<BatchReport<K>> {
+        self.key_multi(BatchOp::Touch(expiration), keys, key_prefix.as_ref())
     }
 }
 
-fn counter(delta: u64) -> Extras {
-    Extras::Counter {
-        delta,
-        initial: 0,
-        expiration: NO_CREATE,
+/// A read batch's plain form: the hits, unless every server failed or a
+/// value could not be read (an error naming its key).
+fn hits_or_error<K, T>((hits, report): (HashMap<K, T>, BatchReport<K>)) -> Result<HashMap<K, T>> {
+    if report.servers_answered == 0
+        && let Some(failed) = report.server_errors.into_iter().next()
+    {
+        return Err(failed.error);
+    }
+    match report.failures.into_iter().next() {
+        Some(failure) => Err(failure.error),
+        None => Ok(hits),
     }
 }
 
-fn first_error<K>(report: BatchReport<K>) -> Result<()> {
-    if let Some((_, _, error)) = report.server_errors.into_iter().next() {
-        return Err(error);
+/// A counter batch's plain form: a failed server's error, else the first key's.
+fn ok_or_first_error<K>(report: BatchReport<K>) -> Result<()> {
+    if let Some(failed) = report.server_errors.into_iter().next() {
+        return Err(failed.error);
     }
     match report.failures.into_iter().next() {
         Some(failure) => Err(failure.error),
         None => Ok(()),
-    }
-}
-
-struct GetHandler<'a, K, T> {
-    client: &'a Client,
-    table: &'a KeyTable,
-    keys: Vec<Option<K>>,
-    hits: HashMap<K, T>,
-    failures: Vec<KeyFailure<K>>,
-}
-
-impl<K: Eq + Hash, T: FromValue> BatchHandler for GetHandler<'_, K, T> {
-    fn opcode(&self) -> Opcode {
-        Opcode::GetKQ
-    }
-
-    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
-        Ok(Request::new(Opcode::GetKQ, self.table.key(item))
-            .opaque(opaque)
-            .encode(buf)?)
-    }
-
-    fn key(&self, item: usize) -> &[u8] {
-        self.table.key(item)
-    }
-
-    fn on_reply(&mut self, item: usize, reply: &Response<'_>) {
-        // A duplicate key's second hit finds its caller key already taken.
-        let Some(key) = self.keys.get_mut(item).and_then(Option::take) else {
-            return;
-        };
-        let value = match (reply.status, reply.flags()) {
-            (Status::Ok, Some(flags)) => self.client.decode_value(reply.value, flags),
-            (Status::Ok, None) => Err(Error::Deserialize("a hit without flags".into())),
-            (status, _) => Err(status_error(status, reply.value)),
-        };
-        match value {
-            Ok(value) => {
-                self.hits.insert(key, value);
-            }
-            Err(error) => self.failures.push(KeyFailure { key, error }),
-        }
-    }
-}
-
-struct StoreHandler<'a, V> {
-    client: &'a Client,
-    opcode: Opcode,
-    table: &'a KeyTable,
-    values: &'a [V],
-    options: StoreOptions,
-    errors: Vec<(usize, Error)>,
-}
-
-impl<V: ToValue> BatchHandler for StoreHandler<'_, V> {
-    fn opcode(&self) -> Opcode {
-        self.opcode
-    }
-
-    /// Serializes the value as its request is encoded, so a batch never
-    /// holds every value's wire form at once. A value that cannot be
-    /// serialized is not sent; its key is reported with the error.
-    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
-        let value = self
-            .values
-            .get(item)
-            .ok_or_else(|| Error::Config("batch item out of range".into()))?;
-        let wire = match self.client.encode_value(value, self.options) {
-            Ok(wire) => wire,
-            Err(error) => {
-                self.errors.push((item, error));
-                return Ok(());
-            }
-        };
-        let request = Request::new(self.opcode, self.table.key(item))
-            .extras(Extras::Store {
-                flags: wire.flags,
-                expiration: self.options.expiration,
-            })
-            .value(&wire.data)
-            .opaque(opaque);
-        if let Err(error) = request.encode(buf) {
-            // Only a value over 4 GiB cannot be framed.
-            self.errors.push((item, error.into()));
-        }
-        Ok(())
-    }
-
-    fn key(&self, item: usize) -> &[u8] {
-        self.table.key(item)
-    }
-
-    fn on_reply(&mut self, item: usize, reply: &Response<'_>) {
-        if reply.status != Status::Ok {
-            self.errors
-                .push((item, status_error(reply.status, reply.value)));
-        }
-    }
-}
-
-struct KeyHandler<'a> {
-    opcode: Opcode,
-    table: &'a KeyTable,
-    extras: Extras,
-    errors: Vec<(usize, Error)>,
-}
-
-impl BatchHandler for KeyHandler<'_> {
-    fn opcode(&self) -> Opcode {
-        self.opcode
-    }
-
-    fn encode(&mut self, item: usize, opaque: u32, buf: &mut Vec<u8>) -> Result<()> {
-        Ok(Request::new(self.opcode, self.table.key(item))
-            .extras(self.extras)
-            .opaque(opaque)
-            .encode(buf)?)
-    }
-
-    fn key(&self, item: usize) -> &[u8] {
-        self.table.key(item)
-    }
-
-    fn on_reply(&mut self, item: usize, reply: &Response<'_>) {
-        if reply.status != Status::Ok {
-            self.errors
-                .push((item, status_error(reply.status, reply.value)));
-        }
     }
 }

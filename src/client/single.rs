@@ -1,39 +1,35 @@
-//! Single-key operations, with pylibmc's semantics.
+//! Single-key operations, with pylibmc's semantics: each a few lines over
+//! a command, the key's server and the retry rule.
 
-use super::{Client, Retry, StoreOptions};
-use crate::connection::{expect_ok, status_error};
-use crate::protocol::{Extras, NO_CREATE, Opcode, Request, Status};
-use crate::value::{FromValue, ToValue};
-use crate::{Error, ProtocolError, Result};
-
-fn missing_flags(server: &std::sync::Arc<str>) -> Error {
-    Error::Protocol {
-        server: server.clone(),
-        error: ProtocolError::Unexpected("a hit without flags"),
-    }
-}
+use super::{Client, StoreOptions};
+use crate::command::{
+    Cas, Concat, ConcatMode, Counter, CounterOp, Delete, Get, Hit, Idempotence, Store, StoreMode,
+    Touch,
+};
+use crate::value::{FromValue, Item, ToValue};
+use crate::{Error, Result};
 
 impl Client {
-    fn fetch_item<T: FromValue>(&self, key: &[u8]) -> Result<Option<(T, u64)>> {
+    /// Fetches a key (touching it when `touch` is set) as `T` with its CAS id.
+    fn fetch_item<T: FromValue>(&self, key: &[u8], touch: Option<u32>) -> Result<Option<(T, u64)>> {
         // pylibmc: an empty key is a miss, without I/O.
         if key.is_empty() {
             return Ok(None);
         }
         let key = self.check_key(key)?;
         let index = self.route(key)?;
-        self.execute(index, Retry::Safe, |conn| {
-            let server = conn.server_name().clone();
-            let reply = conn.request(Request::new(Opcode::Get, key))?;
-            match reply.status {
-                Status::Ok => {
-                    let flags = reply.flags().ok_or_else(|| missing_flags(&server))?;
-                    let value = self.decode_value(reply.value, flags)?;
-                    Ok(Some((value, reply.cas)))
-                }
-                Status::KeyNotFound => Ok(None),
-                other => Err(status_error(other, reply.value)),
-            }
-        })
+        let mut get = match touch {
+            None => Get::new(key),
+            Some(expiration) => Get::touching(key, expiration),
+        };
+        let Some(Hit { flags, cas, value }) = self.run(index, Idempotence::Repeatable, &mut get)?
+        else {
+            return Ok(None);
+        };
+        let value = self
+            .decode_value(Item::new(value, flags))
+            .map_err(|e| e.for_key(key))?;
+        Ok(Some((value, cas)))
     }
 
     /// The value of `key`, or `None` on a miss (or for an empty key, as pylibmc).
@@ -49,7 +45,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn get<T: FromValue>(&self, key: impl AsRef<[u8]>) -> Result<Option<T>> {
-        Ok(self.fetch_item(key.as_ref())?.map(|(v, _)| v))
+        Ok(self.fetch_item(key.as_ref(), None)?.map(|(v, _)| v))
     }
 
     /// The value of `key`, or `default` on a miss (pylibmc's `get(key, default)`).
@@ -73,43 +69,38 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn gets<T: FromValue>(&self, key: impl AsRef<[u8]>) -> Result<Option<(T, u64)>> {
-        self.fetch_item(key.as_ref())
+        self.fetch_item(key.as_ref(), None)
+    }
+
+    /// Get-and-touch: the value of `key`, giving it a new `expiration` in the
+    /// same round trip (memcached's GAT; pylibmc has no such call). `None` on
+    /// a miss.
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// // A sliding session: reading it keeps it alive for another 30 minutes.
+    /// let session: Option<String> = client.gat("session:42", 1800)?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn gat<T: FromValue>(&self, key: impl AsRef<[u8]>, expiration: u32) -> Result<Option<T>> {
+        Ok(self
+            .fetch_item(key.as_ref(), Some(expiration))?
+            .map(|(v, _)| v))
     }
 
     /// Runs one store command; `Ok(false)` for not stored / exists / not found.
     fn store<V: ToValue + ?Sized>(
         &self,
-        opcode: Opcode,
+        mode: StoreMode,
         key: &[u8],
         value: &V,
         options: StoreOptions,
-        cas: u64,
-        retry: Retry,
     ) -> Result<bool> {
         let key = self.check_key(key)?;
-        let concat = matches!(opcode, Opcode::Append | Opcode::Prepend);
-        let item = if concat {
-            // Appended bytes join the stored bytes raw: never compressed.
-            value.to_item()?
-        } else {
-            self.encode_value(value, options)?
-        };
+        let item = self.encode_value(value, options)?;
         let index = self.route(key)?;
-        self.execute(index, retry, |conn| {
-            let mut request = Request::new(opcode, key).value(&item.data).cas(cas);
-            if !concat {
-                request = request.extras(Extras::Store {
-                    flags: item.flags,
-                    expiration: options.expiration,
-                });
-            }
-            let reply = conn.request(request)?;
-            match reply.status {
-                Status::Ok => Ok(true),
-                Status::NotStored | Status::KeyExists | Status::KeyNotFound => Ok(false),
-                other => Err(status_error(other, reply.value)),
-            }
-        })
+        let mut store = Store::new(mode, key, &item.data, item.flags, options.expiration);
+        self.run(index, mode.idempotence(), &mut store)
     }
 
     /// Stores `value` under `key` unconditionally. `options` is an
@@ -129,14 +120,7 @@ impl Client {
         value: V,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(
-            Opcode::Set,
-            key.as_ref(),
-            &value,
-            options.into(),
-            0,
-            Retry::Safe,
-        )
+        self.store(StoreMode::Set, key.as_ref(), &value, options.into())
     }
 
     /// Stores only if `key` is missing; `Ok(false)` if it exists.
@@ -154,14 +138,7 @@ impl Client {
         value: V,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(
-            Opcode::Add,
-            key.as_ref(),
-            &value,
-            options.into(),
-            0,
-            Retry::Never,
-        )
+        self.store(StoreMode::Add, key.as_ref(), &value, options.into())
     }
 
     /// Stores only if `key` exists; `Ok(false)` if it is missing.
@@ -177,67 +154,78 @@ impl Client {
         value: V,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(
-            Opcode::Replace,
-            key.as_ref(),
-            &value,
-            options.into(),
-            0,
-            Retry::Safe,
-        )
+        self.store(StoreMode::Replace, key.as_ref(), &value, options.into())
+    }
+
+    fn concat<V: ToValue>(&self, mode: ConcatMode, key: &[u8], value: &V) -> Result<bool> {
+        let key = self.check_key(key)?;
+        // Appended bytes join the stored bytes raw: never compressed.
+        let item = value.to_item()?;
+        let index = self.route(key)?;
+        let mut concat = Concat::new(mode, key, &item.data);
+        self.run(index, Idempotence::Once, &mut concat)
     }
 
     /// Appends bytes to an existing value; `Ok(false)` if `key` is missing.
     ///
-    /// The server joins raw bytes and keeps the original flags: append only
-    /// to uncompressed bytes or text (appending to a compressed or serde
-    /// value corrupts it).
+    /// The server joins raw bytes and keeps the item's flags and
+    /// expiration: `options` is taken for the same shape as every other
+    /// write (pylibmc's signature) but neither expiration nor compression
+    /// applies. Append only to uncompressed bytes or text (appending to a
+    /// compressed or serde value corrupts it).
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
     /// client.set("log", "a", 0)?;
-    /// client.append("log", "b")?;
+    /// client.append("log", "b", 0)?;
     /// assert_eq!(client.get::<String>("log")?.as_deref(), Some("ab"));
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn append<V: ToValue>(&self, key: impl AsRef<[u8]>, value: V) -> Result<bool> {
-        self.store(
-            Opcode::Append,
-            key.as_ref(),
-            &value,
-            StoreOptions::default(),
-            0,
-            Retry::Never,
-        )
+    pub fn append<V: ToValue>(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: V,
+        options: impl Into<StoreOptions>,
+    ) -> Result<bool> {
+        let _ = options.into();
+        self.concat(ConcatMode::Append, key.as_ref(), &value)
     }
 
     /// Prepends bytes to an existing value; `Ok(false)` if `key` is missing.
-    /// The same caveat as [`append`](Client::append) applies.
+    /// The same caveats as [`append`](Client::append) apply.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
-    /// client.prepend("log", ">")?;
+    /// client.prepend("log", ">", 0)?;
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn prepend<V: ToValue>(&self, key: impl AsRef<[u8]>, value: V) -> Result<bool> {
-        self.store(
-            Opcode::Prepend,
-            key.as_ref(),
-            &value,
-            StoreOptions::default(),
-            0,
-            Retry::Never,
-        )
+    pub fn prepend<V: ToValue>(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: V,
+        options: impl Into<StoreOptions>,
+    ) -> Result<bool> {
+        let _ = options.into();
+        self.concat(ConcatMode::Prepend, key.as_ref(), &value)
     }
 
     /// Compare-and-swap: stores only if the item's CAS id is still `cas`
-    /// (from [`gets`](Client::gets)). `Ok(false)` if it changed or is gone.
-    /// Never compresses, as pylibmc.
+    /// (from [`gets`](Client::gets)). `Ok(false)` if another write changed
+    /// it; a missing key is [`Error::NotFound`] whatever the id (0
+    /// included) and is never created, as pylibmc in binary mode. Never
+    /// compresses, as pylibmc.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
-    /// let (list, cas) = client.gets::<String>("list")?.unwrap_or_default();
-    /// let swapped = client.cas("list", format!("{list},x"), cas, 0)?;
+    /// loop {
+    ///     let Some((list, cas)) = client.gets::<String>("list")? else {
+    ///         client.add("list", "x", 0)?; // first writer; a lost race retries below
+    ///         continue;
+    ///     };
+    ///     if client.cas("list", format!("{list},x"), cas, 0)? {
+    ///         break;
+    ///     }
+    /// }
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn cas<V: ToValue>(
@@ -245,16 +233,14 @@ impl Client {
         key: impl AsRef<[u8]>,
         value: V,
         cas: u64,
-        expiration: u32,
+        options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(
-            Opcode::Set,
-            key.as_ref(),
-            &value,
-            StoreOptions::expire(expiration),
-            cas,
-            Retry::Never,
-        )
+        let options: StoreOptions = options.into();
+        let key = self.check_key(key.as_ref())?;
+        let item = self.encode_value(&value, StoreOptions::expire(options.expiration))?;
+        let index = self.route(key)?;
+        let mut swap = Cas::new(key, &item.data, item.flags, options.expiration, cas);
+        self.run(index, Idempotence::Once, &mut swap)
     }
 
     /// Deletes `key`; `Ok(false)` if it was missing.
@@ -267,32 +253,13 @@ impl Client {
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         let key = self.check_key(key.as_ref())?;
         let index = self.route(key)?;
-        self.execute(index, Retry::Safe, |conn| {
-            let reply = conn.request(Request::new(Opcode::Delete, key))?;
-            match reply.status {
-                Status::Ok => Ok(true),
-                Status::KeyNotFound => Ok(false),
-                other => Err(status_error(other, reply.value)),
-            }
-        })
+        self.run(index, Idempotence::Repeatable, &mut Delete::new(key))
     }
 
-    fn counter(&self, opcode: Opcode, key: &[u8], delta: u64) -> Result<u64> {
+    fn counter(&self, op: CounterOp, key: &[u8], delta: u64) -> Result<u64> {
         let key = self.check_key(key)?;
         let index = self.route(key)?;
-        self.execute(index, Retry::Never, |conn| {
-            let server = conn.server_name().clone();
-            let reply = conn.request(Request::new(opcode, key).extras(Extras::Counter {
-                delta,
-                initial: 0,
-                expiration: NO_CREATE,
-            }))?;
-            expect_ok(reply.status, reply.value)?;
-            reply.counter().ok_or(Error::Protocol {
-                server,
-                error: ProtocolError::Unexpected("a counter reply that is not 8 bytes"),
-            })
-        })
+        self.run(index, Idempotence::Once, &mut Counter::new(op, key, delta))
     }
 
     /// Adds `delta` to a decimal counter and returns the new value (wrapping
@@ -307,7 +274,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn incr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<u64> {
-        self.counter(Opcode::Increment, key.as_ref(), delta)
+        self.counter(CounterOp::Incr, key.as_ref(), delta)
     }
 
     /// Subtracts `delta` (stopping at 0) and returns the new value. Same
@@ -320,7 +287,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn decr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<u64> {
-        self.counter(Opcode::Decrement, key.as_ref(), delta)
+        self.counter(CounterOp::Decr, key.as_ref(), delta)
     }
 
     /// Sets a new expiration on `key`; `Ok(false)` if it is missing.
@@ -333,15 +300,8 @@ impl Client {
     pub fn touch(&self, key: impl AsRef<[u8]>, expiration: u32) -> Result<bool> {
         let key = self.check_key(key.as_ref())?;
         let index = self.route(key)?;
-        self.execute(index, Retry::Safe, |conn| {
-            let reply = conn
-                .request(Request::new(Opcode::Touch, key).extras(Extras::Expiration(expiration)))?;
-            match reply.status {
-                Status::Ok => Ok(true),
-                Status::KeyNotFound => Ok(false),
-                other => Err(status_error(other, reply.value)),
-            }
-        })
+        let mut touch = Touch::new(key, expiration);
+        self.run(index, Idempotence::Repeatable, &mut touch)
     }
 
     /// Whether `key` is present (a get, as pylibmc's `key in mc`).
@@ -352,7 +312,15 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(self.get::<crate::value::Item<'static>>(key)?.is_some())
+        let key = key.as_ref();
+        if key.is_empty() {
+            return Ok(false);
+        }
+        let key = self.check_key(key)?;
+        let index = self.route(key)?;
+        Ok(self
+            .run(index, Idempotence::Repeatable, &mut Get::new(key))?
+            .is_some())
     }
 
     /// The value of `key`; a miss is [`Error::NotFound`] (pylibmc's `mc[key]`).

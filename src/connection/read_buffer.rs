@@ -1,10 +1,8 @@
 //! A reusable read buffer: bytes received but not yet decoded.
 
 use std::io;
-use std::os::fd::AsFd;
 
-use rustix::buffer::spare_capacity;
-use rustix::net::RecvFlags;
+use crate::transport::{Transport, Wait};
 
 /// How much room a read asks for at least.
 const MIN_READ: usize = 64 * 1024;
@@ -12,77 +10,66 @@ const MIN_READ: usize = 64 * 1024;
 /// so an idle pooled connection does not hold megabytes.
 const KEEP_CAPACITY: usize = 256 * 1024;
 
-/// Received bytes live in `buf[start..]`.
+/// Received bytes live in `buf[start..end]`. The whole of `buf` stays
+/// initialised, so any transport can read into `buf[end..]` as a plain
+/// slice, and the zeroing happens once per growth, not per read.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
     buf: Vec<u8>,
     start: usize,
+    end: usize,
 }
 
 impl ReadBuffer {
-    pub(crate) fn with_capacity(capacity: usize) -> ReadBuffer {
-        ReadBuffer {
-            buf: Vec::with_capacity(capacity),
-            start: 0,
-        }
-    }
-
     /// The bytes not yet consumed.
     pub(crate) fn data(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
+        self.buf.get(self.start..self.end).unwrap_or_default()
     }
 
     /// Marks `n` bytes as decoded.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.buf.len());
-        if self.start == self.buf.len() {
-            self.buf.clear();
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
             self.start = 0;
-            if self.buf.capacity() > KEEP_CAPACITY {
-                self.buf.shrink_to(MIN_READ);
+            self.end = 0;
+            if self.buf.len() > KEEP_CAPACITY {
+                self.buf = vec![0; MIN_READ];
             }
         }
     }
 
     /// Whether nothing is buffered.
     pub(crate) fn is_empty(&self) -> bool {
-        self.start == self.buf.len()
+        self.start == self.end
     }
 
     /// Makes room so the unconsumed data can grow to `needed` bytes (and at
     /// least [`MIN_READ`] more can be read), moving data to the front first.
     fn make_room(&mut self, needed: usize) {
-        if self.start > 0
-            && (self.start >= self.buf.len() / 2 || self.buf.capacity() - self.buf.len() < MIN_READ)
-        {
-            self.buf.drain(..self.start);
+        let have = self.end - self.start;
+        if self.start > 0 && (self.start >= self.end / 2 || self.buf.len() - self.end < MIN_READ) {
+            self.buf.copy_within(self.start..self.end, 0);
             self.start = 0;
+            self.end = have;
         }
-        let have = self.buf.len() - self.start;
-        let want = needed.saturating_sub(have).max(MIN_READ);
-        self.buf.reserve(want);
+        let want = self.end + needed.saturating_sub(have).max(MIN_READ);
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
     }
 
-    /// One `recv` into the spare capacity; `Ok(0)` means the peer closed.
-    /// `needed` is the total unconsumed length the caller is waiting for.
+    /// One read from `transport` into the spare room; `Ok(0)` means the
+    /// peer closed. `needed` is the total unconsumed length the caller waits for.
     pub(crate) fn recv(
         &mut self,
-        fd: impl AsFd,
+        transport: &mut dyn Transport,
         needed: usize,
-        nonblocking: bool,
+        wait: Wait,
     ) -> io::Result<usize> {
         self.make_room(needed);
-        let flags = if nonblocking {
-            RecvFlags::DONTWAIT
-        } else {
-            RecvFlags::empty()
-        };
-        let (n, _) = loop {
-            match rustix::net::recv(&fd, spare_capacity(&mut self.buf), flags) {
-                Err(rustix::io::Errno::INTR) => continue,
-                other => break other?,
-            }
-        };
+        let spare = self.buf.get_mut(self.end..).unwrap_or_default();
+        let n = transport.recv(spare, wait)?;
+        self.end = (self.end + n).min(self.buf.len());
         Ok(n)
     }
 }
@@ -90,39 +77,46 @@ impl ReadBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::Socket;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
 
     #[test]
     fn bytes_received_are_kept_until_consumed_and_space_is_reused() {
         let (mut a, b) = UnixStream::pair().unwrap();
-        let mut rb = ReadBuffer::with_capacity(8);
+        let mut socket = Socket::Unix(b);
+        let mut rb = ReadBuffer::default();
         a.write_all(b"hello world").unwrap();
-        let n = rb.recv(&b, 11, false).unwrap();
+        let n = rb.recv(&mut socket, 11, Wait::Block).unwrap();
         assert_eq!(n, 11);
         assert_eq!(rb.data(), b"hello world");
         rb.consume(6);
         assert_eq!(rb.data(), b"world");
         a.write_all(b"!").unwrap();
-        rb.recv(&b, 6, false).unwrap();
+        rb.recv(&mut socket, 6, Wait::Block).unwrap();
         assert_eq!(rb.data(), b"world!");
         rb.consume(6);
         assert!(rb.is_empty());
     }
 
     #[test]
-    fn a_nonblocking_recv_with_nothing_to_read_would_block() {
-        let (_a, b) = UnixStream::pair().unwrap();
+    fn a_buffer_grown_for_a_large_value_shrinks_once_empty() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut socket = Socket::Unix(b);
         let mut rb = ReadBuffer::default();
-        let err = rb.recv(&b, 24, true).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        a.write_all(b"x").unwrap();
+        rb.recv(&mut socket, 1 << 20, Wait::Block).unwrap();
+        assert!(rb.buf.len() >= 1 << 20);
+        rb.consume(1);
+        assert_eq!(rb.buf.len(), MIN_READ);
     }
 
     #[test]
     fn a_closed_peer_reads_as_zero() {
         let (a, b) = UnixStream::pair().unwrap();
         drop(a);
+        let mut socket = Socket::Unix(b);
         let mut rb = ReadBuffer::default();
-        assert_eq!(rb.recv(&b, 24, false).unwrap(), 0);
+        assert_eq!(rb.recv(&mut socket, 24, Wait::Block).unwrap(), 0);
     }
 }

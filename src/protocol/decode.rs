@@ -68,6 +68,8 @@ pub enum DecodeError {
         len: u32,
         /// The configured maximum.
         max: u32,
+        /// The frame's opaque, so a client can say which request it answers.
+        opaque: u32,
     },
     /// Request extras whose length fits no known shape.
     #[error("request extras of {0} bytes fit no known shape")]
@@ -117,6 +119,7 @@ fn split_frame(
         return Err(DecodeError::BodyTooLarge {
             len: body_len,
             max: max_body,
+            opaque: BigEndian::read_u32(&head[12..16]),
         });
     }
     if u32::from(extras_len) + u32::from(key_len) > body_len {
@@ -297,7 +300,8 @@ mod tests {
             decode_response(&wire, 1 << 20),
             Err(DecodeError::BodyTooLarge {
                 len: u32::MAX,
-                max: 1 << 20
+                max: 1 << 20,
+                opaque: 0
             })
         );
     }

@@ -22,6 +22,7 @@ mod encode;
 mod frame;
 mod opcode;
 mod status;
+mod text;
 
 pub use batch::{BatchError, BatchMatcher, Matched};
 pub use decode::{DecodeError, Decoded, decode_request, decode_response};
@@ -29,3 +30,6 @@ pub use encode::EncodeError;
 pub use frame::{Extras, HEADER_LEN, MAX_KEY_LEN, NO_CREATE, Request, Response};
 pub use opcode::{ExtrasKind, KeyRule, Magic, Opcode};
 pub use status::Status;
+pub use text::{
+    MetadumpEntry, TextError, TextLine, decode_text_line, encode_metadump, encode_text_stats,
+};

@@ -90,10 +90,17 @@ impl FromValue for Item<'static> {
     }
 }
 
-/// Raw bytes: whatever was stored, after decompression, whatever its flags.
+/// Raw bytes: whatever was stored, after decompression, whatever its flags
+/// — except that a number (flags 2 and 4) loses the spaces memcached pads a
+/// decremented counter with, as pylibmc, which reads those flags as `int`.
 impl FromValue for Vec<u8> {
     fn from_item(item: Item<'_>) -> Result<Self> {
-        Ok(item.data.into_owned())
+        let mut data = item.data.into_owned();
+        if is_number(item.flags) {
+            let digits = trim_padding(&data).len();
+            data.truncate(digits);
+        }
+        Ok(data)
     }
 }
 
@@ -101,19 +108,33 @@ fn type_flag(flags: u32) -> u32 {
     flags & !flags::COMPRESSION_MASK
 }
 
+/// Whether pylibmc reads values with these flags as an `int`.
+fn is_number(flags: u32) -> bool {
+    matches!(type_flag(flags), flags::LONG | flags::INTEGER)
+}
+
+/// A stored number without memcached's padding: decrementing "10" leaves
+/// "9 " (the item keeps its length), so trailing spaces are not digits.
+fn trim_padding(data: &[u8]) -> &[u8] {
+    let end = data.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    data.get(..end).unwrap_or_default()
+}
+
 fn not_a(what: &str, flags: u32) -> Error {
-    Error::Deserialize(format!(
+    Error::deserialize(format!(
         "a value with flags {flags} cannot be read as {what}"
     ))
 }
 
-/// Text: pylibmc's `str` (flag 16), and bytes, ints and bools that are valid UTF-8.
+/// Text: pylibmc's `str` (flag 16, as stored), bytes that are valid UTF-8,
+/// and ints and bools (flags 4 and 2) as their digits, without the padding
+/// memcached leaves after a decrement.
 impl FromValue for String {
     fn from_item(item: Item<'_>) -> Result<Self> {
         match type_flag(item.flags) {
             flags::TEXT | flags::BYTES | flags::LONG | flags::INTEGER => {
-                String::from_utf8(item.data.into_owned())
-                    .map_err(|e| Error::Deserialize(format!("stored text is not UTF-8: {e}")))
+                String::from_utf8(Vec::<u8>::from_item(item)?)
+                    .map_err(|e| Error::deserialize(format!("stored text is not UTF-8: {e}")))
             }
             other => Err(not_a("text", other)),
         }
@@ -129,7 +150,7 @@ fn decimal<'a>(item: &'a Item<'_>) -> Result<&'a str> {
     }
     std::str::from_utf8(&item.data)
         .map(|text| text.trim_matches(' '))
-        .map_err(|_| Error::Deserialize("stored number is not ASCII".into()))
+        .map_err(|_| Error::deserialize("stored number is not ASCII"))
 }
 
 macro_rules! integers {
@@ -146,7 +167,7 @@ macro_rules! integers {
             fn from_item(item: Item<'_>) -> Result<Self> {
                 let text = decimal(&item)?;
                 text.parse().map_err(|e| {
-                    Error::Deserialize(format!("{text:?} is not a {}: {e}", stringify!($t)))
+                    Error::deserialize(format!("{text:?} is not a {}: {e}", stringify!($t)))
                 })
             }
         }
@@ -167,7 +188,7 @@ impl FromValue for bool {
             other => other
                 .parse::<i128>()
                 .map(|n| n != 0)
-                .map_err(|_| Error::Deserialize(format!("{other:?} is not a bool"))),
+                .map_err(|_| Error::deserialize(format!("{other:?} is not a bool"))),
         }
     }
 }
@@ -200,7 +221,7 @@ impl<T: DeserializeOwned> FromValue for Serde<T> {
         match type_flag(item.flags) {
             flags::POSTCARD => postcard::from_bytes(&item.data)
                 .map(Serde)
-                .map_err(|e| Error::Deserialize(e.to_string())),
+                .map_err(|e| Error::deserialize(e.to_string())),
             other => Err(not_a("a postcard (serde) value", other)),
         }
     }
@@ -231,11 +252,11 @@ mod tests {
         }
         assert!(matches!(
             u8::from_item(Item::new(&b"300"[..], 4)),
-            Err(Error::Deserialize(_))
+            Err(Error::Deserialize { .. })
         ));
         assert!(matches!(
             u8::from_item(Item::new(&b"1"[..], flags::PICKLE)),
-            Err(Error::Deserialize(_))
+            Err(Error::Deserialize { .. })
         ));
     }
 
@@ -244,16 +265,40 @@ mod tests {
         let pickle = Item::new(&b"\x80\x04K\x01."[..], flags::PICKLE);
         assert!(matches!(
             String::from_item(pickle.clone()),
-            Err(Error::Deserialize(_))
+            Err(Error::Deserialize { .. })
         ));
         assert_eq!(Vec::<u8>::from_item(pickle).unwrap(), b"\x80\x04K\x01.");
+    }
+
+    #[test]
+    fn numbers_read_as_text_or_bytes_lose_decrement_padding_but_text_keeps_its_spaces() {
+        assert_eq!(
+            String::from_item(Item::new(&b"9  "[..], flags::LONG)).unwrap(),
+            "9"
+        );
+        assert_eq!(
+            String::from_item(Item::new(&b"0 "[..], flags::INTEGER)).unwrap(),
+            "0"
+        );
+        assert_eq!(
+            Vec::from_item(Item::new(&b"9 "[..], flags::LONG)).unwrap(),
+            b"9"
+        );
+        assert_eq!(
+            String::from_item(Item::new(&b"9 "[..], flags::TEXT)).unwrap(),
+            "9 "
+        );
+        assert_eq!(
+            Vec::from_item(Item::new(&b"9 "[..], flags::BYTES)).unwrap(),
+            b"9 "
+        );
     }
 
     #[test]
     fn invalid_utf8_text_is_a_typed_error() {
         assert!(matches!(
             String::from_item(Item::new(&b"\xff"[..], flags::TEXT)),
-            Err(Error::Deserialize(_))
+            Err(Error::Deserialize { .. })
         ));
     }
 
@@ -267,6 +312,6 @@ mod tests {
     #[test]
     fn garbage_postcard_is_a_typed_error() {
         let r = Serde::<(String, u64)>::from_item(Item::new(&b"\xff\xff\xff"[..], flags::POSTCARD));
-        assert!(matches!(r, Err(Error::Deserialize(_))));
+        assert!(matches!(r, Err(Error::Deserialize { .. })));
     }
 }

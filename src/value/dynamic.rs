@@ -44,7 +44,7 @@ impl FromValue for Value {
             flags::PICKLE => Value::Pickle(item.data.into_owned()),
             flags::POSTCARD => Value::Postcard(item.data.into_owned()),
             other => {
-                return Err(Error::Deserialize(format!("unknown flags {other:#x}")));
+                return Err(Error::deserialize(format!("unknown flags {other:#x}")));
             }
         })
     }
@@ -95,7 +95,7 @@ mod tests {
     fn an_unknown_flag_is_a_typed_error() {
         assert!(matches!(
             Value::from_item(Item::new(&b"x"[..], 64)),
-            Err(Error::Deserialize(_))
+            Err(Error::Deserialize { .. })
         ));
     }
 

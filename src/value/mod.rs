@@ -57,6 +57,20 @@ pub mod flags {
     pub const ZSTD: u32 = 1 << 9;
     /// The bits that say how the bytes are compressed.
     pub const COMPRESSION_MASK: u32 = ZLIB | ZSTD;
+
+    /// Whether pylibmc 1.6 can read a value stored with these flags: one of
+    /// its types (bytes, pickle, bool, int, str), optionally zlib-compressed.
+    /// quickmc's own postcard and zstd flags are not readable there.
+    ///
+    /// ```
+    /// use quickmc::value::flags;
+    /// assert!(flags::pylibmc_can_read(flags::TEXT | flags::ZLIB));
+    /// assert!(!flags::pylibmc_can_read(flags::TEXT | flags::ZSTD));
+    /// assert!(!flags::pylibmc_can_read(flags::POSTCARD));
+    /// ```
+    pub fn pylibmc_can_read(flags: u32) -> bool {
+        matches!(flags & !ZLIB, BYTES | PICKLE | INTEGER | LONG | TEXT)
+    }
 }
 
 /// Stored bytes and their flags: what travels on the wire.

@@ -136,7 +136,7 @@ impl DefaultTranscoder {
     }
 
     fn compress(&self, data: &[u8], level: i32) -> Result<(Vec<u8>, u32)> {
-        let error = |e: std::io::Error| Error::Compression(e.to_string());
+        let error = |e: std::io::Error| Error::compression(e.to_string());
         match self.algorithm {
             CompressionAlgorithm::Zstd => {
                 let level = if level < 0 { 0 } else { level.min(22) };
@@ -164,13 +164,13 @@ impl DefaultTranscoder {
                     .flatten()
                     .unwrap_or(0);
                 let mut decoder = zstd::stream::read::Decoder::new(data)
-                    .map_err(|e| Error::Compression(e.to_string()))?;
+                    .map_err(|e| Error::compression(e.to_string()))?;
                 // Refuse windows larger than the output may be: a hostile
                 // frame header must not make the decoder allocate for it.
                 let window_log = usize::BITS - limit.max(1024).leading_zeros();
                 decoder
                     .window_log_max(window_log.min(27))
-                    .map_err(|e| Error::Compression(e.to_string()))?;
+                    .map_err(|e| Error::compression(e.to_string()))?;
                 read_bounded(decoder, hint, limit)
             }
             _ => read_bounded(
@@ -188,7 +188,7 @@ impl DefaultTranscoder {
 /// declares pre-allocates at most 1 MiB.
 fn read_bounded(mut reader: impl Read, hint: u64, limit: usize) -> Result<Vec<u8>> {
     const MAX_HINT: usize = 1 << 20;
-    let corrupt = |e: std::io::Error| Error::Compression(format!("corrupt compressed value: {e}"));
+    let corrupt = |e: std::io::Error| Error::compression(format!("corrupt compressed value: {e}"));
     let cap = limit.saturating_add(1);
     let hint = usize::try_from(hint)
         .unwrap_or(MAX_HINT)
@@ -225,7 +225,7 @@ fn read_bounded(mut reader: impl Read, hint: u64, limit: usize) -> Result<Vec<u8
         }
     }
     if out.len() > limit {
-        return Err(Error::Compression(format!(
+        return Err(Error::compression(format!(
             "value decompresses past the limit of {limit} bytes"
         )));
     }
@@ -252,9 +252,7 @@ impl Transcoder for DefaultTranscoder {
                 let data = self.decompress(&item.data, flag)?;
                 Ok(Item::new(data, item.flags & !flags::COMPRESSION_MASK))
             }
-            _ => Err(Error::Compression(
-                "value is flagged both zlib and zstd".into(),
-            )),
+            _ => Err(Error::compression("value is flagged both zlib and zstd")),
         }
     }
 }
@@ -305,7 +303,7 @@ mod tests {
         let bomb = zstd::bulk::compress(&zeros, 19).unwrap();
         let t = DefaultTranscoder::new(CompressionAlgorithm::Zstd, 1 << 20);
         let err = t.decode(Item::new(bomb, flags::ZSTD)).unwrap_err();
-        assert!(matches!(err, Error::Compression(_)), "{err}");
+        assert!(matches!(err, Error::Compression { .. }), "{err}");
     }
 
     #[test]
@@ -314,7 +312,7 @@ mod tests {
         let t = DefaultTranscoder::new(CompressionAlgorithm::Zlib, 4 << 20);
         let bomb = t.encode(Item::new(zeros, 0), compress_all()).unwrap();
         let small = DefaultTranscoder::new(CompressionAlgorithm::Zlib, 1 << 20);
-        assert!(matches!(small.decode(bomb), Err(Error::Compression(_))));
+        assert!(matches!(small.decode(bomb), Err(Error::Compression { .. })));
     }
 
     #[test]
@@ -323,7 +321,7 @@ mod tests {
         for f in [flags::ZLIB, flags::ZSTD, flags::ZLIB | flags::ZSTD] {
             assert!(matches!(
                 t.decode(Item::new(&b"not compressed"[..], f)),
-                Err(Error::Compression(_))
+                Err(Error::Compression { .. })
             ));
         }
     }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod proxy;
+pub mod wire;
 
 const INSTALL_HINT: &str = "memcached is not installed: these tests run against real memcached \
 processes. Install it with `apt-get update && apt-get install -y memcached` (Debian/Ubuntu), \
@@ -260,9 +261,28 @@ impl Memcached {
             .status();
     }
 
-    /// SIGSTOP: the server accepts connections (the kernel does) but never answers.
+    /// SIGSTOP: the server accepts connections (the kernel does) but never
+    /// answers. Returns once every thread of it has stopped (a signal is
+    /// delivered asynchronously: a worker already running could otherwise
+    /// still answer one more request).
     pub fn pause(&self) {
         self.signal("-STOP");
+        let end = Instant::now() + Duration::from_secs(2);
+        while !self.all_threads_stopped() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn all_threads_stopped(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('T'))
+            })
+        })
     }
 
     /// SIGCONT.
@@ -339,11 +359,9 @@ pub fn raw_exchange(spec: &str, request: &[u8], reply_len: usize) -> Vec<u8> {
 /// The bytes and flags stored under `key`, as on the wire (no transcoder).
 pub fn raw_get(spec: &str, key: &[u8]) -> Option<(Vec<u8>, u32)> {
     use quickmc::protocol::{Opcode, Request, Status};
-    let address = spec.parse::<quickmc::ServerSpec>().unwrap().address;
-    let mut conn = quickmc::connection::Connection::connect(&address, &Default::default()).unwrap();
-    let reply = conn.request(Request::new(Opcode::Get, key)).unwrap();
+    let reply = wire::Wire::connect(spec).request(Request::new(Opcode::Get, key));
     match reply.status {
-        Status::Ok => Some((reply.value.to_vec(), reply.flags().unwrap())),
+        Status::Ok => Some((reply.value.clone(), reply.flags().unwrap())),
         Status::KeyNotFound => None,
         other => panic!("raw get: {other}"),
     }

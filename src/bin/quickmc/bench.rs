@@ -122,8 +122,8 @@ fn kind_of(error: &Error) -> &'static str {
         Error::Timeout { .. } => "timeout",
         Error::Protocol { .. } => "protocol",
         Error::Server { .. } => "server",
-        Error::Serialize(_) | Error::Deserialize(_) => "serialization",
-        Error::Compression(_) => "compression",
+        Error::Serialize(_) | Error::Deserialize { .. } => "serialization",
+        Error::Compression { .. } => "compression",
         Error::PoolTimeout { .. } => "pool_timeout",
         Error::Auth(_) => "auth",
         Error::Config(_) => "config",
@@ -214,7 +214,7 @@ fn worker(client: Client, shared: Arc<Shared>, seed: u64) -> WorkerResult {
                                 .count() as u64;
                         }
                         errors.extend(report.failures.into_iter().map(|f| f.error));
-                        errors.extend(report.server_errors.into_iter().map(|(_, _, e)| e));
+                        errors.extend(report.server_errors.into_iter().map(|f| f.error));
                     }
                     Err(e) => errors.push(e),
                 }

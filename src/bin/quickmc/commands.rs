@@ -27,8 +27,8 @@ fn display(item: Item<'static>) -> String {
 
 /// Reports server errors and per-key failures on stderr; true if a server failed.
 fn report_errors<K: std::fmt::Display>(report: &BatchReport<K>) -> bool {
-    for (server, keys, error) in &report.server_errors {
-        eprintln!("{server}: {error} ({keys} keys)");
+    for failed in &report.server_errors {
+        eprintln!("{}: {} ({} keys)", failed.server, failed.error, failed.keys);
     }
     for failure in &report.failures {
         eprintln!("{}: {}", failure.key, failure.error);
@@ -101,8 +101,8 @@ pub fn run(client: &Client, command: Command, json: bool) -> Result<Outcome, Fai
         Command::Set(a) => found(client.set(&a.key, &a.value, a.ttl)?),
         Command::Add(a) => found(client.add(&a.key, &a.value, a.ttl)?),
         Command::Replace(a) => found(client.replace(&a.key, &a.value, a.ttl)?),
-        Command::Append(a) => found(client.append(&a.key, &a.value)?),
-        Command::Prepend(a) => found(client.prepend(&a.key, &a.value)?),
+        Command::Append(a) => found(client.append(&a.key, &a.value, 0)?),
+        Command::Prepend(a) => found(client.prepend(&a.key, &a.value, 0)?),
         Command::Cp { files, ttl } => {
             let mut all = true;
             let mut stored = Vec::new();

@@ -54,11 +54,11 @@ pub fn run(client: &Client) -> Result<(), Error> {
     );
     show(
         "append(greeting, \", world\")",
-        client.append(p("greeting"), ", world")?,
+        client.append(p("greeting"), ", world", 0)?,
     );
     show(
         "prepend(greeting, \">> \")",
-        client.prepend(p("greeting"), ">> ")?,
+        client.prepend(p("greeting"), ">> ", 0)?,
     );
     show(
         "get::<String>(greeting)",
@@ -141,8 +141,8 @@ pub fn run(client: &Client) -> Result<(), Error> {
         client.hash(p("greeting"))?,
     );
     show(
-        "raw_hash(greeting)  (one_at_a_time)",
-        client.raw_hash(p("greeting")),
+        "hash_value(greeting)  (one_at_a_time)",
+        client.hash_value(p("greeting")),
     );
 
     for k in ["greeting", "bytes", "answer", "hits", "report"] {

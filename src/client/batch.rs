@@ -1,0 +1,123 @@
+//! Running a batch on every server it touches at once, with the retry rule.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use super::Client;
+use super::keys::BatchKeys;
+use super::retry::{self, Attempt};
+use crate::Error;
+use crate::command::{Batch, BatchOp, HitValues, KeyEvent, ValueSource};
+use crate::connection::{Deadline, Lane, drive};
+use crate::pool::Checkout;
+
+/// A server that did not finish its share of a batch.
+#[derive(Debug)]
+pub(super) struct ServerRun {
+    pub(super) server: usize,
+    /// The items it did not settle.
+    pub(super) unsettled: Vec<u32>,
+    pub(super) error: Error,
+}
+
+/// What a batch did: the per-key events of every server (with the bytes of
+/// their hits), and the servers that failed.
+#[derive(Debug, Default)]
+pub(super) struct BatchRun {
+    pub(super) events: Vec<(Vec<KeyEvent>, HitValues)>,
+    pub(super) failed: Vec<ServerRun>,
+    pub(super) servers_answered: usize,
+}
+
+impl Client {
+    /// Runs `op` on every server that has keys: connections are checked out
+    /// in server order (so two batches never wait on each other in a
+    /// cycle), every server's requests are written before any is waited
+    /// on, and the whole batch is bounded by the batch deadline. Keys a
+    /// failed server left unsettled are sent again on a fresh connection
+    /// when the retry rule says so.
+    pub(super) fn run_batch(
+        &self,
+        op: BatchOp,
+        keys: &BatchKeys,
+        values: Option<&dyn ValueSource>,
+    ) -> BatchRun {
+        let behavior = &self.inner.behavior;
+        let deadline = Deadline {
+            overall: behavior.batch_deadline.map(|d| Instant::now() + d),
+            idle: behavior.io_timeout,
+        };
+        let mut run = BatchRun::default();
+        let mut pending: Vec<(usize, Cow<'_, [u32]>)> = keys
+            .routes
+            .iter()
+            .map(|(server, items)| (*server, Cow::Borrowed(items.as_slice())))
+            .collect();
+        let mut first = true;
+        while !pending.is_empty() {
+            let mut checkouts: Vec<(usize, &[u32], Checkout)> = Vec::with_capacity(pending.len());
+            for (server, items) in &pending {
+                match self.inner.pools.checkout(*server) {
+                    Ok(checkout) => checkouts.push((*server, items, checkout)),
+                    Err(error) => {
+                        self.blame(*server, retry::blame_checkout(&error));
+                        run.failed.push(ServerRun {
+                            server: *server,
+                            unsettled: items.to_vec(),
+                            error,
+                        });
+                    }
+                }
+            }
+            let mut batches: Vec<Batch<'_>> = checkouts
+                .iter()
+                .map(|(_, items, _)| Batch::new(op, &keys.table, items, values))
+                .collect();
+            let results: Vec<_> = {
+                let mut lanes: Vec<Lane<'_>> = checkouts
+                    .iter_mut()
+                    .zip(batches.iter_mut())
+                    .map(|((_, _, checkout), batch)| Lane::new(checkout.conn(), batch))
+                    .collect();
+                drive(&mut lanes, &deadline);
+                lanes.iter_mut().map(Lane::take_result).collect()
+            };
+            let mut next = Vec::new();
+            for (((server, _, checkout), batch), result) in
+                checkouts.into_iter().zip(batches).zip(results)
+            {
+                let unsettled = batch.unsettled();
+                run.events.push(batch.into_events());
+                let from_pool = checkout.from_pool;
+                self.inner.pools.give_back(server, checkout);
+                let failure = match result {
+                    Ok(()) => {
+                        self.succeeded(server);
+                        run.servers_answered += 1;
+                        continue;
+                    }
+                    Err(failure) => failure,
+                };
+                let attempt = Attempt {
+                    from_pool,
+                    idempotence: op.idempotence(),
+                    first,
+                };
+                let verdict = retry::classify(&failure, &attempt);
+                self.blame(server, verdict.blame);
+                if verdict.retry && !unsettled.is_empty() {
+                    next.push((server, Cow::Owned(unsettled.to_vec())));
+                } else {
+                    run.failed.push(ServerRun {
+                        server,
+                        unsettled: unsettled.to_vec(),
+                        error: failure.error,
+                    });
+                }
+            }
+            pending = next;
+            first = false;
+        }
+        run
+    }
+}

@@ -1,0 +1,192 @@
+//! Keys: checked once before any I/O, prefixed, deduplicated and grouped
+//! by server for a batch.
+
+use rustc_hash::FxHashMap;
+
+use super::Client;
+use crate::command::KeyTable;
+use crate::protocol::MAX_KEY_LEN;
+use crate::{Error, KeyError, Result};
+
+/// Checks a key (prefix included) the way memcached and, with `strict`,
+/// an ASCII-protocol client would.
+pub(super) fn check(key: &[u8], strict: bool) -> std::result::Result<(), KeyError> {
+    if key.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(KeyError::TooLong(key.len()));
+    }
+    if strict && let Some(&byte) = key.iter().find(|&&b| b <= b' ' || b == 0x7f) {
+        return Err(KeyError::Unsafe(byte));
+    }
+    Ok(())
+}
+
+/// Which of several equal keys a batch sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// The first (reads: every copy gets the same answer).
+    First,
+    /// The last (stores: later pairs win).
+    Last,
+}
+
+/// A batch's keys: one table entry per caller key, the items to send
+/// grouped by server, and the caller keys that repeat a sent one.
+#[derive(Debug, Default)]
+pub(super) struct BatchKeys {
+    /// `prefix + key` per caller key (empty for skipped empty keys).
+    pub(super) table: KeyTable,
+    /// (server, items to send there in order); servers without items left out.
+    pub(super) routes: Vec<(usize, Vec<u32>)>,
+    /// (caller key, the sent item with the same bytes).
+    pub(super) duplicates: Vec<(u32, u32)>,
+}
+
+impl Client {
+    /// Checks a single key (no I/O).
+    pub(super) fn check_key<'k>(&self, key: &'k [u8]) -> Result<&'k [u8]> {
+        check(key, self.inner.behavior.strict_keys)?;
+        Ok(key)
+    }
+
+    /// Prefixes, checks, deduplicates and routes a batch's keys. Empty keys
+    /// are skipped when `skip_empty` (pylibmc's get_multi), else an error;
+    /// any other invalid key fails the whole call before any I/O.
+    pub(super) fn batch_keys<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        prefix: &[u8],
+        skip_empty: bool,
+        keep: Keep,
+    ) -> Result<BatchKeys> {
+        let total = keys
+            .iter()
+            .map(|k| k.as_ref().len() + prefix.len())
+            .fold(0usize, usize::saturating_add);
+        if total >= u32::MAX as usize || keys.len() >= u32::MAX as usize {
+            return Err(Error::Config(
+                "a batch's keys must number and total under 4 Gi; split it".into(),
+            ));
+        }
+        let strict = self.inner.behavior.strict_keys;
+        let mut table = KeyTable::with_capacity(keys.len(), total);
+        for key in keys {
+            let key = key.as_ref();
+            if key.is_empty() {
+                if !skip_empty {
+                    return Err(KeyError::Empty.into());
+                }
+                table.push(b"", b"");
+                continue;
+            }
+            let index = table.push(prefix, key);
+            check(table.key(index), strict)?;
+        }
+        let (unique, duplicates) = deduplicate(&table, keep);
+        let mut per_server = vec![Vec::new(); self.server_count()];
+        for item in unique {
+            let server = self.route(table.key(item as usize))?;
+            if let Some(items) = per_server.get_mut(server) {
+                items.push(item);
+            }
+        }
+        let routes = per_server
+            .into_iter()
+            .enumerate()
+            .filter(|(_, items)| !items.is_empty())
+            .collect();
+        Ok(BatchKeys {
+            table,
+            routes,
+            duplicates,
+        })
+    }
+}
+
+/// The items to send (non-empty keys, each distinct key once, in caller
+/// order) and the caller keys that repeat one of them.
+fn deduplicate(table: &KeyTable, keep: Keep) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let mut unique = Vec::with_capacity(table.len());
+    let mut duplicates = Vec::new();
+    if table.len() < 2 {
+        unique.extend((0..table.len() as u32).filter(|&i| !table.key(i as usize).is_empty()));
+        return (unique, duplicates);
+    }
+    // Key bytes -> position in `unique`.
+    let mut seen: FxHashMap<&[u8], usize> = FxHashMap::default();
+    seen.reserve(table.len());
+    for item in 0..table.len() as u32 {
+        let key = table.key(item as usize);
+        if key.is_empty() {
+            continue;
+        }
+        match seen.get(key) {
+            None => {
+                seen.insert(key, unique.len());
+                unique.push(item);
+            }
+            Some(&at) => match (keep, unique.get_mut(at)) {
+                (Keep::First, Some(&mut sent)) => duplicates.push((item, sent)),
+                (Keep::Last, Some(slot)) => {
+                    duplicates.push((*slot, item));
+                    *slot = item;
+                }
+                (_, None) => {}
+            },
+        }
+    }
+    if keep == Keep::Last {
+        // An earlier copy may have been replaced after it was recorded as
+        // the target of an even earlier one: point every copy at the item
+        // finally sent.
+        for (_, sent) in duplicates.iter_mut() {
+            if let Some(&at) = seen.get(table.key(*sent as usize))
+                && let Some(&last) = unique.get(at)
+            {
+                *sent = last;
+            }
+        }
+    }
+    (unique, duplicates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(keys: &[&str]) -> KeyTable {
+        let mut t = KeyTable::default();
+        for k in keys {
+            t.push(b"", k.as_bytes());
+        }
+        t
+    }
+
+    #[test]
+    fn binary_keys_with_nul_space_and_newline_pass_unless_strict() {
+        assert_eq!(check(b"a b\n\0c", false), Ok(()));
+        assert_eq!(check(b"a b", true), Err(KeyError::Unsafe(b' ')));
+        assert_eq!(check(b"a\x7f", true), Err(KeyError::Unsafe(0x7f)));
+        assert_eq!(check("ключ".as_bytes(), true), Ok(()));
+    }
+
+    #[test]
+    fn empty_and_251_byte_keys_fail_and_250_passes() {
+        assert_eq!(check(b"", false), Err(KeyError::Empty));
+        assert_eq!(check(&[b'k'; 250], false), Ok(()));
+        assert_eq!(check(&[b'k'; 251], false), Err(KeyError::TooLong(251)));
+    }
+
+    #[test]
+    fn reads_send_the_first_copy_of_a_key_and_stores_the_last() {
+        let t = table(&["a", "b", "a", "", "a"]);
+        let (unique, dups) = deduplicate(&t, Keep::First);
+        assert_eq!(unique, vec![0, 1]);
+        assert_eq!(dups, vec![(2, 0), (4, 0)]);
+        let (unique, dups) = deduplicate(&t, Keep::Last);
+        assert_eq!(unique, vec![4, 1]);
+        assert_eq!(dups, vec![(0, 4), (2, 4)]);
+    }
+}

@@ -1,0 +1,788 @@
+//! The batch state machine: a multi-key operation's requests for one
+//! server, in windows closed by a Noop, and the per-key events its replies mean.
+
+use std::collections::VecDeque;
+
+use super::KeyTable;
+use super::single::{CounterOp, StoreMode, counter_extras};
+use super::{Exchange, Idempotence, status_error};
+use crate::protocol::{BatchError, Extras, Opcode, Request, Response, Status};
+use crate::value::Item;
+use crate::{Error, ProtocolError};
+
+/// A window closes after this many requests ...
+const WINDOW_REQUESTS: usize = 1024;
+/// ... or once its requests take this many bytes.
+const WINDOW_BYTES: usize = 128 * 1024;
+
+/// What a batch does to each of its keys.
+///
+/// ```
+/// use quickmc::command::{BatchOp, Idempotence};
+/// assert_eq!(BatchOp::Get.idempotence(), Idempotence::Repeatable);
+/// assert_eq!(BatchOp::Delete.idempotence(), Idempotence::Repeatable);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOp {
+    /// GetKQ: hits answer, misses do not.
+    Get,
+    /// GATKQ: get and set a new expiration; hits answer.
+    GetAndTouch(u32),
+    /// SetQ/AddQ/ReplaceQ with an expiration: failures answer.
+    Store {
+        /// Which store.
+        mode: StoreMode,
+        /// The expiration every item gets.
+        expiration: u32,
+    },
+    /// DeleteQ: failures (missing keys) answer.
+    Delete,
+    /// IncrementQ/DecrementQ, never creating a key: failures answer.
+    Counter {
+        /// Which way.
+        op: CounterOp,
+        /// By how much.
+        delta: u64,
+    },
+    /// Touch (there is no quiet form): every key answers.
+    Touch(u32),
+}
+
+impl BatchOp {
+    /// The opcode of every request in the batch.
+    ///
+    /// ```
+    /// use quickmc::command::BatchOp;
+    /// assert_eq!(BatchOp::Get.opcode(), quickmc::protocol::Opcode::GetKQ);
+    /// ```
+    pub fn opcode(self) -> Opcode {
+        match self {
+            BatchOp::Get => Opcode::GetKQ,
+            BatchOp::GetAndTouch(_) => Opcode::Gatkq,
+            BatchOp::Store { mode, .. } => mode.opcode(true),
+            BatchOp::Delete => Opcode::DeleteQ,
+            BatchOp::Counter { op, .. } => op.opcode(true),
+            BatchOp::Touch(_) => Opcode::Touch,
+        }
+    }
+
+    /// Whether the batch may be sent again after a pooled connection died.
+    ///
+    /// ```
+    /// use quickmc::command::{BatchOp, CounterOp, Idempotence};
+    /// let incr = BatchOp::Counter { op: CounterOp::Incr, delta: 1 };
+    /// assert_eq!(incr.idempotence(), Idempotence::Once);
+    /// ```
+    pub fn idempotence(self) -> Idempotence {
+        match self {
+            BatchOp::Get | BatchOp::GetAndTouch(_) | BatchOp::Delete | BatchOp::Touch(_) => {
+                Idempotence::Repeatable
+            }
+            BatchOp::Store { mode, .. } => mode.idempotence(),
+            BatchOp::Counter { .. } => Idempotence::Once,
+        }
+    }
+
+    /// Whether the batch stores values (and needs a [`ValueSource`]).
+    ///
+    /// ```
+    /// assert!(!quickmc::command::BatchOp::Get.stores_values());
+    /// ```
+    pub fn stores_values(self) -> bool {
+        matches!(self, BatchOp::Store { .. })
+    }
+
+    fn extras(self, item: &Item<'_>) -> Extras {
+        match self {
+            BatchOp::Get | BatchOp::Delete => Extras::None,
+            BatchOp::GetAndTouch(expiration) | BatchOp::Touch(expiration) => {
+                Extras::Expiration(expiration)
+            }
+            BatchOp::Store { expiration, .. } => Extras::Store {
+                flags: item.flags,
+                expiration,
+            },
+            BatchOp::Counter { delta, .. } => counter_extras(delta),
+        }
+    }
+}
+
+/// Where a store batch takes each value's stored form from, as its request
+/// is encoded (so a batch never holds every value's encoding at once).
+///
+/// ```
+/// use quickmc::command::ValueSource;
+/// use quickmc::value::{Item, ToValue};
+/// struct Texts(Vec<String>);
+/// impl ValueSource for Texts {
+///     fn value(&self, item: usize) -> quickmc::Result<Item<'_>> {
+///         self.0.get(item).ok_or(quickmc::Error::NotFound)?.to_item()
+///     }
+/// }
+/// ```
+pub trait ValueSource {
+    /// The stored form (bytes and flags) of item `item`'s value. An error
+    /// leaves that item out of the batch, reported as a [`KeyEvent`].
+    fn value(&self, item: usize) -> Result<Item<'_>, Error>;
+}
+
+/// What a reply (or an item that could not be sent) says about one key.
+///
+/// ```
+/// use quickmc::command::{KeyEvent, KeyOutcome};
+/// let e = KeyEvent { item: 3, outcome: KeyOutcome::Failed(quickmc::Error::NotFound) };
+/// assert_eq!(e.item, 3);
+/// ```
+#[derive(Debug)]
+pub struct KeyEvent {
+    /// The item (an index into the batch's [`KeyTable`]).
+    pub item: u32,
+    /// What happened to it.
+    pub outcome: KeyOutcome,
+}
+
+/// A key's outcome. Keys without an event succeeded (or, for gets, missed).
+///
+/// ```
+/// use quickmc::command::KeyOutcome;
+/// let o = KeyOutcome::Failed(quickmc::Error::NotStored);
+/// assert!(matches!(o, KeyOutcome::Failed(_)));
+/// ```
+#[derive(Debug)]
+pub enum KeyOutcome {
+    /// A get's hit; its bytes are in the batch's [`HitValues`].
+    Hit {
+        /// The item's flags.
+        flags: u32,
+        /// The item's CAS id.
+        cas: u64,
+        /// Where its bytes are.
+        value: ValueRef,
+    },
+    /// The key was not applied (or could not be sent), and why.
+    Failed(Error),
+}
+
+/// Where a hit's bytes are in [`HitValues`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueRef {
+    chunk: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Chunks past this are not appended to; values of a quarter of it or more
+/// get a chunk of their own (handed out whole, never copied).
+const VALUE_CHUNK: usize = 256 * 1024;
+
+/// The bytes of a batch's hits, stored back to back in chunks: no
+/// allocation per hit, and the reader frees each chunk once it has read
+/// past it, so reading the values into their final types never holds much
+/// more than the result.
+///
+/// ```
+/// use quickmc::command::HitValues;
+/// let mut values = HitValues::default();
+/// let a = values.push(b"first");
+/// let b = values.push(b"second");
+/// assert_eq!(&*values.take(a), b"first");
+/// assert_eq!(&*values.take(b), b"second");
+/// ```
+#[derive(Debug, Default)]
+pub struct HitValues {
+    chunks: Vec<Vec<u8>>,
+    /// Chunks before this one were read and freed.
+    released: usize,
+}
+
+impl HitValues {
+    /// Stores a value's bytes.
+    ///
+    /// ```
+    /// let mut values = quickmc::command::HitValues::default();
+    /// let r = values.push(b"v");
+    /// ```
+    pub fn push(&mut self, bytes: &[u8]) -> ValueRef {
+        let alone = bytes.len() >= VALUE_CHUNK / 4;
+        let fits = !alone
+            && self
+                .chunks
+                .last()
+                .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+        if !fits {
+            let capacity = if alone { bytes.len() } else { VALUE_CHUNK };
+            self.chunks.push(Vec::with_capacity(capacity));
+        }
+        let chunk = self.chunks.len() - 1;
+        let start = self.chunks.last().map_or(0, Vec::len);
+        if let Some(last) = self.chunks.last_mut() {
+            last.extend_from_slice(bytes);
+        }
+        ValueRef {
+            chunk,
+            start,
+            end: start + bytes.len(),
+        }
+    }
+
+    /// A value's bytes, taken in the order they were pushed: chunks before
+    /// this value's are freed, and a value alone in its chunk is handed over
+    /// without a copy.
+    ///
+    /// ```
+    /// let mut values = quickmc::command::HitValues::default();
+    /// let big = values.push(&vec![7u8; 1 << 20]);
+    /// assert!(matches!(values.take(big), std::borrow::Cow::Owned(_)));
+    /// ```
+    pub fn take(&mut self, value: ValueRef) -> std::borrow::Cow<'_, [u8]> {
+        for chunk in self.chunks.iter_mut().take(value.chunk).skip(self.released) {
+            *chunk = Vec::new();
+        }
+        self.released = self.released.max(value.chunk);
+        let Some(chunk) = self.chunks.get_mut(value.chunk) else {
+            return std::borrow::Cow::Borrowed(&[]);
+        };
+        if value.start == 0 && value.end == chunk.len() && chunk.len() >= VALUE_CHUNK / 4 {
+            return std::borrow::Cow::Owned(std::mem::take(chunk));
+        }
+        std::borrow::Cow::Borrowed(chunk.get(value.start..value.end).unwrap_or_default())
+    }
+}
+
+/// Requests sent together and closed by a Noop; replies to them arrive in order.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    first_opaque: u32,
+    /// Position of the window's first item in the batch's item list.
+    start: usize,
+    len: usize,
+    bytes: usize,
+    /// Offset of the first request not yet answered or passed over.
+    next: usize,
+}
+
+impl Window {
+    fn noop_opaque(&self) -> u32 {
+        self.first_opaque.wrapping_add(self.len as u32)
+    }
+
+    fn is_full(&self) -> bool {
+        self.len >= WINDOW_REQUESTS || self.bytes >= WINDOW_BYTES
+    }
+
+    /// The offset of the request `opaque` answers, checked for order.
+    fn offset_of(&self, opaque: u32) -> Result<usize, BatchError> {
+        let offset = opaque.wrapping_sub(self.first_opaque) as usize;
+        if offset >= self.len {
+            return Err(BatchError::UnknownOpaque(opaque));
+        }
+        if offset < self.next {
+            return Err(BatchError::OutOfOrder(opaque));
+        }
+        Ok(offset)
+    }
+}
+
+/// One server's share of a multi-key operation, as a sans-I/O state
+/// machine: [`transmit`](Exchange::transmit) encodes requests a window at a
+/// time (each closed by a Noop, bounded in requests and bytes),
+/// [`receive`](Exchange::receive) matches replies by opaque (and by key,
+/// where the reply echoes it) and records per-key [`KeyEvent`]s, and the
+/// batch is complete when the last window's Noop comes back.
+///
+/// Quiet rules: a quiet request that succeeds (or, for a get, misses) is not
+/// answered; every unanswered request before a later reply or its window's
+/// Noop did just that. A reply that breaks request order, repeats, names a
+/// request never sent, has the wrong opcode or echoes the wrong key is a
+/// [`ProtocolError`].
+///
+/// ```
+/// use quickmc::command::{Batch, BatchOp, Exchange, KeyOutcome, KeyTable};
+/// use quickmc::protocol::{Opcode, Response, Status};
+/// let mut keys = KeyTable::default();
+/// keys.push(b"", b"a");
+/// keys.push(b"", b"b");
+/// let items = [0, 1];
+/// let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
+/// let (mut opaque, mut wire) = (100, Vec::new());
+/// batch.transmit(&mut opaque, &mut wire, 1 << 16);
+/// assert!(batch.is_transmitted());
+/// assert_eq!(opaque, 103); // two GetKQ and a Noop
+/// let hit = Response::new(Opcode::GetKQ, Status::Ok).opaque(101).key(b"b").extras(&[0, 0, 0, 0]).value(b"B");
+/// batch.receive(&hit)?;
+/// batch.receive(&Response::new(Opcode::Noop, Status::Ok).opaque(102))?;
+/// assert!(batch.is_complete());
+/// let (events, mut values) = batch.into_events();
+/// let [event] = &events[..] else { panic!() };
+/// let KeyOutcome::Hit { value, .. } = event.outcome else { panic!() };
+/// assert_eq!((event.item, &*values.take(value)), (1, &b"B"[..]));
+/// # Ok::<(), quickmc::ProtocolError>(())
+/// ```
+pub struct Batch<'a> {
+    op: BatchOp,
+    keys: &'a KeyTable,
+    items: &'a [u32],
+    source: Option<&'a dyn ValueSource>,
+    /// Position in `items` of the next request to encode.
+    next: usize,
+    in_flight: VecDeque<Window>,
+    transmitted: bool,
+    /// Items before this position are settled (their windows are complete).
+    settled: usize,
+    events: Vec<KeyEvent>,
+    values: HitValues,
+    replies: usize,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("op", &self.op)
+            .field("items", &self.items.len())
+            .field("next", &self.next)
+            .field("windows_in_flight", &self.in_flight.len())
+            .field("replies", &self.replies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Batch<'a> {
+    /// A batch doing `op` to `items` (indices into `keys`), in that order.
+    /// Store batches take each value from `values`.
+    ///
+    /// ```
+    /// use quickmc::command::{Batch, BatchOp, KeyTable};
+    /// let keys = KeyTable::default();
+    /// let batch = Batch::new(BatchOp::Delete, &keys, &[], None);
+    /// ```
+    pub fn new(
+        op: BatchOp,
+        keys: &'a KeyTable,
+        items: &'a [u32],
+        source: Option<&'a dyn ValueSource>,
+    ) -> Batch<'a> {
+        Batch {
+            op,
+            keys,
+            items,
+            source,
+            next: 0,
+            in_flight: VecDeque::new(),
+            transmitted: false,
+            settled: 0,
+            events: Vec::new(),
+            values: HitValues::default(),
+            replies: 0,
+        }
+    }
+
+    /// The per-key events recorded (hits and failures, in the order the
+    /// replies came) and the hits' bytes.
+    ///
+    /// ```
+    /// # use quickmc::command::{Batch, BatchOp, KeyTable};
+    /// # let keys = KeyTable::default();
+    /// let batch = Batch::new(BatchOp::Get, &keys, &[], None);
+    /// let (events, _values) = batch.into_events();
+    /// assert!(events.is_empty());
+    /// ```
+    pub fn into_events(self) -> (Vec<KeyEvent>, HitValues) {
+        (self.events, self.values)
+    }
+
+    /// The items whose outcome is not known yet (not answered and not
+    /// passed over), in order: what a retry on another connection must send.
+    ///
+    /// ```
+    /// # use quickmc::command::{Batch, BatchOp, KeyTable};
+    /// # let keys = KeyTable::default();
+    /// let items = [4, 7];
+    /// let batch = Batch::new(BatchOp::Get, &keys, &items, None);
+    /// assert_eq!(batch.unsettled(), &[4, 7]);
+    /// ```
+    pub fn unsettled(&self) -> &'a [u32] {
+        let from = match self.in_flight.front() {
+            Some(window) => window.start + window.next,
+            None => self.settled,
+        };
+        self.items.get(from..).unwrap_or_default()
+    }
+
+    fn encode_item(&mut self, item: u32, opaque: u32, out: &mut Vec<u8>) -> Result<(), Error> {
+        let key = self.keys.key(item as usize);
+        let stored;
+        let value = match (self.op.stores_values(), self.source) {
+            (false, _) => Item::new(&[][..], 0),
+            (true, Some(source)) => {
+                stored = source.value(item as usize)?;
+                Item::new(&*stored.data, stored.flags)
+            }
+            (true, None) => return Err(Error::Config("a store batch without values".into())),
+        };
+        Request::new(self.op.opcode(), key)
+            .extras(self.op.extras(&value))
+            .value(&value.data)
+            .opaque(opaque)
+            .encode(out)?;
+        Ok(())
+    }
+
+    fn fail(&mut self, item: u32, error: Error) {
+        self.events.push(KeyEvent {
+            item,
+            outcome: KeyOutcome::Failed(error),
+        });
+    }
+
+    fn fetches_values(&self) -> bool {
+        matches!(self.op, BatchOp::Get | BatchOp::GetAndTouch(_))
+    }
+
+    /// The outcome a reply means, if it is not a plain success.
+    fn event_for(&mut self, frame: &Response<'_>) -> Result<Option<KeyOutcome>, ProtocolError> {
+        Ok(match frame.status {
+            Status::Ok if self.fetches_values() => {
+                let flags = frame
+                    .flags()
+                    .ok_or(ProtocolError::Unexpected("a hit without flags"))?;
+                Some(KeyOutcome::Hit {
+                    flags,
+                    cas: frame.cas,
+                    value: self.values.push(frame.value),
+                })
+            }
+            Status::Ok => None,
+            status => Some(KeyOutcome::Failed(status_error(status, frame.value))),
+        })
+    }
+}
+
+impl Exchange for Batch<'_> {
+    fn transmit(&mut self, next_opaque: &mut u32, out: &mut Vec<u8>, budget: usize) {
+        let mut open: Option<Window> = None;
+        // A window is always encoded whole, so it is contiguous on the wire
+        // even when another exchange's requests follow it.
+        while !self.transmitted && (open.is_some() || out.len() < budget) {
+            let end = self.next >= self.items.len();
+            if end || open.is_some_and(|w| w.is_full()) {
+                if let Some(window) = open.take() {
+                    let noop = window.noop_opaque();
+                    let encoded = Request::new(Opcode::Noop, b"").opaque(noop).encode(out);
+                    debug_assert!(encoded.is_ok(), "a Noop always encodes");
+                    *next_opaque = noop.wrapping_add(1);
+                    self.in_flight.push_back(window);
+                }
+                self.transmitted = end;
+                continue;
+            }
+            let Some(&item) = self.items.get(self.next) else {
+                break;
+            };
+            let window = open.get_or_insert(Window {
+                first_opaque: *next_opaque,
+                start: self.next,
+                len: 0,
+                bytes: 0,
+                next: 0,
+            });
+            let opaque = window.first_opaque.wrapping_add(window.len as u32);
+            window.len += 1;
+            self.next += 1;
+            let before = out.len();
+            // An item that cannot be encoded is left out (nothing written,
+            // so no reply comes for its opaque) and reported.
+            if let Err(error) = self.encode_item(item, opaque, out) {
+                self.fail(item, error);
+            }
+            if let Some(window) = open.as_mut() {
+                window.bytes += out.len() - before;
+            }
+        }
+    }
+
+    fn is_transmitted(&self) -> bool {
+        self.transmitted
+    }
+
+    fn receive(&mut self, frame: &Response<'_>) -> Result<(), ProtocolError> {
+        let Some(window) = self.in_flight.front().copied() else {
+            return Err(BatchError::AfterEnd.into());
+        };
+        if frame.opcode == Opcode::Noop && frame.opaque == window.noop_opaque() {
+            if frame.status != Status::Ok {
+                return Err(BatchError::NoopFailed(frame.status).into());
+            }
+            self.replies += 1;
+            self.settled = window.start + window.len;
+            self.in_flight.pop_front();
+            return Ok(());
+        }
+        let offset = window.offset_of(frame.opaque)?;
+        let expected = self.op.opcode();
+        if frame.opcode != expected {
+            return Err(BatchError::UnexpectedOpcode {
+                expected,
+                got: frame.opcode,
+            }
+            .into());
+        }
+        let item = self
+            .items
+            .get(window.start + offset)
+            .copied()
+            .ok_or(BatchError::UnknownOpaque(frame.opaque))?;
+        if expected.echoes_key()
+            && frame.status == Status::Ok
+            && frame.key != self.keys.key(item as usize)
+        {
+            return Err(BatchError::KeyMismatch.into());
+        }
+        let outcome = self.event_for(frame)?;
+        if let Some(front) = self.in_flight.front_mut() {
+            front.next = offset + 1;
+        }
+        self.replies += 1;
+        if let Some(outcome) = outcome {
+            self.events.push(KeyEvent { item, outcome });
+        }
+        Ok(())
+    }
+
+    fn receive_oversized(
+        &mut self,
+        opaque: u32,
+        size: u32,
+        limit: u32,
+    ) -> Result<Option<Error>, ProtocolError> {
+        if !self.fetches_values() {
+            return Err(ProtocolError::Unexpected(
+                "a value in a reply that carries none",
+            ));
+        }
+        let Some(window) = self.in_flight.front_mut() else {
+            return Err(BatchError::AfterEnd.into());
+        };
+        let offset = window.offset_of(opaque)?;
+        window.next = offset + 1;
+        let item = self
+            .items
+            .get(window.start + offset)
+            .copied()
+            .ok_or(BatchError::UnknownOpaque(opaque))?;
+        self.replies += 1;
+        let error = Error::ValueTooLarge {
+            key: String::from_utf8_lossy(self.keys.key(item as usize)).into_owned(),
+            size: u64::from(size),
+            limit: u64::from(limit),
+        };
+        self.fail(item, error.clone());
+        Ok(Some(error))
+    }
+
+    fn is_complete(&self) -> bool {
+        self.transmitted && self.in_flight.is_empty()
+    }
+
+    fn replies(&self) -> usize {
+        self.replies
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Decoded, decode_request};
+
+    fn table(n: usize) -> KeyTable {
+        let mut keys = KeyTable::default();
+        for i in 0..n {
+            keys.push(b"p:", format!("k{i}").as_bytes());
+        }
+        keys
+    }
+
+    /// Every request in `wire`, as (opcode, opaque).
+    fn requests(wire: &[u8]) -> Vec<(Opcode, u32)> {
+        let mut out = Vec::new();
+        let mut rest = wire;
+        while let Ok(Decoded::Complete { frame, len }) = decode_request(rest, u32::MAX) {
+            out.push((frame.opcode, frame.opaque));
+            rest = &rest[len..];
+        }
+        assert!(rest.is_empty());
+        out
+    }
+
+    fn noop(opaque: u32) -> Response<'static> {
+        Response::new(Opcode::Noop, Status::Ok).opaque(opaque)
+    }
+
+    #[test]
+    fn thousands_of_requests_go_out_in_windows_each_closed_by_a_noop() {
+        let keys = table(2500);
+        let items: Vec<u32> = (0..2500).collect();
+        let mut batch = Batch::new(BatchOp::Delete, &keys, &items, None);
+        let (mut opaque, mut wire) = (0u32, Vec::new());
+        batch.transmit(&mut opaque, &mut wire, usize::MAX);
+        let sent = requests(&wire);
+        let noops: Vec<usize> = sent
+            .iter()
+            .enumerate()
+            .filter(|(_, (op, _))| *op == Opcode::Noop)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(noops, vec![1024, 2049, 2502]);
+        // Opaques run on without a gap across windows.
+        assert!(sent.iter().enumerate().all(|(i, &(_, o))| o == i as u32));
+        for &at in &noops {
+            assert!(!batch.is_complete());
+            batch.receive(&noop(at as u32)).unwrap();
+        }
+        assert!(batch.is_complete() && batch.unsettled().is_empty());
+    }
+
+    #[test]
+    fn a_small_budget_still_encodes_whole_windows() {
+        let keys = table(3);
+        let items = [0, 1, 2];
+        let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
+        let (mut opaque, mut wire) = (0u32, Vec::new());
+        batch.transmit(&mut opaque, &mut wire, 1);
+        assert_eq!(requests(&wire).len(), 4);
+        assert!(batch.is_transmitted());
+    }
+
+    #[test]
+    fn quiet_failures_are_events_and_unanswered_keys_succeeded() {
+        let keys = table(3);
+        let items = [0, 1, 2];
+        let mut batch = Batch::new(BatchOp::Delete, &keys, &items, None);
+        let mut opaque = 10;
+        batch.transmit(&mut opaque, &mut Vec::new(), usize::MAX);
+        let missing = Response::new(Opcode::DeleteQ, Status::KeyNotFound).opaque(11);
+        batch.receive(&missing).unwrap();
+        assert_eq!(batch.unsettled(), &[2]);
+        batch.receive(&noop(13)).unwrap();
+        let (events, _) = batch.into_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].item, 1);
+        assert!(matches!(
+            events[0].outcome,
+            KeyOutcome::Failed(Error::NotFound)
+        ));
+    }
+
+    #[test]
+    fn out_of_order_repeated_unknown_and_wrong_key_replies_are_refused() {
+        let keys = table(3);
+        let items = [0, 1, 2];
+        let hit = |opaque, key: &'static [u8]| {
+            Response::new(Opcode::GetKQ, Status::Ok)
+                .opaque(opaque)
+                .key(key)
+                .extras(&[0, 0, 0, 0])
+        };
+        let fresh = || {
+            let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
+            batch.transmit(&mut 0, &mut Vec::new(), usize::MAX);
+            batch
+        };
+        let mut batch = fresh();
+        batch.receive(&hit(1, b"p:k1")).unwrap();
+        assert!(batch.receive(&hit(1, b"p:k1")).is_err());
+        assert!(batch.receive(&hit(0, b"p:k0")).is_err());
+        assert!(fresh().receive(&hit(9, b"p:k0")).is_err());
+        assert!(fresh().receive(&hit(0, b"p:k1")).is_err());
+        let wrong_op = Response::new(Opcode::GetK, Status::Ok).opaque(0);
+        assert!(fresh().receive(&wrong_op).is_err());
+        let mut done = fresh();
+        done.receive(&noop(3)).unwrap();
+        assert!(done.receive(&noop(3)).is_err());
+    }
+
+    #[test]
+    fn an_oversized_reply_fails_its_key_and_leaves_the_rest_unsettled() {
+        let keys = table(4);
+        let items = [3, 2, 1, 0];
+        let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
+        batch.transmit(&mut 0, &mut Vec::new(), usize::MAX);
+        let error = batch.receive_oversized(1, 5000, 100).unwrap();
+        assert!(matches!(
+            error,
+            Some(Error::ValueTooLarge { size: 5000, .. })
+        ));
+        assert_eq!(batch.unsettled(), &[1, 0]);
+        let (events, _) = batch.into_events();
+        assert_eq!(events[0].item, 2);
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_encoded_is_reported_and_not_sent() {
+        struct Source;
+        impl ValueSource for Source {
+            fn value(&self, item: usize) -> Result<Item<'_>, Error> {
+                match item {
+                    1 => Err(Error::Serialize("no".into())),
+                    _ => Ok(Item::new(&b"v"[..], 0)),
+                }
+            }
+        }
+        let keys = table(3);
+        let items = [0, 1, 2];
+        let store = BatchOp::Store {
+            mode: StoreMode::Set,
+            expiration: 0,
+        };
+        let mut batch = Batch::new(store, &keys, &items, Some(&Source));
+        let mut wire = Vec::new();
+        batch.transmit(&mut 0, &mut wire, usize::MAX);
+        let sent = requests(&wire);
+        assert_eq!(
+            sent,
+            vec![(Opcode::SetQ, 0), (Opcode::SetQ, 2), (Opcode::Noop, 3)]
+        );
+        let (events, _) = batch.into_events();
+        assert!(matches!(
+            &events[..],
+            [KeyEvent {
+                item: 1,
+                outcome: KeyOutcome::Failed(Error::Serialize(_))
+            }]
+        ));
+    }
+
+    #[test]
+    fn hit_values_share_chunks_and_are_freed_as_they_are_read() {
+        let mut values = HitValues::default();
+        let small: Vec<ValueRef> = (0..1000u32)
+            .map(|i| values.push(&i.to_be_bytes()))
+            .collect();
+        assert_eq!(values.chunks.len(), 1);
+        let big = values.push(&vec![1u8; VALUE_CHUNK]);
+        let after = values.push(b"tail");
+        assert_eq!(values.chunks.len(), 3);
+        for (i, r) in small.into_iter().enumerate() {
+            assert_eq!(&*values.take(r), &(i as u32).to_be_bytes());
+        }
+        assert_eq!(values.take(big).len(), VALUE_CHUNK);
+        assert_eq!(values.chunks[0].capacity(), 0, "read chunks are freed");
+        assert_eq!(&*values.take(after), b"tail");
+    }
+
+    #[test]
+    fn an_oversized_reply_to_a_batch_that_fetches_no_values_is_a_protocol_violation() {
+        let keys = table(1);
+        let mut batch = Batch::new(BatchOp::Delete, &keys, &[0], None);
+        batch.transmit(&mut 0, &mut Vec::new(), usize::MAX);
+        assert!(batch.receive_oversized(0, 1 << 20, 10).is_err());
+    }
+
+    #[test]
+    fn an_empty_batch_is_complete_without_sending_anything() {
+        let keys = table(0);
+        let mut batch = Batch::new(BatchOp::Get, &keys, &[], None);
+        let mut wire = Vec::new();
+        batch.transmit(&mut 0, &mut wire, usize::MAX);
+        assert!(wire.is_empty() && batch.is_complete());
+    }
+}

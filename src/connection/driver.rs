@@ -1,0 +1,454 @@
+//! The blocking driver: runs exchanges on one or many connections at once.
+//!
+//! Each lane is one connection and one exchange. The driver writes every
+//! lane's requests before waiting on any, and reads whenever a socket has
+//! replies, so memcached — which stops reading while it cannot write its
+//! replies — never deadlocks against it, whatever the batch size. It only
+//! moves bytes: requests come from the exchange a chunk at a time, reply
+//! frames go back to it, decoded once.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use super::{Connection, closed, io_error};
+use crate::command::Exchange;
+use crate::protocol::{DecodeError, Decoded, decode_response};
+use crate::transport::Wait;
+use crate::{Error, ProtocolError};
+
+/// Encode more requests once fewer than this many bytes wait to be sent.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// The largest body a real server can send: memcached's item size limit
+/// (`-I`) goes up to 1 GiB. A longer declaration is a protocol violation,
+/// not a value too large for this client.
+const LARGEST_ITEM: u32 = (1 << 30) + 4096;
+
+/// A blocking read that starts this close to a full I/O timeout still ends
+/// within the deadline (give or take this much).
+const BLOCKING_SLACK: Duration = Duration::from_millis(1);
+
+/// How long an exchange may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    /// When the whole exchange must be done (`None`: no limit).
+    pub(crate) overall: Option<Instant>,
+    /// How long a lane may go without progress (`None`: no limit).
+    pub(crate) idle: Option<Duration>,
+}
+
+impl Deadline {
+    /// One operation's reply: the I/O timeout bounds the whole of it.
+    pub(crate) fn reply(io_timeout: Option<Duration>) -> Deadline {
+        Deadline {
+            overall: io_timeout.map(|t| Instant::now() + t),
+            idle: io_timeout,
+        }
+    }
+
+    fn remaining(&self, now: Instant) -> Option<Duration> {
+        self.overall.map(|d| d.saturating_duration_since(now))
+    }
+}
+
+/// Why a lane stopped before its exchange completed, with what had
+/// happened by then (what the retry rule needs to know).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    /// Whether any request byte reached the socket.
+    pub(crate) written: bool,
+    /// Whether any reply to this exchange arrived.
+    pub(crate) replied: bool,
+}
+
+impl Failure {
+    /// A failure before anything was sent.
+    pub(crate) fn unwritten(error: Error) -> Failure {
+        Failure {
+            error,
+            written: false,
+            replied: false,
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        failure.error
+    }
+}
+
+/// One connection running one exchange.
+pub(crate) struct Lane<'a> {
+    conn: &'a mut Connection,
+    exchange: &'a mut dyn Exchange,
+    /// Bytes of `conn.write` already sent.
+    written: usize,
+    wrote_any: bool,
+    /// Unconsumed input the next frame needs (0: unknown).
+    needed: usize,
+    /// The first opaque of this exchange: replies to older ones are stale.
+    first_opaque: u32,
+    last_progress: Instant,
+    result: Option<Result<(), Failure>>,
+}
+
+enum Interest {
+    Read,
+    ReadWrite,
+}
+
+impl<'a> Lane<'a> {
+    pub(crate) fn new(conn: &'a mut Connection, exchange: &'a mut dyn Exchange) -> Lane<'a> {
+        let first_opaque = conn.next_opaque;
+        Lane {
+            conn,
+            exchange,
+            written: 0,
+            wrote_any: false,
+            needed: 0,
+            first_opaque,
+            last_progress: Instant::now(),
+            result: None,
+        }
+    }
+
+    /// The lane's result, once driven: `Ok` when the exchange completed.
+    pub(crate) fn take_result(&mut self) -> Result<(), Failure> {
+        self.result.take().unwrap_or_else(|| {
+            Err(Failure::unwritten(Error::Protocol {
+                server: self.conn.server.clone(),
+                error: ProtocolError::Unexpected("a lane that was never driven"),
+            }))
+        })
+    }
+
+    fn begin(&mut self) {
+        if self.conn.broken {
+            let error = Error::Io {
+                server: self.conn.server.clone(),
+                source: std::sync::Arc::new(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "connection is broken",
+                )),
+            };
+            self.result = Some(Err(Failure::unwritten(error)));
+            return;
+        }
+        self.conn.write.clear();
+        self.conn.last_used = Instant::now();
+        // A large value or batch grew the buffer: do not keep megabytes
+        // in every idle pooled connection.
+        if self.conn.write.capacity() > 256 * 1024 {
+            self.conn.write = Vec::with_capacity(4096);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.result.is_some()
+    }
+
+    fn finish(&mut self, outcome: Result<(), Error>) {
+        let outcome = outcome.map_err(|error| {
+            // Stopped mid-exchange: whatever is on the wire is unaccounted for.
+            self.conn.broken = true;
+            Failure {
+                error,
+                written: self.wrote_any,
+                replied: self.exchange.replies() > 0,
+            }
+        });
+        self.result = Some(outcome);
+    }
+
+    fn has_unsent(&self) -> bool {
+        self.written < self.conn.write.len()
+            || !self.exchange.is_transmitted()
+            || self.conn.transport.has_pending_output()
+    }
+
+    /// Sends as much as the socket takes without blocking, encoding more
+    /// requests as the buffer drains. Returns whether anything was sent.
+    fn write_some(&mut self) -> Result<bool, Error> {
+        let mut progressed = false;
+        loop {
+            let conn = &mut *self.conn;
+            // Drop what was sent, so the buffer stays near one chunk however
+            // large the batch.
+            if self.written == conn.write.len() {
+                conn.write.clear();
+                self.written = 0;
+            } else if self.written >= WRITE_CHUNK {
+                conn.write.drain(..self.written);
+                self.written = 0;
+            }
+            if conn.write.len() - self.written < WRITE_CHUNK && !self.exchange.is_transmitted() {
+                let budget = self.written + WRITE_CHUNK;
+                self.exchange
+                    .transmit(&mut conn.next_opaque, &mut conn.write, budget);
+            }
+            conn.transport
+                .flush()
+                .map_err(|e| io_error(&conn.server, e))?;
+            let Some(unsent) = conn.write.get(self.written..).filter(|u| !u.is_empty()) else {
+                return Ok(progressed);
+            };
+            match conn.transport.send(unsent) {
+                Ok(n) => {
+                    self.written += n;
+                    self.wrote_any = true;
+                    progressed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(progressed),
+                Err(e) => return Err(io_error(&conn.server, e)),
+            }
+        }
+    }
+
+    /// One step without blocking: write what can be written; say what the
+    /// lane waits for, or `None` when its exchange is complete.
+    fn step(&mut self, now: Instant) -> Result<Option<Interest>, Error> {
+        if self.write_some()? {
+            self.last_progress = now;
+        }
+        let unsent = self.has_unsent();
+        if !unsent && self.exchange.is_complete() {
+            return Ok(None);
+        }
+        Ok(Some(if unsent {
+            Interest::ReadWrite
+        } else {
+            Interest::Read
+        }))
+    }
+
+    /// Reads once and hands every whole reply to the exchange. Returns
+    /// whether anything was read.
+    fn read_some(&mut self, wait: Wait) -> Result<bool, Error> {
+        let conn = &mut *self.conn;
+        match conn.read.recv(&mut *conn.transport, self.needed, wait) {
+            Ok(0) => return Err(closed(&conn.server)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && wait == Wait::NonBlock => {
+                return Ok(false);
+            }
+            Err(e) => return Err(io_error(&conn.server, e)),
+        }
+        self.decode_frames()?;
+        Ok(true)
+    }
+
+    fn decode_frames(&mut self) -> Result<(), Error> {
+        let conn = &mut *self.conn;
+        let protocol = |error: ProtocolError| Error::Protocol {
+            server: conn.server.clone(),
+            error,
+        };
+        loop {
+            let len = match decode_response(conn.read.data(), conn.max_body) {
+                Ok(Decoded::Partial { needed }) => {
+                    self.needed = needed;
+                    return Ok(());
+                }
+                Err(DecodeError::BodyTooLarge { len, max, opaque }) if len <= LARGEST_ITEM => {
+                    // The body is never read: this connection is done.
+                    conn.broken = true;
+                    return match self.exchange.receive_oversized(opaque, len, max) {
+                        Ok(None) => Ok(()),
+                        Ok(Some(error)) => Err(error),
+                        Err(e) => Err(protocol(e)),
+                    };
+                }
+                Err(e) => return Err(protocol(e.into())),
+                Ok(Decoded::Complete { frame, len }) => {
+                    if frame.opaque.wrapping_sub(self.first_opaque) >= 1 << 31 {
+                        // A reply to a request before this exchange (a
+                        // duplicate the server sent late): skip it, and
+                        // retire the connection once this exchange is done.
+                        conn.broken = true;
+                    } else {
+                        self.exchange.receive(&frame).map_err(&protocol)?;
+                    }
+                    len
+                }
+            };
+            conn.read.consume(len);
+            self.needed = 0;
+            if self.exchange.is_complete() {
+                if !conn.read.is_empty() {
+                    // Bytes nobody asked for: the caller has its answer, but
+                    // the next one must not read them as its own.
+                    conn.broken = true;
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// How long this lane may still wait for progress.
+    fn idle_left(&self, idle: Option<Duration>, now: Instant) -> Option<Duration> {
+        idle.map(|t| t.saturating_sub(now.duration_since(self.last_progress)))
+    }
+
+    /// Whether a read may block on the socket's own timeout (the I/O
+    /// timeout) without passing the deadline.
+    fn may_block(&self, deadline: &Deadline, now: Instant) -> bool {
+        let Some(socket_timeout) = self.conn.io_timeout else {
+            return deadline.overall.is_none();
+        };
+        let fresh = now.duration_since(self.last_progress) < BLOCKING_SLACK;
+        let within = deadline
+            .remaining(now)
+            .is_none_or(|left| left + BLOCKING_SLACK >= socket_timeout);
+        fresh && within
+    }
+}
+
+/// Runs every lane's exchange to completion, or to its failure, reading and
+/// writing all lanes at once. The deadline bounds each lane's whole
+/// exchange and the time it may go without progress.
+pub(crate) fn drive(lanes: &mut [Lane<'_>], deadline: &Deadline) {
+    for lane in lanes.iter_mut() {
+        lane.begin();
+    }
+    let mut polled: Vec<(usize, PollFlags)> = Vec::new();
+    loop {
+        let now = Instant::now();
+        polled.clear();
+        let mut wait = deadline.remaining(now);
+        for (index, lane) in lanes.iter_mut().enumerate() {
+            if lane.is_done() {
+                continue;
+            }
+            match lane.step(now) {
+                Ok(None) => lane.finish(Ok(())),
+                Err(e) => lane.finish(Err(e)),
+                Ok(Some(interest)) => {
+                    let flags = match interest {
+                        Interest::Read => PollFlags::IN,
+                        Interest::ReadWrite => PollFlags::IN | PollFlags::OUT,
+                    };
+                    polled.push((index, flags));
+                    if let Some(left) = lane.idle_left(deadline.idle, now) {
+                        wait = Some(wait.map_or(left, |w| w.min(left)));
+                    }
+                }
+            }
+        }
+        if polled.is_empty() {
+            return;
+        }
+        if wait == Some(Duration::ZERO) {
+            expire(lanes, &polled, deadline, now);
+            continue;
+        }
+        // Input a transport already holds (decrypted TLS records) is read
+        // without waiting on the socket, which may stay silent.
+        let mut read_buffered = false;
+        for &(index, _) in &polled {
+            if let Some(lane) = lanes.get_mut(index)
+                && lane.conn.transport.has_buffered_input()
+            {
+                read_buffered = true;
+                match lane.read_some(Wait::NonBlock) {
+                    Ok(_) => lane.last_progress = now,
+                    Err(e) => lane.finish(Err(e)),
+                }
+            }
+        }
+        if read_buffered {
+            continue;
+        }
+        // One lane with everything sent: a blocking read (bounded by the
+        // socket's timeout) costs one syscall where poll + read cost two.
+        if let [(index, flags)] = polled[..]
+            && flags == PollFlags::IN
+            && let Some(lane) = lanes.get_mut(index)
+            && lane.may_block(deadline, now)
+        {
+            match lane.read_some(Wait::Block) {
+                Ok(_) => lane.last_progress = Instant::now(),
+                Err(e) => lane.finish(Err(e)),
+            }
+            continue;
+        }
+        if let Err(e) = poll(lanes, &polled, wait) {
+            for &(index, _) in &polled {
+                if let Some(lane) = lanes.get_mut(index) {
+                    let error =
+                        io_error(&lane.conn.server, io::Error::new(e.kind(), e.to_string()));
+                    lane.finish(Err(error));
+                }
+            }
+            return;
+        }
+        expire(lanes, &polled, deadline, Instant::now());
+    }
+}
+
+/// Waits until a polled socket is ready (or `wait` passes) and reads from
+/// every readable one.
+fn poll(
+    lanes: &mut [Lane<'_>],
+    polled: &[(usize, PollFlags)],
+    wait: Option<Duration>,
+) -> io::Result<()> {
+    let ready: Vec<PollFlags> = {
+        let mut fds: Vec<PollFd<'_>> = polled
+            .iter()
+            .filter_map(|&(index, flags)| {
+                let lane = lanes.get(index)?;
+                Some(PollFd::from_borrowed_fd(lane.conn.transport.fd(), flags))
+            })
+            .collect();
+        let timeout = wait.map(|w| Timespec {
+            tv_sec: w.as_secs() as i64,
+            tv_nsec: i64::from(w.subsec_nanos()),
+        });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        fds.iter().map(|fd| fd.revents()).collect()
+    };
+    let now = Instant::now();
+    for (&(index, _), revents) in polled.iter().zip(ready) {
+        let Some(lane) = lanes.get_mut(index) else {
+            continue;
+        };
+        if revents.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+            match lane.read_some(Wait::NonBlock) {
+                Ok(true) => lane.last_progress = now,
+                Ok(false) => {}
+                Err(e) => lane.finish(Err(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails the lanes past the deadline or idle for too long.
+fn expire(
+    lanes: &mut [Lane<'_>],
+    polled: &[(usize, PollFlags)],
+    deadline: &Deadline,
+    now: Instant,
+) {
+    for &(index, _) in polled {
+        let Some(lane) = lanes.get_mut(index) else {
+            continue;
+        };
+        if lane.is_done() {
+            continue;
+        }
+        let past_deadline = deadline.overall.is_some_and(|d| now >= d);
+        let idle_too_long = lane.idle_left(deadline.idle, now) == Some(Duration::ZERO);
+        if past_deadline || idle_too_long {
+            let server = lane.conn.server.clone();
+            lane.finish(Err(Error::Timeout { server }));
+        }
+    }
+}

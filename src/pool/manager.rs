@@ -1,0 +1,80 @@
+//! r2d2 integration: how to make, check and discard connections to one server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::health::Health;
+use crate::command::Noop;
+use crate::connection::{Connection, ConnectionOptions};
+use crate::{Address, Error, Result};
+
+/// What r2d2 keeps for a server: an open connection, or the outcome of a
+/// connect that failed.
+///
+/// A failed connect is handed to r2d2 as a connection that is already
+/// broken, not as an error: r2d2 then wakes a waiting checkout at once
+/// (with an error it would only report when the whole checkout timeout had
+/// passed, and it would keep retrying the connect in the background), and
+/// the checkout reports the failure to its caller.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    Open(Connection),
+    Failed { error: Error, at: Instant },
+}
+
+/// The [`r2d2::ManageConnection`] for one server. Connecting authenticates
+/// when credentials are set, so an unauthenticated connection never enters
+/// the pool; `is_valid` is a Noop round trip (used only when checkout
+/// testing is on); `has_broken` reads a flag and a counter, never does I/O.
+#[derive(Debug)]
+pub(crate) struct Manager {
+    pub(crate) address: Address,
+    pub(crate) name: Arc<str>,
+    pub(crate) options: ConnectionOptions,
+    /// Connections made before the current generation are retired.
+    pub(crate) generation: Arc<AtomicU64>,
+    /// A server within its retry timeout is not connected to at all.
+    pub(crate) health: Arc<Health>,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Slot;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Slot> {
+        let at = Instant::now();
+        if self.health.is_down() {
+            let error = Error::ServerDown {
+                server: self.name.clone(),
+            };
+            return Ok(Slot::Failed { error, at });
+        }
+        Ok(
+            match Connection::connect(&self.address, &self.options, self.name.clone()) {
+                Ok(mut conn) => {
+                    conn.set_generation(self.generation.load(Ordering::Acquire));
+                    Slot::Open(conn)
+                }
+                Err(error) => Slot::Failed { error, at },
+            },
+        )
+    }
+
+    fn is_valid(&self, slot: &mut Slot) -> Result<()> {
+        match slot {
+            Slot::Open(conn) => conn.call(&mut Noop),
+            // Reported by the checkout, which knows whether it is news.
+            Slot::Failed { .. } => Ok(()),
+        }
+    }
+
+    fn has_broken(&self, slot: &mut Slot) -> bool {
+        match slot {
+            Slot::Open(conn) => {
+                conn.is_broken() || conn.generation() != self.generation.load(Ordering::Acquire)
+            }
+            Slot::Failed { .. } => true,
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Every server's r2d2 pool, and all checkout policy in one place: the
+//! health gate, waiting with a deadline and without connect storms,
+//! staleness and lifetime checks, reservations, and discarding on error.
+
+mod health;
+mod manager;
+mod reserve;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use health::Health;
+pub(crate) use health::{HealthPolicy, Verdict};
+use manager::{Manager, Slot};
+
+use crate::connection::{Connection, ConnectionOptions};
+use crate::transport::Idle;
+use crate::{Error, Result, ServerSpec};
+
+type Pooled = r2d2::PooledConnection<Manager>;
+
+/// Pooled connections idle longer than this are checked for a closed peer
+/// (or stray bytes) before use: one non-blocking look through the
+/// transport. A busy connection skips it.
+const STALE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
+/// How the pools behave.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolConfig {
+    pub(crate) max_connections: u32,
+    pub(crate) min_idle: u32,
+    pub(crate) checkout_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) test_on_checkout: bool,
+    pub(crate) health: HealthPolicy,
+}
+
+/// One server: its spec, its pool and its health.
+struct ServerPool {
+    name: Arc<str>,
+    pool: r2d2::Pool<Manager>,
+    health: Arc<Health>,
+    generation: Arc<AtomicU64>,
+}
+
+/// A connection checked out for one operation.
+pub(crate) struct Checkout {
+    slot: Pooled,
+    /// Whether it waited in the pool before this checkout (rather than
+    /// being connected for it): a dead one then says nothing about the
+    /// server, only that it went stale, so the retry rule may run again.
+    pub(crate) from_pool: bool,
+}
+
+impl Checkout {
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        match &mut *self.slot {
+            Slot::Open(conn) => conn,
+            // Checkouts are only made of open slots (see `Pools::vet`).
+            Slot::Failed { .. } => unreachable!("a checkout holds an open connection"),
+        }
+    }
+}
+
+/// What a slot taken from a pool turned out to be. (It lives for one call:
+/// boxing the large variant would cost an allocation per operation.)
+#[allow(clippy::large_enum_variant)]
+enum Vetted {
+    Use(Checkout),
+    Failed(Error),
+    Discard,
+}
+
+/// The pools of every server of one client.
+pub(crate) struct Pools {
+    servers: Vec<ServerPool>,
+    config: PoolConfig,
+    /// Tells this client's reservations from other clients'.
+    id: u64,
+}
+
+impl std::fmt::Debug for Pools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pools")
+            .field("servers", &self.servers.len())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pools {
+    /// A pool per server. No connection is made yet (r2d2's
+    /// `build_unchecked`), so a dead server never stops a client being built.
+    pub(crate) fn new(
+        specs: &[ServerSpec],
+        options: &ConnectionOptions,
+        config: PoolConfig,
+    ) -> Pools {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let epoch = Instant::now();
+        let servers = specs
+            .iter()
+            .map(|spec| {
+                let name: Arc<str> = spec.address.to_string().into();
+                let health = Arc::new(Health::new(epoch));
+                let generation = Arc::new(AtomicU64::new(0));
+                let manager = Manager {
+                    address: spec.address.clone(),
+                    name: name.clone(),
+                    options: options.clone(),
+                    generation: generation.clone(),
+                    health: health.clone(),
+                };
+                let pool = r2d2::Pool::builder()
+                    .max_size(config.max_connections)
+                    .min_idle(Some(config.min_idle.min(config.max_connections)))
+                    .connection_timeout(config.checkout_timeout)
+                    .idle_timeout(config.idle_timeout)
+                    .max_lifetime(config.max_lifetime)
+                    .test_on_check_out(config.test_on_checkout)
+                    .error_handler(Box::new(r2d2::NopErrorHandler))
+                    .build_unchecked(manager);
+                ServerPool {
+                    name,
+                    pool,
+                    health,
+                    generation,
+                }
+            })
+            .collect();
+        Pools {
+            servers,
+            config,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn server(&self, index: usize) -> Result<&ServerPool> {
+        self.servers.get(index).ok_or(Error::NoServers)
+    }
+
+    /// Server `index`'s name (`host:port` or a socket path).
+    pub(crate) fn name(&self, index: usize) -> Arc<str> {
+        self.servers
+            .get(index)
+            .map_or_else(|| "?".into(), |s| s.name.clone())
+    }
+
+    /// A connection to server `index`, within the checkout timeout.
+    ///
+    /// A server within its retry timeout fails at once. This thread's
+    /// reserved connection is used if it has one; otherwise an idle one,
+    /// else the pool makes one — one waiting caller causes at most one
+    /// connect, and a connect that fails ends the wait at once. A thread
+    /// never waits while holding reserved connections (it gives them back
+    /// first), so reservations cannot deadlock. Connections found broken,
+    /// retired, past their lifetime or closed by the peer are discarded.
+    pub(crate) fn checkout(&self, index: usize) -> Result<Checkout> {
+        let server = self.server(index)?;
+        if server.health.is_down() {
+            return Err(Error::ServerDown {
+                server: server.name.clone(),
+            });
+        }
+        let started = Instant::now();
+        if let Some(slot) = reserve::take(self.id, index)
+            && let Vetted::Use(checkout) = self.vet(server, slot, started)
+        {
+            return Ok(checkout);
+        }
+        let deadline = started + self.config.checkout_timeout;
+        loop {
+            let slot = match server.pool.try_get() {
+                Some(slot) => slot,
+                None => {
+                    reserve::release_kept(self.id);
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    server
+                        .pool
+                        .get_timeout(left.max(Duration::from_micros(1)))
+                        .map_err(|_| Error::PoolTimeout {
+                            server: server.name.clone(),
+                        })?
+                }
+            };
+            match self.vet(server, slot, started) {
+                Vetted::Use(checkout) => return Ok(checkout),
+                Vetted::Failed(error) => return Err(error),
+                Vetted::Discard if Instant::now() >= deadline => {
+                    return Err(Error::PoolTimeout {
+                        server: server.name.clone(),
+                    });
+                }
+                Vetted::Discard => {}
+            }
+        }
+    }
+
+    /// Decides what a slot taken from the pool is good for.
+    fn vet(&self, server: &ServerPool, mut slot: Pooled, started: Instant) -> Vetted {
+        let conn = match &mut *slot {
+            Slot::Failed { error, at } => {
+                // A failure that happened while this checkout waited is
+                // news for the caller; an older one is stale.
+                return if *at >= started {
+                    Vetted::Failed(error.clone())
+                } else {
+                    Vetted::Discard
+                };
+            }
+            Slot::Open(conn) => conn,
+        };
+        let from_pool = conn.created() < started;
+        let retired =
+            conn.is_broken() || conn.generation() != server.generation.load(Ordering::Acquire);
+        // r2d2 enforces max_lifetime only every 30 s. A connection made for
+        // this checkout is never too old (a lifetime shorter than a connect
+        // would otherwise loop).
+        let expired = from_pool
+            && self
+                .config
+                .max_lifetime
+                .is_some_and(|max| conn.created().elapsed() > max);
+        // A connection idle for a while may have been closed by a server
+        // restart (or hold stray bytes): look before use.
+        let stale = !retired
+            && from_pool
+            && conn.idle_for() > STALE_CHECK_AFTER
+            && conn.idle_state() != Idle::Quiet;
+        if stale {
+            // The others idle as long are likely as dead.
+            server.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        if retired || expired || stale {
+            conn.mark_broken();
+            return Vetted::Discard;
+        }
+        Vetted::Use(Checkout { slot, from_pool })
+    }
+
+    /// Returns a connection: into this thread's reservation if one is open,
+    /// else to the pool, which discards it if it is broken.
+    pub(crate) fn give_back(&self, index: usize, mut checkout: Checkout) {
+        if checkout.conn().is_broken() {
+            return;
+        }
+        drop(reserve::keep(self.id, index, checkout.slot));
+    }
+
+    /// Retires every idle connection to server `index` (after one of them
+    /// turned out dead, the others likely are too).
+    pub(crate) fn retire_idle(&self, index: usize) {
+        if let Some(server) = self.servers.get(index) {
+            server.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Retires every connection: idle ones at once, checked-out ones when
+    /// they come back.
+    pub(crate) fn retire_all(&self) {
+        for server in &self.servers {
+            server.generation.fetch_add(1, Ordering::AcqRel);
+            while let Some(slot) = server.pool.try_get() {
+                drop(slot);
+            }
+        }
+    }
+
+    /// Opens (or nests) this thread's reservation.
+    pub(crate) fn reserve(&self) {
+        reserve::begin(self.id);
+    }
+
+    /// Closes one level of this thread's reservation.
+    pub(crate) fn unreserve(&self) {
+        reserve::end(self.id);
+    }
+
+    /// Whether server `index` is ejected from the continuum now.
+    pub(crate) fn is_ejected(&self, index: usize, now: Instant) -> bool {
+        self.servers
+            .get(index)
+            .is_some_and(|s| s.health.is_ejected(now))
+    }
+
+    /// Ends the ejections that have run out; true if any did.
+    pub(crate) fn end_expired_ejections(&self) -> bool {
+        let now = Instant::now();
+        let mut changed = false;
+        for server in &self.servers {
+            if server.health.ejection_expired(now) {
+                changed |= server.health.end_ejection(now);
+            }
+        }
+        changed
+    }
+
+    /// The server answered: its failure count resets. True if it was ejected.
+    pub(crate) fn record_success(&self, index: usize) -> bool {
+        self.servers
+            .get(index)
+            .is_some_and(|s| s.health.record_success())
+    }
+
+    /// The server failed: it is skipped for the retry timeout and, after
+    /// the failure limit, ejected if `can_eject`.
+    pub(crate) fn record_failure(&self, index: usize, can_eject: bool) -> Verdict {
+        match self.servers.get(index) {
+            Some(server) => server.health.record_failure(&self.config.health, can_eject),
+            None => Verdict::Down,
+        }
+    }
+
+    /// (open, idle) connections per server.
+    pub(crate) fn state(&self) -> Vec<(u32, u32)> {
+        self.servers
+            .iter()
+            .map(|s| {
+                let state = s.pool.state();
+                (state.connections, state.idle_connections)
+            })
+            .collect()
+    }
+}
