@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
-use quickmc::value::{Item, flags};
-use quickmc::{Client, ClientBuilder, Error};
+use quickmc::distribution::DistributionKind;
+use quickmc::value::{Item, Serde, flags};
+use quickmc::{Client, ClientBuilder, Error, StoreOptions};
 use support::proxy::{Fault, Proxy};
 use support::{Memcached, SASL_PASSWORD, SASL_USER, key, raw_get, shared};
 
@@ -136,6 +137,80 @@ fn stats_from_a_server_that_never_ends_the_list_is_bounded_and_breaks_the_connec
         proxy.accepted() > opened,
         "the flooded connection was not reused"
     );
+}
+
+/// Issue 9, item 2. Before the fix: `Protocol(BodyTooLarge { len: 65540,
+/// max: 4608 })` naming no key, the server marked failed, and the next call
+/// to it `ServerDown`.
+#[test]
+fn a_reply_above_the_clients_max_value_size_is_value_too_large_for_that_key_and_the_server_stays_up()
+ {
+    let big = key("value_too_large", "big");
+    let small = key("value_too_large", "small");
+    let writer = shared().client();
+    assert!(writer.set(&big, vec![7u8; 64 << 10], 0).unwrap());
+    assert!(writer.set(&small, "ok", 0).unwrap());
+    let client = quick([shared().spec()])
+        .max_value_size(4096)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        match client.get::<Vec<u8>>(&big) {
+            Err(error @ Error::ValueTooLarge { .. }) => {
+                let message = error.to_string();
+                let Error::ValueTooLarge { key, size, limit } = error else {
+                    unreachable!()
+                };
+                assert_eq!(key, big);
+                assert_eq!(limit, 4096);
+                assert!(size >= 64 << 10, "size {size}");
+                assert!(message.contains(&big), "names the key: {message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not the server's fault: the next call to it works at once.
+        assert_eq!(client.get::<String>(&small).unwrap().as_deref(), Some("ok"));
+    }
+}
+
+/// Issue 9, item 2 (with `remove_failed`). Before the fix: two big reads
+/// (`Protocol` errors) ejected the server and its keys moved to another
+/// (the third read was `Ok(None)` there).
+#[test]
+fn repeated_reads_above_max_value_size_never_eject_the_server_with_remove_failed() {
+    let ketama = |builder: ClientBuilder| {
+        builder
+            .distribution(DistributionKind::Ketama)
+            .build()
+            .unwrap()
+    };
+    let writer = ketama(Client::builder().servers(specs(trio())));
+    let client = ketama(
+        quick(specs(trio()))
+            .retry_timeout(Duration::ZERO)
+            .failure_limit(2)
+            .remove_failed(true)
+            .dead_timeout(Duration::from_secs(60))
+            .max_value_size(4096),
+    );
+    let big = key_on(&client, "too_large_eject", 1);
+    assert!(writer.set(&big, vec![7u8; 64 << 10], 0).unwrap());
+    let keys: Vec<String> = (0..200)
+        .map(|i| key("too_large_eject", &i.to_string()))
+        .collect();
+    let placement =
+        |c: &Client| -> Vec<usize> { keys.iter().map(|k| c.hash(k).unwrap()).collect() };
+    let before = placement(&client);
+    for read in 0..6 {
+        let result = client.get::<Vec<u8>>(&big);
+        assert!(
+            matches!(result, Err(Error::ValueTooLarge { .. })),
+            "read {read}: {:?}",
+            result.map(|v| v.map(|v| v.len()))
+        );
+    }
+    assert_eq!(placement(&client), before, "no server was ejected");
+    assert_eq!(client.hash(&big).unwrap(), 1);
 }
 
 /// Issue 9, item 3. Before the fix: `Io(UnexpectedEof)` from the
@@ -365,6 +440,45 @@ fn a_single_get_from_a_dribbling_server_times_out_within_the_io_timeout() {
     );
 }
 
+/// Issue 9, item 9. Before the fix: the plain form failed with
+/// `Deserialize("a value with flags 1 cannot be read as text")`, naming no
+/// key (the report form already kept the other hits).
+#[test]
+fn get_multi_names_the_key_whose_value_cannot_be_decoded_and_the_report_keeps_the_other_hits() {
+    let c = shared().client();
+    let k = |name| key("undecodable", name);
+    let pickle = k("pickle");
+    assert!(c.set(k("a"), "1", 0).unwrap());
+    assert!(c.set(k("c"), "3", 0).unwrap());
+    assert!(
+        c.set(&pickle, Item::new(&b"\x80\x04K\x01."[..], flags::PICKLE), 0)
+            .unwrap()
+    );
+    let keys = vec![k("a"), pickle.clone(), k("c")];
+    match c.get_multi::<_, String>(keys.clone(), "") {
+        Err(error @ Error::Deserialize { .. }) => {
+            let message = error.to_string();
+            let Error::Deserialize { key, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(key.as_deref(), Some(pickle.as_str()));
+            assert!(message.contains(&pickle), "names the key: {message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let (hits, report) = c.get_multi_report::<_, String>(keys, "").unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert_eq!(hits[&k("a")], "1");
+    assert_eq!(hits[&k("c")], "3");
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert_eq!(report.failures[0].key, pickle);
+    assert!(
+        matches!(&report.failures[0].error, Error::Deserialize { key: Some(named), .. } if *named == pickle),
+        "{:?}",
+        report.failures[0].error
+    );
+}
+
 /// Issue 9, item 10. Before the fix: `get::<String>` returned `"9 "` (the
 /// first assertion to fail; the wrapped counter reads as `"1"` and 19
 /// spaces).
@@ -436,5 +550,89 @@ fn a_duplicated_reply_never_reaches_the_next_unrelated_caller() {
             proxy.accepted() > opened,
             "round {round}: the connection with stray bytes was discarded"
         );
+    }
+}
+
+/// Issue 9, item 12 (library part). memcached 1.6.18 answers a binary Stat
+/// for `conns` with status 1. Before the fix: `Err(NotFound)` ("key not
+/// found"), while the other groups worked.
+#[test]
+fn a_stats_group_the_server_refuses_over_binary_is_its_own_error_naming_server_and_group() {
+    let c = shared().client();
+    match c.stats("conns") {
+        Err(error @ Error::UnsupportedStatsGroup { .. }) => {
+            let message = error.to_string();
+            let Error::UnsupportedStatsGroup { server, group } = error else {
+                unreachable!()
+            };
+            assert_eq!(&*server, shared().spec());
+            assert_eq!(group, "conns");
+            assert!(message.contains("conns"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let per_server = c.stats_per_server("conns");
+    assert!(
+        matches!(&per_server[0].1, Err(Error::UnsupportedStatsGroup { group, .. }) if group == "conns"),
+        "{per_server:?}"
+    );
+    for group in ["", "settings", "items", "slabs", "sizes"] {
+        assert!(c.stats(group).is_ok(), "stats {group:?}");
+    }
+}
+
+/// Issue 9, item 26. Before the fix: no such switch (compression was zstd,
+/// which pylibmc cannot read, and serde values were stored with flags
+/// pylibmc does not know).
+#[test]
+fn pylibmc_compatible_clients_compress_with_zlib_and_refuse_values_pylibmc_cannot_read() {
+    let spec = shared().spec();
+    let c = Client::builder()
+        .servers([spec.clone()])
+        .pylibmc_compatible(true)
+        .build()
+        .unwrap();
+    let k = |name| key("pylibmc_compatible", name);
+    let text = "read by pylibmc ".repeat(100);
+    assert!(
+        c.set(
+            k("text"),
+            text.as_str(),
+            StoreOptions::expire(0).min_compress_len(100)
+        )
+        .unwrap()
+    );
+    let (data, stored_flags) = raw_get(&spec, k("text").as_bytes()).unwrap();
+    assert_eq!(stored_flags, flags::TEXT | flags::ZLIB);
+    let mut inflated = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::ZlibDecoder::new(data.as_slice()),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, text);
+    assert_eq!(c.get::<String>(k("text")).unwrap(), Some(text));
+
+    #[derive(serde::Serialize)]
+    struct Point {
+        x: i32,
+    }
+    let refused = [
+        ("serde", c.set(k("serde"), Serde(&Point { x: 1 }), 0)),
+        (
+            "zstd",
+            c.set(
+                k("zstd"),
+                Item::new(&b"x"[..], flags::TEXT | flags::ZSTD),
+                0,
+            ),
+        ),
+    ];
+    for (name, result) in refused {
+        assert!(
+            matches!(result, Err(Error::Incompatible(_))),
+            "{name}: {result:?}"
+        );
+        assert_eq!(raw_get(&spec, k(name).as_bytes()), None, "{name} stored");
     }
 }
