@@ -3,39 +3,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use quickmc::{Client, Error};
-use support::{Memcached, Options};
+use support::Memcached;
 
 /// A memcached requiring SASL, with user alice / password secret.
 fn sasl_server() -> Memcached {
-    let saslpasswd2 = Command::new("saslpasswd2").arg("-v").output();
-    assert!(
-        saslpasswd2.is_ok(),
-        "saslpasswd2 is not installed: install it with `apt-get install -y sasl2-bin` (or run ./scripts/test.sh)"
-    );
-    let dir = support::temp_dir("sasl");
-    let db = dir.join("sasldb2");
-    let mut child = Command::new("saslpasswd2")
-        .args(["-p", "-a", "memcached", "-c", "-f"])
-        .arg(&db)
-        .arg("alice")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"secret").unwrap();
-    assert!(child.wait().unwrap().success());
-    std::fs::write(
-        dir.join("memcached.conf"),
-        format!("mech_list: plain\nsasldb_path: {}\n", db.display()),
-    )
-    .unwrap();
-    Memcached::with(Options {
-        sasl_dir: Some(dir),
-        ..Options::default()
-    })
+    Memcached::start_sasl()
 }
 
 #[test]

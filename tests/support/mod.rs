@@ -69,6 +69,11 @@ enum Listen {
     Unix(PathBuf),
 }
 
+/// The SASL user of [`Memcached::start_sasl`].
+pub const SASL_USER: &str = "alice";
+/// Its password.
+pub const SASL_PASSWORD: &str = "secret";
+
 /// A running memcached; killed when dropped.
 pub struct Memcached {
     guard: Child,
@@ -313,6 +318,42 @@ impl Memcached {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("memcached did not restart on {}", self.spec());
+    }
+
+    /// A memcached requiring SASL PLAIN (`-S`), with user [`SASL_USER`] and
+    /// password [`SASL_PASSWORD`] in a sasldb made here (saslpasswd2 from
+    /// Debian's sasl2-bin).
+    pub fn start_sasl() -> Memcached {
+        let saslpasswd2 = Command::new("saslpasswd2").arg("-v").output();
+        assert!(
+            saslpasswd2.is_ok(),
+            "saslpasswd2 is not installed: install it with `apt-get install -y sasl2-bin` (or run ./scripts/test.sh)"
+        );
+        let dir = temp_dir("sasl");
+        let db = dir.join("sasldb2");
+        let mut child = Command::new("saslpasswd2")
+            .args(["-p", "-a", "memcached", "-c", "-f"])
+            .arg(&db)
+            .arg(SASL_USER)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn saslpasswd2");
+        child
+            .stdin
+            .take()
+            .expect("saslpasswd2 stdin")
+            .write_all(SASL_PASSWORD.as_bytes())
+            .expect("write the password");
+        assert!(child.wait().expect("saslpasswd2 runs").success());
+        std::fs::write(
+            dir.join("memcached.conf"),
+            format!("mech_list: plain\nsasldb_path: {}\n", db.display()),
+        )
+        .expect("write memcached.conf");
+        Memcached::with(Options {
+            sasl_dir: Some(dir),
+            ..Options::default()
+        })
     }
 
     /// A client for this server with default behaviors.

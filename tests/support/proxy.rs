@@ -1,6 +1,11 @@
 //! A fault-injecting TCP proxy in front of a real memcached: replies can be
-//! delayed, truncated, corrupted, duplicated, cut, replaced by an oversized
-//! length, swallowed, or held at a gate. Requests always pass unchanged.
+//! delayed, dribbled byte by byte, truncated, corrupted, duplicated, cut,
+//! replaced by an oversized length, swallowed, held at a gate, or (for a
+//! Stat reply) turned into an endless flood of entries; new connections can
+//! be held before anything is forwarded. Requests always pass unchanged.
+//!
+//! Every fault is bounded: the proxy stops on its own after a few seconds,
+//! when the client goes away, or when the proxy is dropped.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -63,7 +68,25 @@ pub enum Fault {
     Swallow,
     /// Hold replies at a gate shared with other proxies.
     Gate(Arc<Gate>),
+    /// Forward each reply one byte at a time, pausing this long before each
+    /// byte (a server that never stalls long enough to trip a read timeout).
+    /// Bounded by [`DRIBBLE_FOR`] per connection, after which it is closed.
+    Dribble(Duration),
+    /// On a Stat reply: forward its entries but not the closing empty-key
+    /// entry, then stream more stat entries with the same opaque, as a
+    /// hostile server could, until the client goes away, [`FLOOD_FOR`]
+    /// passes or [`FLOOD_BYTES`] are sent; then close. Other replies pass.
+    StatsFlood,
 }
+
+/// How long one connection may dribble before the proxy closes it.
+pub const DRIBBLE_FOR: Duration = Duration::from_secs(10);
+/// How long a stats flood runs at most on one connection.
+pub const FLOOD_FOR: Duration = Duration::from_secs(4);
+/// How many bytes a stats flood sends at most on one connection.
+pub const FLOOD_BYTES: usize = 256 << 20;
+/// The longest connect delay the proxy accepts.
+const MAX_CONNECT_DELAY: Duration = Duration::from_secs(5);
 
 struct State {
     upstream: SocketAddr,
@@ -71,6 +94,7 @@ struct State {
     stop: AtomicBool,
     accepted: AtomicUsize,
     gate_seen: AtomicBool,
+    connect_delay: Mutex<Duration>,
 }
 
 pub struct Proxy {
@@ -92,6 +116,7 @@ impl Proxy {
             stop: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
             gate_seen: AtomicBool::new(false),
+            connect_delay: Mutex::new(Duration::ZERO),
         });
         let accept_state = state.clone();
         let accept = std::thread::spawn(move || {
@@ -127,6 +152,13 @@ impl Proxy {
         *self.state.fault.lock().unwrap() = (fault, true);
     }
 
+    /// Holds each new connection this long (at most 5 s) before connecting
+    /// upstream and forwarding anything, so whatever the client does first
+    /// on it (a SASL handshake, the first request) is that much slower.
+    pub fn set_connect_delay(&self, delay: Duration) {
+        *self.state.connect_delay.lock().unwrap() = delay.min(MAX_CONNECT_DELAY);
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.state.accepted.load(Ordering::SeqCst)
@@ -142,7 +174,20 @@ impl Drop for Proxy {
     }
 }
 
+/// Sleeps `delay` in short steps, ending early when the proxy stops.
+fn pause(delay: Duration, state: &State) {
+    let end = Instant::now() + delay.min(MAX_CONNECT_DELAY);
+    while Instant::now() < end && !state.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(
+            end.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(5)),
+        );
+    }
+}
+
 fn serve(client: TcpStream, state: Arc<State>) {
+    let delay = *state.connect_delay.lock().unwrap();
+    pause(delay, &state);
     let Ok(upstream) = TcpStream::connect_timeout(&state.upstream, Duration::from_secs(2)) else {
         return;
     };
@@ -188,6 +233,7 @@ fn serve(client: TcpStream, state: Arc<State>) {
 
 fn replies(mut client: TcpStream, mut upstream: TcpStream, state: &State) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut dribble_end: Option<Instant> = None;
     let _ = upstream.set_read_timeout(Some(Duration::from_millis(50)));
     loop {
         if state.stop.load(Ordering::SeqCst) {
@@ -259,6 +305,14 @@ fn replies(mut client: TcpStream, mut upstream: TcpStream, state: &State) {
                 gate.wait();
                 client.write_all(chunk)
             }
+            Fault::Dribble(pause_each) => {
+                let end = *dribble_end.get_or_insert_with(|| Instant::now() + DRIBBLE_FOR);
+                dribble(&mut client, chunk, pause_each, end, state)
+            }
+            Fault::StatsFlood => match flood_stats(&mut client, &mut upstream, chunk, state) {
+                Flood::NotStats => Ok(()),
+                Flood::Done => break,
+            },
         };
         if sent.is_err() {
             break;
@@ -266,4 +320,114 @@ fn replies(mut client: TcpStream, mut upstream: TcpStream, state: &State) {
     }
     let _ = client.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
+}
+
+/// Writes `chunk` one byte at a time, pausing before each; an error once
+/// `end` passes or the proxy stops (the connection is then closed).
+fn dribble(
+    client: &mut TcpStream,
+    chunk: &[u8],
+    pause_each: Duration,
+    end: Instant,
+    state: &State,
+) -> std::io::Result<()> {
+    for byte in chunk {
+        if Instant::now() > end || state.stop.load(Ordering::SeqCst) {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        std::thread::sleep(pause_each.min(Duration::from_secs(1)));
+        client.write_all(std::slice::from_ref(byte))?;
+    }
+    Ok(())
+}
+
+const HEADER: usize = 24;
+const STAT: u8 = 0x10;
+
+/// The length of the complete reply frame at the start of `bytes`, if any.
+fn frame_len(bytes: &[u8]) -> Option<usize> {
+    let header = bytes.get(..HEADER)?;
+    let body = u32::from_be_bytes([header[8], header[9], header[10], header[11]]) as usize;
+    let len = HEADER + body;
+    (bytes.len() >= len).then_some(len)
+}
+
+enum Flood {
+    /// The reply was not a Stat reply: it was forwarded; carry on.
+    NotStats,
+    /// The flood ran; close the connection.
+    Done,
+}
+
+/// Forwards a Stat reply's entries without the closing one, then floods.
+fn flood_stats(
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    first: &[u8],
+    state: &State,
+) -> Flood {
+    let mut pending = first.to_vec();
+    let mut in_stats = false;
+    let end = Instant::now() + Duration::from_secs(2);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        while let Some(len) = frame_len(&pending) {
+            let frame: Vec<u8> = pending.drain(..len).collect();
+            let key_len = u16::from_be_bytes([frame[2], frame[3]]);
+            if frame[1] == STAT && key_len == 0 {
+                let opaque = [frame[12], frame[13], frame[14], frame[15]];
+                stream_stat_entries(client, opaque, state);
+                return Flood::Done;
+            }
+            in_stats |= frame[1] == STAT;
+            if client.write_all(&frame).is_err() {
+                return Flood::Done;
+            }
+        }
+        if pending.is_empty() && !in_stats {
+            return Flood::NotStats;
+        }
+        if Instant::now() > end || state.stop.load(Ordering::SeqCst) {
+            return Flood::Done;
+        }
+        match upstream.read(&mut buf) {
+            Ok(0) => return Flood::Done,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Flood::Done,
+        }
+    }
+}
+
+/// Streams stat entries (never the closing one) until the client goes
+/// away or stops reading, the proxy stops, or a time or byte limit passes.
+fn stream_stat_entries(client: &mut TcpStream, opaque: [u8; 4], state: &State) {
+    let mut block = Vec::with_capacity(64 * 1024);
+    let value = [b'7'; 32];
+    for i in 0..800u32 {
+        let key = format!("flood_stat_{i:05}");
+        let body = (key.len() + value.len()) as u32;
+        block.extend_from_slice(&[0x81, STAT]);
+        block.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        block.extend_from_slice(&[0, 0, 0, 0]); // extras, data type, status
+        block.extend_from_slice(&body.to_be_bytes());
+        block.extend_from_slice(&opaque);
+        block.extend_from_slice(&[0; 8]); // cas
+        block.extend_from_slice(key.as_bytes());
+        block.extend_from_slice(&value);
+    }
+    // A client that stops reading must not block the proxy for ever.
+    let _ = client.set_write_timeout(Some(Duration::from_secs(1)));
+    let end = Instant::now() + FLOOD_FOR;
+    let mut sent = 0;
+    while sent < FLOOD_BYTES && Instant::now() < end && !state.stop.load(Ordering::SeqCst) {
+        if client.write_all(&block).is_err() {
+            return;
+        }
+        sent += block.len();
+    }
 }
