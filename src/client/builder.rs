@@ -406,8 +406,7 @@ impl ClientBuilder {
                 ..self.transport
             },
             io_timeout: self.io_timeout,
-            // Room for the extras and key around the largest value accepted.
-            max_body: u32::try_from(self.max_value_size.saturating_add(512)).unwrap_or(u32::MAX),
+            max_value: u32::try_from(self.max_value_size).unwrap_or(u32::MAX),
             credentials: self.credentials,
         };
         let pools = Pools::new(&specs, &options, self.pool);

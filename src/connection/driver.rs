@@ -26,6 +26,10 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// not a value too large for this client.
 const LARGEST_ITEM: u32 = (1 << 30) + 4096;
 
+/// What a reply body holds besides its value: a Get's 4 bytes of flags,
+/// and a key of up to 250 bytes where it is echoed.
+const BODY_OVERHEAD: u32 = 4 + 250;
+
 /// A blocking read that starts this close to a full I/O timeout still ends
 /// within the deadline (give or take this much).
 const BLOCKING_SLACK: Duration = Duration::from_millis(1);
@@ -139,7 +143,6 @@ impl<'a> Lane<'a> {
             return;
         }
         self.conn.write.clear();
-        self.conn.last_used = Instant::now();
         // A large value or batch grew the buffer: do not keep megabytes
         // in every idle pooled connection.
         if self.conn.write.capacity() > 256 * 1024 {
@@ -248,15 +251,17 @@ impl<'a> Lane<'a> {
             error,
         };
         loop {
-            let len = match decode_response(conn.read.data(), conn.max_body) {
+            let max_body = conn.max_value.saturating_add(BODY_OVERHEAD);
+            let len = match decode_response(conn.read.data(), max_body) {
                 Ok(Decoded::Partial { needed }) => {
                     self.needed = needed;
                     return Ok(());
                 }
-                Err(DecodeError::BodyTooLarge { len, max, opaque }) if len <= LARGEST_ITEM => {
+                Err(DecodeError::BodyTooLarge { len, opaque, .. }) if len <= LARGEST_ITEM => {
                     // The body is never read: this connection is done.
                     conn.broken = true;
-                    return match self.exchange.receive_oversized(opaque, len, max) {
+                    let limit = conn.max_value;
+                    return match self.exchange.receive_oversized(opaque, len, limit) {
                         Ok(None) => Ok(()),
                         Ok(Some(error)) => Err(error),
                         Err(e) => Err(protocol(e)),

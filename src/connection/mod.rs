@@ -44,8 +44,9 @@ pub(crate) struct ConnectionOptions {
     pub(crate) transport: TransportOptions,
     /// How long one operation's reply may take; `None` waits forever.
     pub(crate) io_timeout: Option<Duration>,
-    /// The largest reply body accepted (refused from the header alone).
-    pub(crate) max_body: u32,
+    /// The largest value accepted from the network: a reply declaring more
+    /// is refused from its header alone.
+    pub(crate) max_value: u32,
     pub(crate) credentials: Option<Credentials>,
 }
 
@@ -57,10 +58,9 @@ pub(crate) struct Connection {
     read: ReadBuffer,
     next_opaque: u32,
     broken: bool,
-    max_body: u32,
+    max_value: u32,
     io_timeout: Option<Duration>,
     created: Instant,
-    last_used: Instant,
     generation: u64,
 }
 
@@ -122,10 +122,9 @@ impl Connection {
             read: ReadBuffer::default(),
             next_opaque: 1,
             broken: false,
-            max_body: options.max_body,
+            max_value: options.max_value,
             io_timeout: options.io_timeout,
             created: now,
-            last_used: now,
             generation: 0,
         };
         if let Some(credentials) = &options.credentials {
@@ -193,11 +192,6 @@ impl Connection {
     /// When the connection was made.
     pub(crate) fn created(&self) -> Instant {
         self.created
-    }
-
-    /// How long since the last exchange began (or since connecting).
-    pub(crate) fn idle_for(&self) -> Duration {
-        self.last_used.elapsed()
     }
 
     /// The idle check through the transport: has the peer closed, or sent

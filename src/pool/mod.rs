@@ -20,11 +20,6 @@ use crate::{Error, Result, ServerSpec};
 
 type Pooled = r2d2::PooledConnection<Manager>;
 
-/// Pooled connections idle longer than this are checked for a closed peer
-/// (or stray bytes) before use: one non-blocking look through the
-/// transport. A busy connection skips it.
-const STALE_CHECK_AFTER: Duration = Duration::from_secs(1);
-
 /// How the pools behave.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolConfig {
@@ -224,17 +219,19 @@ impl Pools {
                 .config
                 .max_lifetime
                 .is_some_and(|max| conn.created().elapsed() > max);
-        // A connection idle for a while may have been closed by a server
-        // restart (or hold stray bytes): look before use.
-        let stale = !retired
-            && from_pool
-            && conn.idle_for() > STALE_CHECK_AFTER
-            && conn.idle_state() != Idle::Quiet;
-        if stale {
+        // A pooled connection may have been closed by a server restart, or
+        // hold bytes nobody asked for (a reply the server sent twice): one
+        // non-blocking look before use, so no caller writes to it.
+        let idle = if retired || !from_pool {
+            Idle::Quiet
+        } else {
+            conn.idle_state()
+        };
+        if idle == Idle::Closed {
             // The others idle as long are likely as dead.
             server.generation.fetch_add(1, Ordering::AcqRel);
         }
-        if retired || expired || stale {
+        if retired || expired || idle != Idle::Quiet {
             conn.mark_broken();
             return Vetted::Discard;
         }
