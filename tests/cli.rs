@@ -2,6 +2,10 @@
 
 mod support;
 
+// The regression tests of issue 9's CLI items, by topic.
+#[path = "cli/scripts.rs"]
+mod scripts;
+
 use std::process::{Command, Output};
 
 use support::shared;
@@ -17,6 +21,14 @@ fn quickmc(args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
 #[test]
@@ -230,10 +242,6 @@ fn ring_prints_the_index_and_spec_each_key_maps_to_as_the_library_places_it() {
             .collect();
         assert_eq!(stdout(&o), expected, "{distribution} {hash}");
     }
-}
-
-fn json_of(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
 #[test]
