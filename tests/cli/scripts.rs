@@ -82,3 +82,27 @@ fn setup_installs_curl_and_a_missing_c_compiler_with_sudo_when_not_root() {
     assert!(apt.iter().any(|l| l.contains("build-essential")), "{log}");
     assert!(apt.iter().all(|l| l.ends_with("as root")), "{log}");
 }
+
+#[test]
+fn demo_script_says_what_it_is_doing_while_cargo_builds() {
+    let stubs = stub_commands(&["cargo"]);
+    let home = support::temp_dir("home");
+    let o = Command::new("/bin/bash")
+        .arg(script("demo.sh"))
+        .env("PATH", format!("{}:/usr/bin:/bin", stubs.display()))
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(said.to_lowercase().contains("building"), "{said}");
+    let log = std::fs::read_to_string(stubs.join("log")).unwrap();
+    let cargo = log
+        .lines()
+        .find(|l| l.starts_with("cargo"))
+        .expect("cargo ran");
+    assert!(
+        !cargo.split(' ').any(|a| a == "--quiet" || a == "-q"),
+        "cargo's progress is hidden: {cargo}"
+    );
+}
