@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use clap::{Args, ValueEnum};
 
+use super::verify;
 use crate::output::Failure;
 
 #[derive(Args, Clone)]
@@ -41,10 +42,12 @@ pub struct BenchArgs {
     /// Seconds of warm-up before measuring.
     #[arg(long, default_value_t = 1)]
     pub warmup: u64,
-    /// Store every key once before starting.
+    /// Store every key once before starting (with values --verify can check).
     #[arg(long)]
     pub prefill: bool,
-    /// Derive every value from its key and check every value read: mismatches are counted.
+    /// Store values derived from their keys, marked as the verifier's own,
+    /// and check every such value read: mismatches are counted (exit 1).
+    /// Values it did not write are counted apart, never as mismatches.
     #[arg(long)]
     pub verify: bool,
     /// Prefix of the benchmark's keys.
@@ -60,6 +63,13 @@ impl BenchArgs {
     pub fn check(&self) -> Result<(), Failure> {
         if self.threads == 0 || self.batch == 0 {
             return Err("--threads and --batch must be at least 1".into());
+        }
+        if self.verify && self.value_size < verify::MIN_VALUE_SIZE {
+            return Err(format!(
+                "--verify needs --value-size of at least {} (a mark and the key fill each value)",
+                verify::MIN_VALUE_SIZE
+            )
+            .into());
         }
         Ok(())
     }

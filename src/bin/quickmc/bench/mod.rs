@@ -44,7 +44,7 @@ pub fn run(
     Ok(Outcome::from_all_ok(results.tally.mismatches == 0))
 }
 
-/// Stores every key once, 1,000 to a batch, with values --verify can check.
+/// Stores every key once, 1,000 to a batch (with --verify, values it can check).
 fn prefill(client: &Client, args: &BenchArgs) {
     const CHUNK: u64 = 1000;
     for start in (0..args.keys).step_by(CHUNK as usize) {
@@ -52,7 +52,13 @@ fn prefill(client: &Client, args: &BenchArgs) {
         let keys: Vec<String> = (start..end).map(|n| args.key(n)).collect();
         let values: Vec<Vec<u8>> = keys
             .iter()
-            .map(|k| verify::value_of(k.as_bytes(), args.value_size))
+            .map(|k| {
+                if args.verify {
+                    verify::value_of(k.as_bytes(), args.value_size)
+                } else {
+                    vec![b'x'; args.value_size]
+                }
+            })
             .collect();
         let items = keys
             .iter()

@@ -75,6 +75,7 @@ fn print_json(r: &Results, servers: &[String], args: &BenchArgs) -> Result<(), F
         "errors": t.errors,
         "verify": args.verify,
         "verify_mismatches": t.mismatches,
+        "verify_foreign": t.foreign,
         "latency_us": {
             "p50": r.percentile(0.50),
             "p90": r.percentile(0.90),
@@ -133,7 +134,10 @@ fn print_text(r: &Results, servers: &[String], args: &BenchArgs) -> Result<(), F
         rows.push(vec![
             "verify".into(),
             thousands(t.mismatches),
-            "mismatches".into(),
+            format!(
+                "mismatches; {} values not written by --verify (not judged)",
+                thousands(t.foreign)
+            ),
         ]);
     }
     rows.push(vec![

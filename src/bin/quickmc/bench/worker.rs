@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
 use super::args::{BenchArgs, KeyDistribution};
-use super::verify;
+use super::verify::{self, Check};
 use crate::output::Failure;
 
 /// What the workers and the monitor share.
@@ -49,6 +49,8 @@ pub struct Tally {
     pub hits: u64,
     pub keys: u64,
     pub mismatches: u64,
+    /// Values read that the verifier did not write (not judged).
+    pub foreign: u64,
     pub errors: BTreeMap<&'static str, u64>,
 }
 
@@ -60,6 +62,7 @@ impl Tally {
         self.hits += other.hits;
         self.keys += other.keys;
         self.mismatches += other.mismatches;
+        self.foreign += other.foreign;
         for (kind, n) in other.errors {
             *self.errors.entry(kind).or_default() += n;
         }
@@ -102,6 +105,7 @@ pub fn join(
 struct Done {
     hits: u64,
     mismatches: u64,
+    foreign: u64,
     errors: Vec<Error>,
 }
 
@@ -213,14 +217,16 @@ impl Worker {
         done
     }
 
-    /// Counts a hit and, with --verify, whether its value is its key's.
+    /// Counts a hit and, with --verify, what the value turned out to be.
     fn judge(&self, key: &str, value: &[u8], done: &mut Done) {
         done.hits += 1;
         if !self.shared.args.verify {
             return;
         }
-        if !verify::matches(key.as_bytes(), value, self.shared.args.value_size) {
-            done.mismatches += 1;
+        match verify::check(key.as_bytes(), value) {
+            Check::Good => {}
+            Check::Mismatch => done.mismatches += 1,
+            Check::Foreign => done.foreign += 1,
         }
     }
 
@@ -269,6 +275,7 @@ impl Worker {
         }
         tally.hits += done.hits;
         tally.mismatches += done.mismatches;
+        tally.foreign += done.foreign;
         for e in &done.errors {
             *tally.errors.entry(kind_of(e)).or_default() += 1;
         }
