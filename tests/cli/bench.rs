@@ -54,3 +54,16 @@ fn bench_verify_still_counts_its_own_value_under_the_wrong_key_as_a_mismatch() {
     assert!(json["verify_mismatches"].as_u64().unwrap() > 0, "{json}");
     assert_eq!(second.status.code(), Some(1));
 }
+
+#[test]
+fn bench_refuses_zero_keys_ops_and_duration() {
+    for (option, rest) in [
+        ("--keys", &["--duration", "1"][..]),
+        ("--ops", &[][..]),
+        ("--duration", &[][..]),
+    ] {
+        let o = quickmc(&[&["bench", option, "0", "--warmup", "0"][..], rest].concat());
+        assert_eq!(o.status.code(), Some(2), "{option}: {}", stdout(&o));
+        assert!(stderr(&o).contains(option), "{option}: {}", stderr(&o));
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, ValueEnum};
 
 use super::verify;
@@ -10,13 +11,13 @@ use crate::output::Failure;
 #[derive(Args, Clone)]
 pub struct BenchArgs {
     /// Worker threads (each shares one client, as a service's workers would).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub threads: usize,
     /// Connections per server (default: one per thread).
     #[arg(long)]
     pub connections: Option<u32>,
     /// Size of the key space.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub keys: u64,
     /// How keys are picked: uniform or zipf (a few keys get most traffic).
     #[arg(long, value_enum, default_value_t = KeyDistribution::Uniform)]
@@ -31,13 +32,13 @@ pub struct BenchArgs {
     #[arg(long, default_value = "9:1")]
     pub ratio: Ratio,
     /// Keys per operation: 1 uses get/set, more uses get_multi/set_multi batches.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub batch: usize,
     /// Seconds to measure (ignored with --ops).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: u64,
     /// Operations to measure (all threads together), instead of a duration.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
     /// Seconds of warm-up before measuring.
     #[arg(long, default_value_t = 1)]
@@ -61,9 +62,6 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// Refuses combinations clap cannot see.
     pub fn check(&self) -> Result<(), Failure> {
-        if self.threads == 0 || self.batch == 0 {
-            return Err("--threads and --batch must be at least 1".into());
-        }
         if self.verify && self.value_size < verify::MIN_VALUE_SIZE {
             return Err(format!(
                 "--verify needs --value-size of at least {} (a mark and the key fill each value)",

@@ -125,7 +125,7 @@ impl Worker {
     fn new(client: Client, shared: Arc<Shared>, seed: u64) -> Worker {
         let args = &shared.args;
         let zipf = match args.key_distribution {
-            KeyDistribution::Zipf => Zipf::new(args.keys.max(1) as f64, args.zipf_exponent).ok(),
+            KeyDistribution::Zipf => Zipf::new(args.keys as f64, args.zipf_exponent).ok(),
             KeyDistribution::Uniform => None,
         };
         Worker {
@@ -175,10 +175,10 @@ impl Worker {
 
     fn pick_keys(&mut self) {
         self.keys.clear();
-        for _ in 0..self.shared.args.batch.max(1) {
+        for _ in 0..self.shared.args.batch {
             let n = match &self.zipf {
                 Some(zipf) => (zipf.sample(&mut self.rng) as u64).saturating_sub(1),
-                None => self.rng.random_range(0..self.shared.args.keys.max(1)),
+                None => self.rng.random_range(0..self.shared.args.keys),
             };
             self.keys.push(self.shared.args.key(n));
         }
