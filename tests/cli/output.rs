@@ -89,3 +89,50 @@ fn every_command_prints_one_json_document_under_json() {
         );
     }
 }
+
+#[test]
+fn get_shows_binary_and_pickled_values_clearly_and_verbose_output_has_flags_and_cas() {
+    use quickmc::value::Value;
+    let client = shared().client();
+    client
+        .set("cli:bin", &[0u8, 0xff, 0x10, 0x80][..], 0)
+        .unwrap();
+    client
+        .set(
+            "cli:pickle",
+            Value::Pickle(b"\x80\x04\x95\x05.".to_vec()),
+            0,
+        )
+        .unwrap();
+    let o = quickmc(&["get", "cli:bin", "cli:pickle"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(!text.contains('\u{fffd}'), "{text}");
+    assert_eq!(
+        text,
+        "<4 bytes, flags 0>\n<5 bytes, flags 1: a Python pickle>\n"
+    );
+    assert_eq!(
+        stdout(&quickmc(&["get", "--format", "hex", "cli:bin"])),
+        "00ff1080\n"
+    );
+    assert_eq!(
+        stdout(&quickmc(&["get", "--format", "base64", "cli:bin"])),
+        "AP8QgA==\n"
+    );
+    assert_eq!(
+        quickmc(&["get", "--format", "raw", "cli:bin"]).stdout,
+        b"\x00\xff\x10\x80\n"
+    );
+    let (_, cas) = client.gets::<Vec<u8>>("cli:bin").unwrap().unwrap();
+    let verbose = stdout(&quickmc(&["get", "-v", "cli:bin"]));
+    assert!(
+        verbose.contains("flags 0") && verbose.contains(&format!("cas {cas}")),
+        "{verbose}"
+    );
+    let json = json_of(&quickmc(&["--json", "get", "cli:bin"]));
+    assert_eq!(json["cli:bin"]["flags"], 0);
+    assert_eq!(json["cli:bin"]["cas"], cas);
+    assert_eq!(json["cli:bin"]["value"], "AP8QgA==");
+    assert_eq!(json["cli:bin"]["encoding"], "base64");
+}

@@ -9,6 +9,7 @@ use quickmc::distribution::{DistributionKind, HashAlgorithm};
 use quickmc::{Client, Error};
 
 use crate::bench::BenchArgs;
+use crate::show::Format;
 
 /// memcached from the command line: get and store values, counters, stats,
 /// a load generator and a demo. Speaks the binary protocol; places keys as
@@ -114,13 +115,17 @@ impl ClientArgs {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Print each hit's value as text, one per line, fetched as one batch
-    /// per server (exit 1 if any key is missing).
-    #[command(after_help = "Example: quickmc get user:1 user:2")]
+    /// Print each hit's value, one per line, fetched as one batch per
+    /// server (exit 1 if any key is missing).
+    #[command(
+        after_help = "Values that are not text print as <N bytes, flags F>; --format shows their bytes.\n\nExamples:\n  quickmc get user:1 user:2\n  quickmc get -v session:42\n  quickmc get --format hex blob"
+    )]
     Get {
         /// Keys to read.
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
+        #[command(flatten)]
+        show: ShowArgs,
     },
     /// Write each value's raw bytes to stdout, back to back (exit 1 if any key is missing).
     #[command(after_help = "Example: quickmc cat report.csv > report.csv")]
@@ -213,6 +218,17 @@ pub enum Command {
     /// Walk through the main operations. With no --servers, starts a throwaway memcached.
     #[command(after_help = "Example: quickmc demo")]
     Demo,
+}
+
+/// How `get` prints values.
+#[derive(Args)]
+pub struct ShowArgs {
+    /// How to print values.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Also print each value's key, flags, CAS id and size.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Args)]

@@ -9,6 +9,7 @@ mod demo;
 mod keys;
 mod local_server;
 mod outcome;
+mod show;
 
 use std::process::ExitCode;
 

@@ -16,7 +16,7 @@ use store::Store;
 
 pub fn run(client: &Client, command: Command, json: bool) -> Result<Outcome, Failure> {
     match command {
-        Command::Get { keys } => read::get(client, &keys, json),
+        Command::Get { keys, show } => read::get(client, &keys, &show, json),
         Command::Cat { keys } => read::cat(client, &keys, json),
         Command::Set(a) => store::store(client, Store::Set, &a.key, &a.value, a.ttl, json),
         Command::Add(a) => store::store(client, Store::Add, &a.key, &a.value, a.ttl, json),

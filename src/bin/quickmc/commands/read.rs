@@ -1,23 +1,66 @@
 //! Reading keys: get, cat.
 
 use quickmc::Client;
-use quickmc::value::{FromValue, Item, Value};
+use quickmc::value::Item;
 use serde_json::json;
 
-use crate::keys;
+use crate::cli::ShowArgs;
+use crate::keys::{self, shown};
 use crate::outcome::{KeyReport, KeyStatus, Outcome};
 use crate::output::{self, Failure};
+use crate::show::{self, Format};
 
 /// One key's answer to a read.
 enum Answer {
-    Hit(Item<'static>),
+    Hit {
+        item: Item<'static>,
+        cas: Option<u64>,
+    },
     Miss(KeyStatus),
 }
 
-/// Reads `keys`, in order, as one batch per server. A key whose server
-/// failed is a miss of its own kind, never "not found"; the server's error
-/// goes to `report` once.
-fn read(client: &Client, keys: &[String], report: &mut KeyReport) -> Result<Vec<Answer>, Failure> {
+/// Reads `keys`, in order: with CAS ids one `gets` per key, else one batch
+/// per server. A key whose server failed is a miss of its own kind, never
+/// "not found"; the server's error goes to `report` once.
+fn read(
+    client: &Client,
+    keys: &[String],
+    with_cas: bool,
+    report: &mut KeyReport,
+) -> Result<Vec<Answer>, Failure> {
+    if with_cas {
+        keys.iter()
+            .map(|key| read_one(client, key, report))
+            .collect()
+    } else {
+        read_batch(client, keys, report)
+    }
+}
+
+fn read_one(client: &Client, key: &str, report: &mut KeyReport) -> Result<Answer, Failure> {
+    match client.gets::<Item<'static>>(key) {
+        Ok(Some((item, cas))) => Ok(Answer::Hit {
+            item,
+            cas: Some(cas),
+        }),
+        Ok(None) => Ok(Answer::Miss(KeyStatus::NotFound)),
+        Err(error) => match KeyStatus::from_error(&error) {
+            Some(status) => {
+                if let KeyStatus::ServerFailed(server) = &status {
+                    report.server_failed(server, &error);
+                }
+                Ok(Answer::Miss(status))
+            }
+            None => Err(format!("{}: {error}", shown(key)).into()),
+        },
+    }
+}
+
+fn read_batch(
+    client: &Client,
+    keys: &[String],
+    report: &mut KeyReport,
+) -> Result<Vec<Answer>, Failure> {
     let (hits, batch) =
         client.get_multi_report::<_, Item<'static>>(keys.iter().map(String::as_str), "")?;
     for (server, _, error) in &batch.server_errors {
@@ -32,7 +75,10 @@ fn read(client: &Client, keys: &[String], report: &mut KeyReport) -> Result<Vec<
         .iter()
         .map(|key| {
             if let Some(item) = hits.get(key.as_str()) {
-                return Answer::Hit(item.clone());
+                return Answer::Hit {
+                    item: item.clone(),
+                    cas: None,
+                };
             }
             if let Some(failure) = batch.failures.iter().find(|f| f.key == key) {
                 return Answer::Miss(KeyStatus::Failed(failure.error.to_string()));
@@ -53,27 +99,60 @@ fn server_of(client: &Client, key: &str) -> Option<String> {
     client.servers().get(index).map(|s| s.address.to_string())
 }
 
-/// A stored value as text: by its flags, falling back to lossy UTF-8.
-fn display(item: &Item<'static>) -> String {
-    match Value::from_item(item.clone()) {
-        Ok(Value::Postcard(bytes)) => format!("<postcard value, {} bytes>", bytes.len()),
-        Ok(value) => value.to_string(),
-        Err(_) => String::from_utf8_lossy(&item.data).into_owned(),
+/// A hit's JSON record: the value, how it is encoded, flags, size, CAS id.
+fn hit_fields(item: &Item<'static>, cas: Option<u64>, format: Format) -> serde_json::Value {
+    let (value, encoding) = show::for_json(item, format);
+    let mut fields = json!({
+        "value": value,
+        "encoding": encoding,
+        "flags": item.flags,
+        "bytes": item.data.len(),
+    });
+    if let (Some(cas), Some(map)) = (cas, fields.as_object_mut()) {
+        map.insert("cas".into(), json!(cas));
     }
+    fields
 }
 
-pub fn get(client: &Client, keys: &[String], json: bool) -> Result<Outcome, Failure> {
+/// `-v`: a line naming the key with its flags, CAS id and size, before the value.
+fn header(key: &str, item: &Item<'static>, cas: Option<u64>) -> Result<(), Failure> {
+    let cas = cas.map(|c| format!("\tcas {c}")).unwrap_or_default();
+    say!(
+        "{}\tflags {}{cas}\t{} bytes",
+        shown(key),
+        item.flags,
+        item.data.len()
+    );
+    Ok(())
+}
+
+fn value_line(item: &Item<'static>, format: Format) -> Result<(), Failure> {
+    output::bytes(&show::for_people(item, format))?;
+    output::bytes(b"\n")
+}
+
+pub fn get(
+    client: &Client,
+    keys: &[String],
+    show: &ShowArgs,
+    json: bool,
+) -> Result<Outcome, Failure> {
     keys::check(keys.iter().map(String::as_str))?;
     let mut report = KeyReport::new(json);
-    let answers = read(client, keys, &mut report)?;
+    // CAS ids come only with single gets; a batch is faster without them.
+    let answers = read(client, keys, json || show.verbose, &mut report)?;
     for (key, answer) in keys.iter().zip(answers) {
         match answer {
-            Answer::Hit(item) => {
-                let text = display(&item);
-                if !json {
-                    say!("{text}");
+            Answer::Hit { item, cas } => {
+                if json {
+                    report.key(key, &KeyStatus::Ok, hit_fields(&item, cas, show.format));
+                    continue;
                 }
-                report.key(key, &KeyStatus::Ok, json!({"value": text}));
+                if show.verbose {
+                    header(key, &item, cas)?;
+                }
+                value_line(&item, show.format)?;
+                report.key(key, &KeyStatus::Ok, json!({}));
             }
             Answer::Miss(status) => report.key(key, &status, json!({})),
         }
@@ -84,14 +163,16 @@ pub fn get(client: &Client, keys: &[String], json: bool) -> Result<Outcome, Fail
 pub fn cat(client: &Client, keys: &[String], json: bool) -> Result<Outcome, Failure> {
     keys::check(keys.iter().map(String::as_str))?;
     let mut report = KeyReport::new(json);
-    let answers = read(client, keys, &mut report)?;
+    let answers = read(client, keys, false, &mut report)?;
     for (key, answer) in keys.iter().zip(answers) {
         match answer {
-            Answer::Hit(item) => {
-                if !json {
+            Answer::Hit { item, cas } => {
+                if json {
+                    report.key(key, &KeyStatus::Ok, hit_fields(&item, cas, Format::Raw));
+                } else {
                     output::bytes(&item.data)?;
+                    report.key(key, &KeyStatus::Ok, json!({}));
                 }
-                report.key(key, &KeyStatus::Ok, json!({"bytes": item.data.len()}));
             }
             Answer::Miss(status) => report.key(key, &status, json!({})),
         }
