@@ -5,6 +5,8 @@ mod support;
 // The regression tests of issue 9's CLI items, by topic.
 #[path = "cli/bench.rs"]
 mod bench;
+#[path = "cli/help.rs"]
+mod help;
 #[path = "cli/messages.rs"]
 mod messages;
 #[path = "cli/output.rs"]

@@ -67,3 +67,17 @@ fn bench_refuses_zero_keys_ops_and_duration() {
         assert!(stderr(&o).contains(option), "{option}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn bench_connections_and_the_pool_size_are_one_option() {
+    for option in ["--connections", "--pool-size"] {
+        let o = quickmc(&[
+            option, "2", "bench", "--ops", "20", "--warmup", "0", "--keys", "5", "--quiet",
+        ]);
+        assert!(o.status.success(), "{option}: {}", stderr(&o));
+        let o = quickmc(&[
+            "bench", option, "2", "--ops", "20", "--warmup", "0", "--keys", "5", "--quiet",
+        ]);
+        assert!(o.status.success(), "{option}: {}", stderr(&o));
+    }
+}

@@ -31,6 +31,7 @@ pub struct Cli {
 
 /// How to reach the cluster (shared by every command).
 #[derive(Args)]
+#[command(next_help_heading = "Cluster options")]
 pub struct ClientArgs {
     /// Servers, comma-separated: host, host:port, host:port:weight,
     /// [v6]:port[:weight], /unix/socket. Default: $MEMCACHED_SERVERS, else
@@ -43,9 +44,15 @@ pub struct ClientArgs {
     /// Key hash: default (one_at_a_time), md5, crc, fnv1_64, fnv1a_64, fnv1_32, fnv1a_32, murmur, murmur3, jenkins.
     #[arg(long, global = true, default_value = "default")]
     pub hash: HashAlgorithm,
-    /// Connections per server.
-    #[arg(long, global = true, default_value_t = 16)]
-    pub pool_size: u32,
+    /// Connections per server: the size of each server's pool [default: 16; bench: one per thread].
+    #[arg(
+        long = "pool-size",
+        visible_alias = "connections",
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub pool_size: Option<u32>,
     /// Connect timeout in milliseconds.
     #[arg(long, global = true, default_value_t = 1000)]
     pub connect_timeout_ms: u64,
@@ -80,6 +87,9 @@ pub struct ClientArgs {
     pub password: Option<String>,
 }
 
+/// The pool size when none is given (bench gives one connection per thread).
+const DEFAULT_POOL_SIZE: u32 = 16;
+
 impl ClientArgs {
     /// The servers given, or the default.
     pub fn servers(&self) -> Vec<String> {
@@ -90,15 +100,16 @@ impl ClientArgs {
         }
     }
 
-    /// A client for `servers`.
-    pub fn build(&self, servers: &[String]) -> Result<Client, Error> {
+    /// A client for `servers`; `pool_size` unless --pool-size was given.
+    pub fn build(&self, servers: &[String], pool_size: Option<u32>) -> Result<Client, Error> {
+        let pool_size = self.pool_size.or(pool_size).unwrap_or(DEFAULT_POOL_SIZE);
         let mut builder = Client::builder()
             .servers(servers)
             .distribution(self.distribution)
             .hash(self.hash)
             .connect_timeout(Duration::from_millis(self.connect_timeout_ms))
             .io_timeout(Some(Duration::from_millis(self.io_timeout_ms)).filter(|d| !d.is_zero()))
-            .max_connections(self.pool_size)
+            .max_connections(pool_size)
             .checkout_timeout(Duration::from_millis(self.checkout_timeout_ms))
             .retry_timeout(Duration::from_secs(self.retry_timeout))
             .failure_limit(self.failure_limit)

@@ -47,20 +47,17 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Bench(args) => {
             let memory = bench::memory_mb(&args);
             let (servers, _local) = servers_or_throwaway(&client, memory, json)?;
-            let mut client = client;
-            // One connection per worker thread unless --connections says otherwise.
-            client.pool_size = args
-                .connections
-                .unwrap_or_else(|| u32::try_from(args.threads).unwrap_or(u32::MAX));
-            let client = client.build(&servers)?;
+            let threads = u32::try_from(args.threads).unwrap_or(u32::MAX);
+            // One connection per worker thread unless --pool-size says otherwise.
+            let client = client.build(&servers, Some(threads))?;
             bench::run(client, &servers, args, json)
         }
         Command::Demo => {
             let (servers, _local) = servers_or_throwaway(&client, 64, json)?;
-            demo::run(&client.build(&servers)?, json)
+            demo::run(&client.build(&servers, None)?, json)
         }
         command => {
-            let client = client.build(&client.servers())?;
+            let client = client.build(&client.servers(), None)?;
             commands::run(&client, command, json)
         }
     }

@@ -13,9 +13,6 @@ pub struct BenchArgs {
     /// Worker threads (each shares one client, as a service's workers would).
     #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub threads: usize,
-    /// Connections per server (default: one per thread).
-    #[arg(long)]
-    pub connections: Option<u32>,
     /// Size of the key space.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub keys: u64,
