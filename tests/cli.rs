@@ -9,11 +9,14 @@ mod bench;
 mod help;
 #[path = "cli/messages.rs"]
 mod messages;
+#[path = "cli/operator.rs"]
+mod operator;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/scripts.rs"]
 mod scripts;
 
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use support::shared;
@@ -47,6 +50,21 @@ fn quickmc_at(spec: &str, args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(["--servers", &shared().spec()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run quickmc");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("quickmc output")
 }
 
 /// Runs quickmc with its stdout (or stderr) already closed by the reader,

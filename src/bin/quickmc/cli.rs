@@ -146,7 +146,9 @@ pub enum Command {
         keys: Vec<String>,
     },
     /// Store a value under KEY.
-    #[command(after_help = "Example: quickmc set greeting hello --ttl 60")]
+    #[command(
+        after_help = "Examples:\n  quickmc set greeting hello --ttl 60\n  quickmc set config --file ./config.json\n  gzip -c big.csv | quickmc set big.csv.gz -"
+    )]
     Set(StoreArgs),
     /// Store only if KEY is missing (exit 1 if it exists).
     #[command(after_help = "Example: quickmc add lock:job owner-1 --ttl 30")]
@@ -242,12 +244,25 @@ pub struct ShowArgs {
     pub verbose: bool,
 }
 
+/// Where a stored value comes from.
+#[derive(Args)]
+pub struct ValueArgs {
+    /// The value, stored as text (flags 16); `-` stores the raw bytes read
+    /// from stdin (flags 0).
+    #[arg(required_unless_present = "file")]
+    pub value: Option<String>,
+    /// Store the raw bytes of the file at PATH (flags 0), for values too
+    /// big or too binary for an argument.
+    #[arg(long, value_name = "PATH", conflicts_with = "value")]
+    pub file: Option<PathBuf>,
+}
+
 #[derive(Args)]
 pub struct StoreArgs {
     /// The key to store under.
     pub key: String,
-    /// The value, stored as text (flags 16).
-    pub value: String,
+    #[command(flatten)]
+    pub value: ValueArgs,
     /// Expiration in seconds (0: never).
     #[arg(long, default_value_t = 0)]
     pub ttl: u32,
@@ -257,8 +272,8 @@ pub struct StoreArgs {
 pub struct ConcatArgs {
     /// The key whose value grows.
     pub key: String,
-    /// The text to add (flags are left as they are).
-    pub value: String,
+    #[command(flatten)]
+    pub value: ValueArgs,
 }
 
 #[derive(Args)]

@@ -1,11 +1,13 @@
 //! Storing values: set, add, replace, append, prepend, cp.
 
+use std::io::Read;
 use std::path::PathBuf;
 
 use quickmc::Client;
 use quickmc::value::ToValue;
 use serde_json::json;
 
+use crate::cli::ValueArgs;
 use crate::keys;
 use crate::outcome::{KeyReport, KeyStatus, Outcome};
 use crate::output::Failure;
@@ -27,6 +29,35 @@ impl Store {
             Store::Set => KeyStatus::NotStored,
             Store::Add => KeyStatus::Exists,
             Store::Replace | Store::Append | Store::Prepend => KeyStatus::NotFound,
+        }
+    }
+}
+
+/// A value as given: text from the command line, or bytes from stdin or a file.
+enum Payload {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Payload {
+    fn from_args(value: &ValueArgs) -> Result<Payload, Failure> {
+        match (&value.value, &value.file) {
+            (_, Some(path)) => read_file(path).map(Payload::Bytes),
+            (Some(text), None) => Payload::from_text_or_dash(text),
+            (None, None) => Err("give a value, - for stdin, or --file PATH".into()),
+        }
+    }
+
+    fn from_text_or_dash(text: &str) -> Result<Payload, Failure> {
+        if text == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("reading the value from stdin: {e}"))?;
+            Ok(Payload::Bytes(bytes))
+        } else {
+            Ok(Payload::Text(text.to_string()))
         }
     }
 }
@@ -56,12 +87,16 @@ pub fn store(
     client: &Client,
     op: Store,
     key: &str,
-    value: &str,
+    value: &ValueArgs,
     ttl: u32,
     json: bool,
 ) -> Result<Outcome, Failure> {
     keys::check([key])?;
-    let stored = apply(client, op, key, value, ttl);
+    let payload = Payload::from_args(value)?;
+    let stored = match &payload {
+        Payload::Text(text) => apply(client, op, key, text.as_str(), ttl),
+        Payload::Bytes(bytes) => apply(client, op, key, &bytes[..], ttl),
+    };
     let status = stored.map(|ok| if ok { KeyStatus::Ok } else { op.refused() });
     let mut report = KeyReport::new(json);
     report.key_result(key, status, json!({}))?;
