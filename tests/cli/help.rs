@@ -5,8 +5,9 @@ use super::*;
 #[test]
 fn help_groups_the_cluster_options_apart_and_describes_every_argument() {
     for command in [
-        "get", "cat", "set", "add", "replace", "append", "prepend", "cp", "delete", "incr", "decr",
-        "touch", "flush", "stats", "ping", "version", "ring", "bench", "demo",
+        "get", "cat", "gets", "exists", "set", "add", "replace", "append", "prepend", "cas", "cp",
+        "delete", "incr", "decr", "touch", "flush", "stats", "ping", "version", "ring", "bench",
+        "demo",
     ] {
         let o = bin().args([command, "--help"]).output().unwrap();
         let help = stdout(&o);

@@ -67,6 +67,7 @@ fn every_miss_prints_one_line_naming_the_key_in_one_form() {
         vec!["incr", missing],
         vec!["decr", missing, "2"],
         vec!["delete", missing],
+        vec!["exists", missing],
     ] {
         let o = quickmc(&args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
@@ -86,11 +87,14 @@ fn an_invalid_key_gets_one_message_and_exit_2_in_every_command() {
         for args in [
             vec!["get", key],
             vec!["cat", key],
+            vec!["gets", key],
+            vec!["exists", key],
             vec!["set", key, "v"],
             vec!["add", key, "v"],
             vec!["replace", key, "v"],
             vec!["append", key, "v"],
             vec!["prepend", key, "v"],
+            vec!["cas", key, "v", "1"],
             vec!["delete", key],
             vec!["incr", key],
             vec!["decr", key],

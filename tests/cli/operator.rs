@@ -40,3 +40,54 @@ fn a_value_comes_from_stdin_with_a_dash_or_from_a_file_and_2_mb_work() {
     );
     assert_eq!(stdout(&quickmc(&["get", "cli:stdin-small"])), "piped\n");
 }
+
+#[test]
+fn exists_answers_with_the_exit_status() {
+    quickmc(&["set", "cli:ex", "v"]);
+    quickmc(&["delete", "cli:ex-not"]);
+    let o = quickmc(&["exists", "cli:ex"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        quickmc(&["exists", "cli:ex", "cli:ex-not"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn gets_then_cas_swaps_only_while_the_value_is_unchanged() {
+    quickmc(&["set", "cli:cas", "one"]);
+    let o = quickmc(&["gets", "cli:cas"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let (cas, value) = text.trim_end().split_once('\t').expect("CAS<TAB>VALUE");
+    assert_eq!(value, "one");
+    let o = quickmc(&["cas", "cli:cas", "two", cas]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = quickmc(&["cas", "cli:cas", "three", cas]);
+    assert_eq!(o.status.code(), Some(1), "a stale CAS id");
+    assert!(stderr(&o).starts_with("cli:cas: "), "{}", stderr(&o));
+    assert_eq!(stdout(&quickmc(&["get", "cli:cas"])), "two\n");
+    let json = json_of(&quickmc(&["--json", "gets", "cli:cas"]));
+    assert!(json["cli:cas"]["cas"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn stats_analyze_summarises_hit_ratio_evictions_and_fill_per_server() {
+    let server = support::Memcached::start();
+    let spec = server.spec();
+    quickmc_at(&spec, &["set", "a", "v"]);
+    quickmc_at(&spec, &["get", "a"]);
+    quickmc_at(&spec, &["get", "b"]);
+    let o = quickmc_at(&spec, &["stats", "--analyze"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for word in ["hit ratio", "evictions", "fill", "50.0%", spec.as_str()] {
+        assert!(text.contains(word), "{word}:\n{text}");
+    }
+    let json = json_of(&quickmc_at(&spec, &["--json", "stats", "--analyze"]));
+    let s = &json["servers"][&spec];
+    assert_eq!(s["hit_ratio"], 0.5, "{json}");
+    assert_eq!(s["evictions"], 0);
+    assert!(s["fill"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["cluster"]["items"], 1);
+}

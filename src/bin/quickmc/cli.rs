@@ -145,6 +145,25 @@ pub enum Command {
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
     },
+    /// Print each hit's CAS id and value, tab-separated, for a later `cas`
+    /// (exit 1 if any key is missing).
+    #[command(
+        after_help = "Example:\n  IFS=$'\\t' read -r cas value < <(quickmc gets counter)\n  quickmc cas counter \"$((value + 1))\" \"$cas\""
+    )]
+    Gets {
+        /// Keys to read.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        show: ShowArgs,
+    },
+    /// Exit 0 if every KEY is present, 1 if any is missing (as memcexist).
+    #[command(after_help = "Example: quickmc exists lock:job && echo busy")]
+    Exists {
+        /// Keys to look for.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
     /// Store a value under KEY.
     #[command(
         after_help = "Examples:\n  quickmc set greeting hello --ttl 60\n  quickmc set config --file ./config.json\n  gzip -c big.csv | quickmc set big.csv.gz -"
@@ -162,6 +181,10 @@ pub enum Command {
     /// Prepend the value to KEY's value (exit 1 if KEY is missing).
     #[command(after_help = "Example: quickmc prepend log 'first '")]
     Prepend(ConcatArgs),
+    /// Store only if KEY still has the CAS id `gets` printed (exit 1 if it
+    /// changed or is gone).
+    #[command(after_help = "Example: quickmc cas counter 42 1337")]
+    Cas(CasArgs),
     /// Store files as raw bytes, each under its file name (exit 1 if any was not stored).
     #[command(after_help = "Example: quickmc cp ./static/logo.png ./static/app.css --ttl 3600")]
     Cp {
@@ -200,13 +223,18 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         delay: u32,
     },
-    /// Each server's statistics, as a table (one column per server).
+    /// Each server's statistics, as a table (one column per server), or a
+    /// summary with --analyze.
     #[command(
-        after_help = "Examples:\n  quickmc stats\n  quickmc stats slabs\n  quickmc --json stats items"
+        after_help = "Examples:\n  quickmc stats\n  quickmc stats slabs\n  quickmc stats --analyze\n  quickmc --json stats items"
     )]
     Stats {
         /// A stats group: items, slabs, settings, sizes (default: the general statistics).
         group: Option<String>,
+        /// Per server: hit ratio, evictions, memory fill, items; then the
+        /// cluster as a whole (as memcstat --analyze).
+        #[arg(long, conflicts_with = "group")]
+        analyze: bool,
     },
     /// Each server's reachability and Noop round-trip time (exit 1 if any is down).
     #[command(after_help = "Example: quickmc --servers 10.0.0.1,10.0.0.2 ping")]
@@ -233,7 +261,7 @@ pub enum Command {
     Demo,
 }
 
-/// How `get` prints values.
+/// How `get` and `gets` print values.
 #[derive(Args)]
 pub struct ShowArgs {
     /// How to print values.
@@ -274,6 +302,21 @@ pub struct ConcatArgs {
     pub key: String,
     #[command(flatten)]
     pub value: ValueArgs,
+}
+
+#[derive(Args)]
+pub struct CasArgs {
+    /// The key to store under.
+    pub key: String,
+    /// The value, stored as text (flags 16); `-` stores the raw bytes read
+    /// from stdin (flags 0).
+    pub value: String,
+    /// The CAS id `quickmc gets KEY` printed (never 0).
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    pub cas: u64,
+    /// Expiration in seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub ttl: u32,
 }
 
 #[derive(Args)]

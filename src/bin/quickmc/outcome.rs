@@ -17,6 +17,8 @@ pub enum KeyStatus {
     Exists,
     /// The server did not store it, for no reason above.
     NotStored,
+    /// cas: the value changed since its CAS id was read (or is gone).
+    Stale,
     /// The key was not asked about: its server failed (said once, apart).
     ServerFailed(String),
     /// Anything else that failed this key alone (a value the server
@@ -32,6 +34,7 @@ impl KeyStatus {
             KeyStatus::NotFound => "not_found",
             KeyStatus::Exists => "exists",
             KeyStatus::NotStored => "not_stored",
+            KeyStatus::Stale => "stale",
             KeyStatus::ServerFailed(_) => "server_failed",
             KeyStatus::Failed(_) => "failed",
         }
@@ -44,6 +47,7 @@ impl KeyStatus {
             KeyStatus::NotFound => "not found".into(),
             KeyStatus::Exists => "exists".into(),
             KeyStatus::NotStored => "not stored".into(),
+            KeyStatus::Stale => "not stored: changed since its CAS id was read, or gone".into(),
             KeyStatus::ServerFailed(server) => format!("not asked, its server {server} failed"),
             KeyStatus::Failed(why) => why.clone(),
         }

@@ -1,4 +1,4 @@
-//! Reading keys: get, cat.
+//! Reading keys: get, gets, cat, exists.
 
 use quickmc::Client;
 use quickmc::value::Item;
@@ -137,10 +137,32 @@ pub fn get(
     show: &ShowArgs,
     json: bool,
 ) -> Result<Outcome, Failure> {
+    print_hits(client, keys, show, json, false)
+}
+
+pub fn gets(
+    client: &Client,
+    keys: &[String],
+    show: &ShowArgs,
+    json: bool,
+) -> Result<Outcome, Failure> {
+    print_hits(client, keys, show, json, true)
+}
+
+/// get and gets: each hit's value, in the order given (gets: after its CAS
+/// id and a tab, so one shell `read` takes both); misses on stderr.
+fn print_hits(
+    client: &Client,
+    keys: &[String],
+    show: &ShowArgs,
+    json: bool,
+    cas_first: bool,
+) -> Result<Outcome, Failure> {
     keys::check(keys.iter().map(String::as_str))?;
     let mut report = KeyReport::new(json);
     // CAS ids come only with single gets; a batch is faster without them.
-    let answers = read(client, keys, json || show.verbose, &mut report)?;
+    let with_cas = cas_first || json || show.verbose;
+    let answers = read(client, keys, with_cas, &mut report)?;
     for (key, answer) in keys.iter().zip(answers) {
         match answer {
             Answer::Hit { item, cas } => {
@@ -150,6 +172,8 @@ pub fn get(
                 }
                 if show.verbose {
                     header(key, &item, cas)?;
+                } else if cas_first {
+                    output::bytes(format!("{}\t", cas.unwrap_or_default()).as_bytes())?;
                 }
                 value_line(&item, show.format)?;
                 report.key(key, &KeyStatus::Ok, json!({}));
@@ -174,6 +198,19 @@ pub fn cat(client: &Client, keys: &[String], json: bool) -> Result<Outcome, Fail
                     report.key(key, &KeyStatus::Ok, json!({}));
                 }
             }
+            Answer::Miss(status) => report.key(key, &status, json!({})),
+        }
+    }
+    report.finish()
+}
+
+pub fn exists(client: &Client, keys: &[String], json: bool) -> Result<Outcome, Failure> {
+    keys::check(keys.iter().map(String::as_str))?;
+    let mut report = KeyReport::new(json);
+    let answers = read(client, keys, false, &mut report)?;
+    for (key, answer) in keys.iter().zip(answers) {
+        match answer {
+            Answer::Hit { .. } => report.key(key, &KeyStatus::Ok, json!({})),
             Answer::Miss(status) => report.key(key, &status, json!({})),
         }
     }

@@ -1,4 +1,4 @@
-//! Storing values: set, add, replace, append, prepend, cp.
+//! Storing values: set, add, replace, append, prepend, cas, cp.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use quickmc::Client;
 use quickmc::value::ToValue;
 use serde_json::json;
 
-use crate::cli::ValueArgs;
+use crate::cli::{CasArgs, ValueArgs};
 use crate::keys;
 use crate::outcome::{KeyReport, KeyStatus, Outcome};
 use crate::output::Failure;
@@ -100,6 +100,18 @@ pub fn store(
     let status = stored.map(|ok| if ok { KeyStatus::Ok } else { op.refused() });
     let mut report = KeyReport::new(json);
     report.key_result(key, status, json!({}))?;
+    report.finish()
+}
+
+pub fn cas(client: &Client, args: &CasArgs, json: bool) -> Result<Outcome, Failure> {
+    keys::check([args.key.as_str()])?;
+    let stored = match Payload::from_text_or_dash(&args.value)? {
+        Payload::Text(text) => client.cas(&args.key, text.as_str(), args.cas, args.ttl),
+        Payload::Bytes(bytes) => client.cas(&args.key, &bytes[..], args.cas, args.ttl),
+    };
+    let status = stored.map(|ok| if ok { KeyStatus::Ok } else { KeyStatus::Stale });
+    let mut report = KeyReport::new(json);
+    report.key_result(&args.key, status, json!({}))?;
     report.finish()
 }
 
