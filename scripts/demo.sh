@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-exec cargo run --quiet --release --features cli -- demo "$@"
+# The first build takes minutes: say so, and let cargo show its progress.
+echo "demo: building quickmc with cargo (the first build takes a few minutes)..." >&2
+exec cargo run --release --features cli -- demo "$@"

@@ -1,31 +1,40 @@
 #!/usr/bin/env bash
 # Installs what quickmc's demo and tests need on a Debian machine: memcached
-# (and, for the SASL tests, sasl2-bin) via apt-get, and a Rust toolchain via
-# rustup when cargo is missing. Safe to run again: it installs only what is missing.
+# (and, for the SASL tests, sasl2-bin) and a C compiler (zstd-sys builds C
+# code) via apt-get, and a Rust toolchain via rustup when cargo is missing.
+# Safe to run again: it installs only what is missing.
 set -euo pipefail
+
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+
+has_c_compiler() {
+  command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1
+}
 
 need_apt=()
 command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 if [ "${1:-}" = "--tests" ]; then
   command -v saslpasswd2 >/dev/null 2>&1 || need_apt+=(sasl2-bin)
 fi
+# Needed whether or not cargo is already there: without it zstd-sys fails
+# to build.
+has_c_compiler || need_apt+=(build-essential)
+rust_missing=false
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  rust_missing=true
+  command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
+fi
+
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # The Debian package starts a memcached service on 127.0.0.1:11211 where an
 # init system runs; quickmc's demo and tests start their own on free ports.
 
-if ! command -v cargo >/dev/null 2>&1; then
-  if [ -x "$HOME/.cargo/bin/cargo" ]; then
-    :
-  else
-    echo "setup: installing Rust with rustup" >&2
-    command -v curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl ca-certificates >/dev/null; }
-    command -v cc >/dev/null 2>&1 || apt-get install -y -qq build-essential >/dev/null
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
-  fi
+if [ "$rust_missing" = true ]; then
+  echo "setup: installing Rust with rustup" >&2
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 fi

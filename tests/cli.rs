@@ -2,7 +2,22 @@
 
 mod support;
 
-use std::process::{Command, Output};
+// The regression tests of issue 9's CLI items, by topic.
+#[path = "cli/bench.rs"]
+mod bench;
+#[path = "cli/help.rs"]
+mod help;
+#[path = "cli/messages.rs"]
+mod messages;
+#[path = "cli/operator.rs"]
+mod operator;
+#[path = "cli/output.rs"]
+mod output;
+#[path = "cli/scripts.rs"]
+mod scripts;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 use support::shared;
 
@@ -17,6 +32,67 @@ fn quickmc(args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quickmc"));
+    command.env_remove("MEMCACHED_SERVERS");
+    command
+}
+
+fn quickmc_at(spec: &str, args: &[&str]) -> Output {
+    bin()
+        .args(["--servers", spec])
+        .args(args)
+        .output()
+        .expect("run quickmc")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(["--servers", &shared().spec()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run quickmc");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("quickmc output")
+}
+
+/// Runs quickmc with its stdout (or stderr) already closed by the reader,
+/// as `quickmc stats | head -1` does once head has its line. Returns the
+/// exit status (141 for death by SIGPIPE) and stderr.
+fn with_closed(stream: &str, args: &[&str]) -> (i32, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run quickmc");
+    match stream {
+        "stdout" => drop(child.stdout.take()),
+        _ => drop(child.stderr.take()),
+    }
+    let o = child.wait_with_output().expect("quickmc output");
+    let code = o
+        .status
+        .code()
+        .or_else(|| o.status.signal().map(|s| 128 + s))
+        .unwrap_or(-1);
+    (code, stderr(&o))
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
 #[test]
@@ -232,10 +308,6 @@ fn ring_prints_the_index_and_spec_each_key_maps_to_as_the_library_places_it() {
     }
 }
 
-fn json_of(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
-}
-
 #[test]
 fn ping_shows_each_server_up_with_a_round_trip_and_a_down_one_exits_1() {
     let o = quickmc(&["ping"]);
@@ -321,7 +393,7 @@ fn cp_stores_files_under_their_names_and_cat_writes_the_raw_bytes_back() {
 fn get_json_maps_keys_to_values() {
     quickmc(&["set", "cli:j1", "one"]);
     let json = json_of(&quickmc(&["--json", "get", "cli:j1"]));
-    assert_eq!(json["cli:j1"], "one");
+    assert_eq!(json["cli:j1"]["value"], "one");
 }
 
 #[test]
