@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::protocol::{BatchError, DecodeError, EncodeError, Status};
+use crate::protocol::{BatchError, DecodeError, EncodeError, Status, TextError};
 
 /// Shorthand for `Result<T, quickmc::Error>`.
 ///
@@ -51,6 +51,9 @@ pub enum ProtocolError {
     /// A batch reply does not belong to the batch.
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// A text-protocol reply that cannot be decoded.
+    #[error(transparent)]
+    Text(#[from] TextError),
     /// A reply that does not answer the request sent.
     #[error("unexpected reply: {0}")]
     Unexpected(&'static str),
@@ -220,6 +223,15 @@ pub enum Error {
         /// The group asked for.
         group: String,
     },
+    /// The server refused a command outright (a text-protocol `ERROR`, a
+    /// crawler that is busy, a SASL server asked for a text command).
+    #[error("{server} refused: {message}")]
+    Refused {
+        /// The server's spec.
+        server: Arc<str>,
+        /// Why, in the server's words or ours.
+        message: String,
+    },
     /// A value could not be turned into bytes.
     #[error("serialization failed: {0}")]
     Serialize(String),
@@ -298,7 +310,9 @@ impl Error {
             }
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Io { .. } | Error::Protocol { .. } => ErrorKind::Connection,
-            Error::Server { .. } | Error::UnsupportedStatsGroup { .. } => ErrorKind::Server,
+            Error::Server { .. } | Error::UnsupportedStatsGroup { .. } | Error::Refused { .. } => {
+                ErrorKind::Server
+            }
             Error::Auth(_) => ErrorKind::Auth,
             Error::PoolTimeout { .. } => ErrorKind::Overloaded,
         }

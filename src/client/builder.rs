@@ -419,6 +419,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 specs,
+                options,
                 pools,
                 live_ring: RwLock::new(ring.clone()),
                 ring,

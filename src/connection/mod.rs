@@ -9,6 +9,7 @@
 
 mod driver;
 mod read_buffer;
+mod text;
 
 use std::fmt;
 use std::io;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use driver::{Deadline, Failure, Lane, drive};
 use read_buffer::ReadBuffer;
+pub(crate) use text::text_command;
 
 use crate::command::{Command, SaslPlain, Single};
 use crate::transport::{self, Idle, Transport, TransportOptions};

@@ -91,3 +91,69 @@ fn stats_analyze_summarises_hit_ratio_evictions_and_fill_per_server() {
     assert!(s["fill"].as_f64().unwrap() > 0.0);
     assert_eq!(json["cluster"]["items"], 1);
 }
+
+/// Issue 9, item 12: memcached answers a binary Stat for `conns` with "not
+/// found"; the tool asks the text protocol of the same port instead.
+#[test]
+fn stats_conns_is_fetched_over_the_text_protocol_of_the_same_port() {
+    let o = quickmc(&["stats", "conns"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(":addr"), "{out}");
+    assert!(!stderr(&o).contains("not found"), "{}", stderr(&o));
+    let o = quickmc(&["--json", "stats", "conns"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let stats = doc[shared().spec()]
+        .as_object()
+        .expect("the server's stats");
+    assert!(stats.keys().any(|k| k.ends_with(":state")), "{stats:?}");
+}
+
+/// Issue 9, item 23: `dump` lists the keys (memcached's `lru_crawler
+/// metadump all`), one per line, or as one JSON array.
+#[test]
+fn dump_lists_every_key_the_server_holds_as_memcdump_does() {
+    let server = support::Memcached::start();
+    let spec = server.spec();
+    for key in ["dump:a", "dump:b", "dump:with space"] {
+        let o = quickmc_at(&spec, &["set", key, "v"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = quickmc_at(&spec, &["dump"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut keys: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    keys.sort();
+    assert_eq!(keys, ["dump:a", "dump:b", "dump:with space"]);
+    let o = quickmc_at(&spec, &["--json", "dump"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let entries = doc.as_array().expect("an array");
+    assert_eq!(entries.len(), 3);
+    assert!(entries.iter().all(|e| e["server"] == spec.as_str()));
+    assert!(entries.iter().all(|e| e["size"].as_u64().unwrap_or(0) > 0));
+}
+
+/// Issue 9, items 12 and 23: a SASL server never answers the text
+/// protocol; the tool says so at once instead of waiting for a timeout.
+#[test]
+fn text_protocol_commands_on_a_sasl_server_say_so_at_once() {
+    let server = support::Memcached::start_sasl();
+    let login = [
+        "--username",
+        support::SASL_USER,
+        "--password",
+        support::SASL_PASSWORD,
+        "--io-timeout-ms",
+        "10000",
+    ];
+    for command in [&["dump"][..], &["stats", "conns"][..]] {
+        let start = std::time::Instant::now();
+        let args: Vec<&str> = login.iter().chain(command).copied().collect();
+        let o = quickmc_at(&server.spec(), &args);
+        assert_eq!(o.status.code(), Some(1), "{command:?}: a server failed");
+        assert!(stderr(&o).contains("SASL"), "{command:?}: {}", stderr(&o));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(8),
+            "{command:?} waited for the 10 s timeout"
+        );
+    }
+}

@@ -229,7 +229,9 @@ pub enum Command {
         after_help = "Examples:\n  quickmc stats\n  quickmc stats slabs\n  quickmc stats --analyze\n  quickmc --json stats items"
     )]
     Stats {
-        /// A stats group: items, slabs, settings, sizes (default: the general statistics).
+        /// A stats group: items, slabs, settings, sizes, conns (default: the
+        /// general statistics). Groups memcached offers only over its text
+        /// protocol (conns) are fetched there.
         group: Option<String>,
         /// Per server: hit ratio, evictions, memory fill, items; then the
         /// cluster as a whole (as memcstat --analyze).
@@ -242,6 +244,11 @@ pub enum Command {
     /// Each server's version.
     #[command(after_help = "Example: quickmc version")]
     Version,
+    /// List every key the servers hold, one per line (as memcdump), using
+    /// memcached's `lru_crawler metadump all` over its text protocol. Not
+    /// available on a SASL server (memcached serves it no text commands).
+    #[command(after_help = "Examples:\n  quickmc dump | wc -l\n  quickmc --json dump")]
+    Dump,
     /// How the key space divides across servers, and where each KEY goes.
     #[command(
         after_help = "Example: quickmc --servers a:11211,b:11211:2 --distribution ketama ring user:1 user:2"

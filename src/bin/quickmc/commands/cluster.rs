@@ -1,4 +1,4 @@
-//! Commands about servers rather than keys: flush, stats, ping, version.
+//! Commands about servers rather than keys: flush, stats, ping, version, dump.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +29,20 @@ pub fn flush(client: &Client, delay: u32, json: bool) -> Result<Outcome, Failure
 }
 
 pub fn stats(client: &Client, group: Option<&str>, json: bool) -> Result<Outcome, Failure> {
-    let results = client.stats_per_server(group.unwrap_or(""));
+    let group = group.unwrap_or("");
+    let mut results = client.stats_per_server(group);
+    // memcached offers some groups (`conns`) only over its text protocol,
+    // on the same port: ask there, as memcstat does.
+    let unsupported =
+        |r: &quickmc::Result<_>| matches!(r, Err(quickmc::Error::UnsupportedStatsGroup { .. }));
+    if results.iter().any(|(_, r)| unsupported(r)) {
+        let text = client.stats_text(group);
+        for ((_, result), (_, over_text)) in results.iter_mut().zip(text) {
+            if unsupported(result) {
+                *result = over_text;
+            }
+        }
+    }
     let failed = tell_failures(&results);
     let answered: Vec<(String, BTreeMap<String, String>)> = results
         .into_iter()
@@ -105,6 +118,46 @@ pub fn version(client: &Client, json: bool) -> Result<Outcome, Failure> {
                 say!("{server} {v}");
             }
         }
+    }
+    Ok(Outcome::from_all_ok(!tell_failures(&results)))
+}
+
+/// Every key the servers hold, one per line (as memcdump), or with --json
+/// one array of `{server, key, expiration, last_access, cas, size}`
+/// streamed as the listing arrives.
+pub fn dump(client: &Client, json: bool) -> Result<Outcome, Failure> {
+    let servers: Vec<String> = client.servers().iter().map(ToString::to_string).collect();
+    let mut written = 0u64;
+    let mut out: Result<(), Failure> = if json { output::bytes(b"[") } else { Ok(()) };
+    let results = client.dump_keys(|server, entry| {
+        let key = String::from_utf8_lossy(&entry.key);
+        let line = if json {
+            let record = json!({
+                "server": servers.get(server),
+                "key": key,
+                "expiration": entry.expiration,
+                "last_access": entry.last_access,
+                "cas": entry.cas,
+                "size": entry.size,
+            });
+            let comma = if written == 0 { "" } else { "," };
+            output::bytes(format!("{comma}\n{record}").as_bytes())
+        } else {
+            output::line(format_args!("{key}"))
+        };
+        written += 1;
+        match line {
+            Ok(()) => true,
+            Err(e) => {
+                // stdout closed (or failed): stop listing, report below.
+                out = Err(e);
+                false
+            }
+        }
+    });
+    out?;
+    if json {
+        output::bytes(b"\n]\n")?;
     }
     Ok(Outcome::from_all_ok(!tell_failures(&results)))
 }

@@ -37,6 +37,7 @@ pub fn run(client: &Client, command: Command, json: bool) -> Result<Outcome, Fai
         Command::Stats { group, .. } => cluster::stats(client, group.as_deref(), json),
         Command::Ping => cluster::ping(client, json),
         Command::Version => cluster::version(client, json),
+        Command::Dump => cluster::dump(client, json),
         Command::Ring { keys } => ring::ring(client, &keys, json),
         Command::Bench(_) | Command::Demo => Err("bench and demo run from main".into()),
     }
