@@ -151,7 +151,15 @@ fn sixteen_threads_under_kills_restarts_and_stops_get_only_their_own_replies() {
                                             "a batch reply reached the wrong key"
                                         );
                                     }
-                                    assert!(report.failures.is_empty(), "{:?}", report.failures);
+                                    // Only keys a failed server left unread
+                                    // are reported, never a value gone wrong.
+                                    let unread: usize =
+                                        report.server_errors.iter().map(|f| f.keys).sum();
+                                    assert!(
+                                        report.failures.len() <= unread,
+                                        "{:?}",
+                                        report.failures
+                                    );
                                     for failed in report.server_errors {
                                         note(failed.error);
                                     }

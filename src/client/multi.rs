@@ -46,12 +46,9 @@ impl Client {
     }
 
     /// Reads a get batch's hits: decoded into `T` now that the I/O is over.
-    fn read_hits<K, T>(
-        &self,
-        keys: Vec<K>,
-        batch: &BatchKeys,
-        run: BatchRun,
-    ) -> (HashMap<K, T>, BatchReport<K>)
+    /// The report lists the keys whose value could not be read and the keys
+    /// a failed server left unread.
+    fn read_hits<K, T>(&self, keys: Vec<K>, batch: &BatchKeys, run: BatchRun) -> Fetched<K, T>
     where
         K: Eq + Hash,
         T: FromValue,
@@ -85,9 +82,25 @@ impl Client {
                 }
             }
         }
+        let value_error = failures
+            .iter()
+            .min_by_key(|(item, _)| *item)
+            .map(|(_, f)| f.error.clone());
+        for failed in &run.failed {
+            for &item in &failed.unsettled {
+                if let Some(key) = keys.get_mut(item as usize).and_then(Option::take) {
+                    let error = failed.error.clone();
+                    failures.push((item, KeyFailure { key, error }));
+                }
+            }
+        }
         failures.sort_by_key(|(item, _)| *item);
         report.failures = failures.into_iter().map(|(_, f)| f).collect();
-        (hits, report)
+        Fetched {
+            hits,
+            report,
+            value_error,
+        }
     }
 
     /// Turns a write batch's events and failed servers into a report keyed
@@ -136,7 +149,7 @@ impl Client {
         op: BatchOp,
         keys: impl IntoIterator<Item = K>,
         key_prefix: &[u8],
-    ) -> Result<(HashMap<K, T>, BatchReport<K>)>
+    ) -> Result<Fetched<K, T>>
     where
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
@@ -173,11 +186,13 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        hits_or_error(self.get_multi_report(keys, key_prefix)?)
+        self.get_batch(BatchOp::Get, keys, key_prefix.as_ref())?
+            .hits_or_error()
     }
 
-    /// Like [`get_multi`](Client::get_multi), also reporting failed servers
-    /// and values that could not be read (those keys are absent from the hits).
+    /// Like [`get_multi`](Client::get_multi), also reporting failed servers,
+    /// values that could not be read, and the keys a failed server left
+    /// unread (all absent from the hits).
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211", "127.0.0.1:11212"])?;
@@ -196,7 +211,9 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        self.get_batch(BatchOp::Get, keys, key_prefix.as_ref())
+        Ok(self
+            .get_batch(BatchOp::Get, keys, key_prefix.as_ref())?
+            .into_parts())
     }
 
     /// Get-and-touch for many keys: the hits, each given the new
@@ -218,7 +235,8 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        hits_or_error(self.gat_multi_report(keys, key_prefix, expiration)?)
+        self.get_batch(BatchOp::GetAndTouch(expiration), keys, key_prefix.as_ref())?
+            .hits_or_error()
     }
 
     /// Like [`gat_multi`](Client::gat_multi), with the report.
@@ -238,7 +256,9 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        self.get_batch(BatchOp::GetAndTouch(expiration), keys, key_prefix.as_ref())
+        Ok(self
+            .get_batch(BatchOp::GetAndTouch(expiration), keys, key_prefix.as_ref())?
+            .into_parts())
     }
 
     fn store_multi<K: AsRef<[u8]>, V: ToValue>(
@@ -497,17 +517,32 @@ impl Client {
     }
 }
 
-/// A read batch's plain form: the hits, unless every server failed or a
-/// value could not be read (an error naming its key).
-fn hits_or_error<K, T>((hits, report): (HashMap<K, T>, BatchReport<K>)) -> Result<HashMap<K, T>> {
-    if report.servers_answered == 0
-        && let Some(failed) = report.server_errors.into_iter().next()
-    {
-        return Err(failed.error);
+/// What a read batch fetched.
+struct Fetched<K, T> {
+    hits: HashMap<K, T>,
+    report: BatchReport<K>,
+    /// The first key whose value could not be read (not a server's failure).
+    value_error: Option<Error>,
+}
+
+impl<K, T> Fetched<K, T> {
+    fn into_parts(self) -> (HashMap<K, T>, BatchReport<K>) {
+        (self.hits, self.report)
     }
-    match report.failures.into_iter().next() {
-        Some(failure) => Err(failure.error),
-        None => Ok(hits),
+
+    /// The plain form: the hits, unless every server failed or a value
+    /// could not be read (an error naming its key). Keys a failed server
+    /// left unread are simply absent, as libmemcached leaves them.
+    fn hits_or_error(self) -> Result<HashMap<K, T>> {
+        if self.report.servers_answered == 0
+            && let Some(failed) = self.report.server_errors.into_iter().next()
+        {
+            return Err(failed.error);
+        }
+        match self.value_error {
+            Some(error) => Err(error),
+            None => Ok(self.hits),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::cli::ShowArgs;
 use crate::keys::{self, shown};
-use crate::outcome::{KeyReport, KeyStatus, Outcome};
+use crate::outcome::{KeyReport, KeyStatus, Outcome, failed_server};
 use crate::output::{self, Failure};
 use crate::show::{self, Format};
 
@@ -66,11 +66,6 @@ fn read_batch(
     for failed in &batch.server_errors {
         report.server_failed(&failed.server, &failed.error);
     }
-    let failed: Vec<&str> = batch
-        .server_errors
-        .iter()
-        .map(|failed| failed.server.as_str())
-        .collect();
     Ok(keys
         .iter()
         .map(|key| {
@@ -80,23 +75,17 @@ fn read_batch(
                     cas: None,
                 };
             }
-            if let Some(failure) = batch.failures.iter().find(|f| f.key == key) {
-                return Answer::Miss(KeyStatus::Failed(failure.error.to_string()));
-            }
-            match server_of(client, key) {
-                Some(server) if failed.contains(&server.as_str()) => {
-                    Answer::Miss(KeyStatus::ServerFailed(server))
-                }
-                _ => Answer::Miss(KeyStatus::NotFound),
+            // The report names every key that was not read: a value that
+            // could not be read, or a key its failed server left unasked.
+            match batch.failures.iter().find(|f| f.key == key) {
+                Some(failure) => Answer::Miss(match failed_server(&failure.error) {
+                    Some(server) => KeyStatus::ServerFailed(server),
+                    None => KeyStatus::Failed(failure.error.to_string()),
+                }),
+                None => Answer::Miss(KeyStatus::NotFound),
             }
         })
         .collect())
-}
-
-/// The server a key was sent to (named as the client names servers in errors).
-fn server_of(client: &Client, key: &str) -> Option<String> {
-    let index = client.hash(key).ok()?;
-    client.servers().get(index).map(|s| s.address.to_string())
 }
 
 /// A hit's JSON record: the value, how it is encoded, flags, size, CAS id.
