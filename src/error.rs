@@ -182,6 +182,16 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The TLS handshake with a server failed (or the server refused the
+    /// connection right after it, as memcached does when it wants a client
+    /// certificate it did not get). Counts as a failed connect.
+    #[error("TLS with {server} failed: {reason}")]
+    Tls {
+        /// The server's spec.
+        server: Arc<str>,
+        /// Why, as far as the client can tell.
+        reason: String,
+    },
     /// Reading from or writing to a server failed, or it closed the connection.
     #[error("I/O with {server} failed: {source}")]
     Io {
@@ -305,9 +315,10 @@ impl Error {
                 ErrorKind::InvalidInput
             }
             Error::Deserialize { .. } | Error::Compression { .. } => ErrorKind::Value,
-            Error::ServerDown { .. } | Error::NoServers | Error::Connect { .. } => {
-                ErrorKind::Unavailable
-            }
+            Error::ServerDown { .. }
+            | Error::NoServers
+            | Error::Connect { .. }
+            | Error::Tls { .. } => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Io { .. } | Error::Protocol { .. } => ErrorKind::Connection,
             Error::Server { .. } | Error::UnsupportedStatsGroup { .. } | Error::Refused { .. } => {
@@ -332,6 +343,7 @@ impl Error {
                 | Error::Timeout { .. }
                 | Error::Protocol { .. }
                 | Error::Auth(_)
+                | Error::Tls { .. }
                 | Error::ValueTooLarge { .. }
         )
     }
@@ -349,6 +361,7 @@ impl Error {
         matches!(
             self,
             Error::Connect { .. }
+                | Error::Tls { .. }
                 | Error::Io { .. }
                 | Error::Timeout { .. }
                 | Error::ServerDown { .. }

@@ -46,10 +46,14 @@ mod transport;
 pub mod value;
 
 pub use client::{
-    BatchReport, Client, ClientBuilder, KeyFailure, Reserved, ServerFailure, StoreOptions,
+    BatchReport, Client, ClientBuilder, KeyFailure, PerServer, Ping, Reserved, ServerFailure,
+    StoreOptions,
 };
 pub use error::{Error, ErrorKind, KeyError, ProtocolError, Result};
 pub use server::{Address, DEFAULT_PORT, ServerSpec};
+#[cfg(feature = "tls")]
+pub use transport::TlsConfig;
+pub use transport::TlsSession;
 
 /// The README's examples, compiled as doctests so they stay accurate.
 #[cfg(doctest)]

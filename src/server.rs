@@ -39,11 +39,15 @@ impl fmt::Display for Address {
     }
 }
 
-/// One server of a cluster: its address and its weight.
+/// One server of a cluster: its address, its weight, and whether it is
+/// spoken to over TLS.
 ///
 /// Parses the specs libmemcached and pylibmc accept: `host`, `host:port`,
 /// `host:port:weight`, `[v6addr]:port[:weight]`, and Unix socket paths
-/// (anything starting with `/`, optionally prefixed `unix:`).
+/// (anything starting with `/`, optionally prefixed `unix:`); a TCP spec
+/// prefixed `tls://` is spoken to over TLS (the `tls` feature). The scheme
+/// never changes where keys go: continuum points hash the host and port
+/// exactly as without it.
 ///
 /// ```
 /// use quickmc::{Address, ServerSpec};
@@ -52,6 +56,9 @@ impl fmt::Display for Address {
 /// assert_eq!(s.weight, 5);
 /// let u: ServerSpec = "/run/memcached.sock".parse()?;
 /// assert_eq!(u.to_string(), "/run/memcached.sock");
+/// let t: ServerSpec = "tls://cache.example.com:11212".parse()?;
+/// assert!(t.tls);
+/// assert_eq!(t.ketama_host_port(), ("cache.example.com".to_string(), 11212));
 /// # Ok::<(), quickmc::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,6 +67,8 @@ pub struct ServerSpec {
     pub address: Address,
     /// Its share of the key space under weighted ketama (default 1).
     pub weight: u32,
+    /// Whether the server is spoken to over TLS (`tls://` in the spec).
+    pub tls: bool,
 }
 
 impl ServerSpec {
@@ -81,6 +90,9 @@ impl ServerSpec {
 
 impl fmt::Display for ServerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tls {
+            f.write_str("tls://")?;
+        }
         write!(f, "{}", self.address)?;
         if self.weight != 1 {
             if matches!(self.address, Address::Unix(_)) {
@@ -110,11 +122,19 @@ impl FromStr for ServerSpec {
         if trimmed.is_empty() {
             return Err(bad(spec, "empty"));
         }
+        let (tls, trimmed) = match trimmed.strip_prefix("tls://") {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
         let unix = trimmed.strip_prefix("unix:").unwrap_or(trimmed);
         if unix.starts_with('/') {
+            if tls {
+                return Err(bad(spec, "TLS is spoken over TCP, not a Unix socket"));
+            }
             return Ok(ServerSpec {
                 address: Address::Unix(PathBuf::from(unix)),
                 weight: 1,
+                tls,
             });
         }
         let (host, rest) = if let Some(after) = trimmed.strip_prefix('[') {
@@ -161,6 +181,7 @@ impl FromStr for ServerSpec {
                 port,
             },
             weight,
+            tls,
         })
     }
 }
@@ -176,6 +197,7 @@ mod tests {
                 port,
             },
             weight,
+            tls: false,
         }
     }
 
@@ -211,6 +233,8 @@ mod tests {
             "[nothost]:1",
             "[::1]x",
             "host:0",
+            "tls:///tmp/mc.sock",
+            "tls://",
         ] {
             assert!(
                 matches!(text.parse::<ServerSpec>(), Err(Error::Config(_))),
@@ -220,8 +244,24 @@ mod tests {
     }
 
     #[test]
+    fn the_tls_scheme_leaves_the_continuum_point_unchanged() {
+        let plain: ServerSpec = "cache-b:22122:3".parse().unwrap();
+        let tls: ServerSpec = "tls://cache-b:22122:3".parse().unwrap();
+        assert!(tls.tls && !plain.tls);
+        assert_eq!(tls.ketama_host_port(), plain.ketama_host_port());
+        assert_eq!((tls.address, tls.weight), (plain.address, plain.weight));
+    }
+
+    #[test]
     fn display_round_trips_through_parse() {
-        for text in ["cache-a:11211", "[::1]:11300:5", "h:1:7", "/tmp/x.sock"] {
+        for text in [
+            "cache-a:11211",
+            "[::1]:11300:5",
+            "h:1:7",
+            "/tmp/x.sock",
+            "tls://h:1:7",
+            "tls://[::1]:5",
+        ] {
             let spec: ServerSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }

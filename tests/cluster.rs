@@ -148,10 +148,10 @@ fn a_multi_key_batch_writes_every_servers_batch_before_waiting_on_any() {
         .servers(proxies.iter().map(Proxy::spec))
         .build()
         .unwrap();
-    let hits: HashMap<&str, u64> = fresh
-        .get_multi(keys.iter().map(String::as_str), "")
+    let (hits, report) = fresh
+        .get_multi_report::<_, u64>(keys.iter().map(String::as_str), "")
         .unwrap();
-    assert_eq!(hits.len(), 1000);
+    assert_eq!(hits.len(), 1000, "{:?}", report.server_errors);
     assert!(
         !gate.timed_out(),
         "replies were held until a server was waited on alone"

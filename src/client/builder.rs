@@ -45,6 +45,11 @@ pub struct ClientBuilder {
     max_value_size: usize,
     transcoder: Option<Arc<dyn Transcoder>>,
     batch_deadline: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
+    /// Whether `tls` applies to every server, or to `tls://` ones only.
+    #[cfg(feature = "tls")]
+    tls_everywhere: bool,
 }
 
 impl Default for ClientBuilder {
@@ -58,6 +63,8 @@ impl Default for ClientBuilder {
                 read_timeout: None,
                 tcp_nodelay: true,
                 tcp_keepalive: false,
+                #[cfg(feature = "tls")]
+                tls: None,
             },
             io_timeout: Some(Duration::from_secs(1)),
             credentials: None,
@@ -81,7 +88,53 @@ impl Default for ClientBuilder {
             max_value_size: 64 << 20,
             transcoder: None,
             batch_deadline: Some(Duration::from_secs(10)),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_everywhere: false,
         }
+    }
+}
+
+impl ClientBuilder {
+    /// Each server's connection options: TLS where the builder or the
+    /// server's spec asks for it, one rustls configuration for them all.
+    #[cfg(feature = "tls")]
+    fn per_server_options(
+        &self,
+        specs: &[ServerSpec],
+        options: ConnectionOptions,
+    ) -> Result<Vec<ConnectionOptions>> {
+        let wants_tls = |spec: &ServerSpec| self.tls_everywhere || spec.tls;
+        let setup = match specs.iter().any(wants_tls) {
+            true => Some(self.tls.clone().unwrap_or_default().build()?),
+            false => None,
+        };
+        Ok(specs
+            .iter()
+            .map(|spec| {
+                let mut options = options.clone();
+                if wants_tls(spec) {
+                    options.transport.tls = setup.clone();
+                }
+                options
+            })
+            .collect())
+    }
+
+    /// Each server's connection options (TLS needs the `tls` feature).
+    #[cfg(not(feature = "tls"))]
+    fn per_server_options(
+        &self,
+        specs: &[ServerSpec],
+        options: ConnectionOptions,
+    ) -> Result<Vec<ConnectionOptions>> {
+        if let Some(spec) = specs.iter().find(|s| s.tls) {
+            return Err(Error::Config(format!(
+                "{spec}: quickmc was built without its `tls` feature"
+            )));
+        }
+        Ok(vec![options; specs.len()])
     }
 }
 
@@ -351,6 +404,42 @@ impl ClientBuilder {
         self
     }
 
+    /// Speaks TLS to every server, with `config` (the `tls` feature). To
+    /// speak TLS to some servers only, mark them `tls://host:port` instead
+    /// (see [`tls_config`](ClientBuilder::tls_config)). TLS never moves a
+    /// key: placement hashes the host and port only.
+    ///
+    /// ```no_run
+    /// let client = quickmc::Client::builder()
+    ///     .servers(["cache.example.com:11211"])
+    ///     .tls(quickmc::TlsConfig::new().ca_file("/etc/ssl/memcached-ca.pem")?)
+    ///     .build()?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::TlsConfig) -> ClientBuilder {
+        self.tls = Some(config);
+        self.tls_everywhere = true;
+        self
+    }
+
+    /// The TLS configuration of the servers marked `tls://host:port`,
+    /// leaving the others plain (without it, marked servers verify against
+    /// the platform's roots: [`TlsConfig::new`](crate::TlsConfig::new)).
+    ///
+    /// ```no_run
+    /// let client = quickmc::Client::builder()
+    ///     .servers(["10.0.0.1:11211", "tls://cache.example.com:11211"])
+    ///     .tls_config(quickmc::TlsConfig::new().ca_file("/etc/ssl/memcached-ca.pem")?)
+    ///     .build()?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: crate::TlsConfig) -> ClientBuilder {
+        self.tls = Some(config);
+        self
+    }
+
     /// Shares the cluster with pylibmc (default off): compression becomes
     /// zlib (flag 8), which pylibmc reads, and any write pylibmc could not
     /// read — a [`Serde`](crate::value::Serde) value, zstd — fails with
@@ -403,13 +492,14 @@ impl ClientBuilder {
         let options = ConnectionOptions {
             transport: TransportOptions {
                 read_timeout: self.io_timeout,
-                ..self.transport
+                ..self.transport.clone()
             },
             io_timeout: self.io_timeout,
             max_value: u32::try_from(self.max_value_size).unwrap_or(u32::MAX),
-            credentials: self.credentials,
+            credentials: self.credentials.clone(),
         };
-        let pools = Pools::new(&specs, &options, self.pool);
+        let per_server = self.per_server_options(&specs, options)?;
+        let pools = Pools::new(specs.iter().cloned().zip(per_server).collect(), self.pool);
         let transcoder = self.transcoder.unwrap_or_else(|| {
             Arc::new(DefaultTranscoder::new(
                 self.compression,
@@ -419,7 +509,6 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 specs,
-                options,
                 pools,
                 live_ring: RwLock::new(ring.clone()),
                 ring,

@@ -5,7 +5,21 @@ use std::time::{Duration, Instant};
 
 use super::Client;
 use crate::command::{Command, Flush, Idempotence, Noop, Stats, Version};
-use crate::{Error, Result};
+use crate::{Error, Result, TlsSession};
+
+/// A server's answer to [`Client::ping`].
+///
+/// ```
+/// let p = quickmc::Ping { round_trip: std::time::Duration::from_micros(40), tls: None };
+/// assert!(p.tls.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    /// How long a Noop took, there and back.
+    pub round_trip: Duration,
+    /// The negotiated TLS session, for a server spoken to over TLS.
+    pub tls: Option<TlsSession>,
+}
 
 /// One result per server, named as `host:port` or a socket path.
 pub type PerServer<T> = Vec<(String, Result<T>)>;
@@ -85,29 +99,41 @@ impl Client {
             .collect()
     }
 
-    /// Each server's reachability and the round-trip time of a Noop, per
-    /// server (a pooled connection is used, as operations would).
+    /// Each server's reachability: the round-trip time of a Noop on a
+    /// pooled connection (as operations would use), and the TLS session
+    /// where the server is spoken to over TLS.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
-    /// for (server, rtt) in client.ping() {
-    ///     match rtt {
-    ///         Ok(rtt) => println!("{server}: {rtt:?}"),
+    /// for (server, ping) in client.ping() {
+    ///     match ping {
+    ///         Ok(ping) => println!("{server}: {:?} {:?}", ping.round_trip, ping.tls),
     ///         Err(e) => println!("{server}: {e}"),
     ///     }
     /// }
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn ping(&self) -> PerServer<Duration> {
+    pub fn ping(&self) -> PerServer<Ping> {
         (0..self.server_count())
             .map(|index| {
                 let start = Instant::now();
                 let result = self
                     .run(index, Idempotence::Repeatable, &mut Noop)
-                    .map(|()| start.elapsed());
+                    .map(|()| Ping {
+                        round_trip: start.elapsed(),
+                        tls: self.tls_session(index),
+                    });
                 (self.server_name(index).to_string(), result)
             })
             .collect()
+    }
+
+    /// The TLS session of a pooled connection to server `index`, if it speaks TLS.
+    fn tls_session(&self, index: usize) -> Option<TlsSession> {
+        let mut checkout = self.inner.pools.checkout(index).ok()?;
+        let session = checkout.conn().tls_session();
+        self.inner.pools.give_back(index, checkout);
+        session
     }
 
     /// Every server's version string, per server.

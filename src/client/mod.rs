@@ -21,13 +21,12 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 
 pub use builder::ClientBuilder;
-pub use cluster::PerServer;
+pub use cluster::{PerServer, Ping};
 pub use options::StoreOptions;
 pub use report::{BatchReport, KeyFailure, ServerFailure};
 pub use reserve::Reserved;
 
 use crate::command::{Command, Idempotence};
-use crate::connection::ConnectionOptions;
 use crate::distribution::{Distribution, DistributionKind, ServerPoint};
 use crate::pool::{Pools, Verdict};
 use crate::value::{FromValue, Item, ToValue, Transcoder, flags};
@@ -68,8 +67,6 @@ pub struct Client {
 
 struct Inner {
     specs: Vec<ServerSpec>,
-    /// How connections are made (for the text-protocol side door).
-    options: ConnectionOptions,
     pools: Pools,
     /// The distribution over every server.
     ring: Distribution,

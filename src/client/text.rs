@@ -19,7 +19,8 @@ impl Client {
                       text-protocol commands to SASL clients"
                 .into(),
         };
-        if self.inner.options.credentials.is_some() {
+        let (_, options) = self.inner.pools.target(index)?;
+        if options.credentials.is_some() {
             return Err(refused());
         }
         match self.run(index, Idempotence::Repeatable, &mut Noop) {
@@ -35,15 +36,8 @@ impl Client {
         on_line: impl FnMut(TextLine<'_>) -> Result<bool>,
     ) -> Result<()> {
         self.text_allowed(index)?;
-        let spec = self.inner.specs.get(index).ok_or(Error::NoServers)?;
-        let server = self.server_name(index);
-        text_command(
-            &spec.address,
-            &self.inner.options,
-            &server,
-            command,
-            on_line,
-        )
+        let (address, options) = self.inner.pools.target(index)?;
+        text_command(address, options, &self.server_name(index), command, on_line)
     }
 
     /// Statistics of `group` over the text protocol, per server: for the

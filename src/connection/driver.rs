@@ -155,13 +155,31 @@ impl<'a> Lane<'a> {
     }
 
     fn finish(&mut self, outcome: Result<(), Error>) {
+        let replied = self.exchange.replies() > 0;
+        let first_exchange = !self.conn.proven;
+        self.conn.proven |= outcome.is_ok() || replied;
         let outcome = outcome.map_err(|error| {
             // Stopped mid-exchange: whatever is on the wire is unaccounted for.
             self.conn.broken = true;
+            let error = match error {
+                // A new connection dropped at its first request, unanswered:
+                // a server that speaks TLS on this port does just that.
+                Error::Io { server, source } if first_exchange && !replied => Error::Connect {
+                    server,
+                    source: std::sync::Arc::new(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!(
+                            "the server dropped a new connection at its first request \
+                             ({source}); does it require TLS on this port (a tls:// spec)?"
+                        ),
+                    )),
+                },
+                other => other,
+            };
             Failure {
                 error,
                 written: self.wrote_any,
-                replied: self.exchange.replies() > 0,
+                replied,
             }
         });
         self.result = Some(outcome);

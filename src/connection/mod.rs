@@ -20,8 +20,8 @@ pub(crate) use driver::{Deadline, Failure, Lane, drive};
 use read_buffer::ReadBuffer;
 pub(crate) use text::text_command;
 
-use crate::command::{Command, SaslPlain, Single};
-use crate::transport::{self, Idle, Transport, TransportOptions};
+use crate::command::{Command, Noop, SaslPlain, Single};
+use crate::transport::{self, ConnectError, Idle, TlsSession, Transport, TransportOptions};
 use crate::{Address, Error, Result};
 
 /// SASL PLAIN credentials.
@@ -62,6 +62,8 @@ pub(crate) struct Connection {
     broken: bool,
     max_value: u32,
     io_timeout: Option<Duration>,
+    /// Whether an exchange ever completed on this connection.
+    proven: bool,
     created: Instant,
     generation: u64,
 }
@@ -88,6 +90,30 @@ pub(crate) fn io_error(server: &Arc<str>, e: io::Error) -> Error {
     }
 }
 
+/// The error a failed connect means.
+pub(crate) fn connect_error(server: &Arc<str>, error: ConnectError) -> Error {
+    match error {
+        ConnectError::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Error::Timeout {
+                server: server.clone(),
+            }
+        }
+        ConnectError::Io(e) => Error::Connect {
+            server: server.clone(),
+            source: Arc::new(e),
+        },
+        ConnectError::Tls(reason) => Error::Tls {
+            server: server.clone(),
+            reason,
+        },
+    }
+}
+
 /// The error a peer closing the connection means.
 pub(crate) fn closed(server: &Arc<str>) -> Error {
     io_error(
@@ -101,22 +127,18 @@ pub(crate) fn closed(server: &Arc<str>) -> Error {
 
 impl Connection {
     /// Connects to `address` (and authenticates when credentials are set).
+    /// A TLS connection completes one round trip before it is handed out
+    /// (SASL when set, else a Noop): some handshake failures — a client
+    /// certificate the server refused — show only as the connection closing
+    /// at its first read, and belong to the connect.
     pub(crate) fn connect(
         address: &Address,
         options: &ConnectionOptions,
         server: Arc<str>,
     ) -> Result<Connection> {
-        let transport =
-            transport::connect(address, &options.transport).map_err(|e| match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
-                    server: server.clone(),
-                },
-                _ => Error::Connect {
-                    server: server.clone(),
-                    source: Arc::new(e),
-                },
-            })?;
-        let now = Instant::now();
+        let transport = transport::connect(address, &options.transport)
+            .map_err(|e| connect_error(&server, e))?;
+        let tls = transport.tls_session().is_some();
         let mut conn = Connection {
             transport,
             server,
@@ -126,14 +148,30 @@ impl Connection {
             broken: false,
             max_value: options.max_value,
             io_timeout: options.io_timeout,
-            created: now,
+            proven: false,
+            created: Instant::now(),
             generation: 0,
         };
-        if let Some(credentials) = &options.credentials {
-            let mut auth = SaslPlain::new(&credentials.username, &credentials.password);
-            conn.call(&mut auth)?;
+        // SASL, when set, is the first round trip (memcached answers
+        // nothing else before it).
+        let first = match &options.credentials {
+            Some(credentials) => conn.call(&mut SaslPlain::new(
+                &credentials.username,
+                &credentials.password,
+            )),
+            None if tls => conn.call(&mut Noop),
+            None => return Ok(conn),
+        };
+        match first {
+            Ok(()) => Ok(conn),
+            Err(Error::Io { .. } | Error::Connect { .. }) if tls => Err(Error::Tls {
+                server: conn.server.clone(),
+                reason: "the server closed the connection after the handshake: it refused \
+                         the client certificate, or requires one"
+                    .into(),
+            }),
+            Err(e) => Err(e),
         }
-        Ok(conn)
     }
 
     /// Runs one command to its outcome, within the I/O timeout for the
@@ -194,6 +232,11 @@ impl Connection {
     /// When the connection was made.
     pub(crate) fn created(&self) -> Instant {
         self.created
+    }
+
+    /// The negotiated TLS session, on a TLS connection.
+    pub(crate) fn tls_session(&self) -> Option<TlsSession> {
+        self.transport.tls_session()
     }
 
     /// The idle check through the transport: has the peer closed, or sent

@@ -29,11 +29,8 @@ pub(crate) fn text_command(
     command: &[u8],
     mut on_line: impl FnMut(TextLine<'_>) -> Result<bool>,
 ) -> Result<()> {
-    let mut transport =
-        transport::connect(address, &options.transport).map_err(|e| Error::Connect {
-            server: server.clone(),
-            source: Arc::new(e),
-        })?;
+    let mut transport = transport::connect(address, &options.transport)
+        .map_err(|e| super::connect_error(server, e))?;
     let send_deadline = Instant::now() + options.io_timeout.unwrap_or(Duration::from_secs(5));
     send_all(&mut *transport, command, server, send_deadline)?;
     let protocol = |error: ProtocolError| Error::Protocol {

@@ -16,7 +16,7 @@ use manager::{Manager, Slot};
 
 use crate::connection::{Connection, ConnectionOptions};
 use crate::transport::Idle;
-use crate::{Error, Result, ServerSpec};
+use crate::{Address, Error, Result, ServerSpec};
 
 type Pooled = r2d2::PooledConnection<Manager>;
 
@@ -32,8 +32,10 @@ pub(crate) struct PoolConfig {
     pub(crate) health: HealthPolicy,
 }
 
-/// One server: its spec, its pool and its health.
+/// One server: how to reach it, its pool and its health.
 struct ServerPool {
+    address: Address,
+    options: ConnectionOptions,
     name: Arc<str>,
     pool: r2d2::Pool<Manager>,
     health: Arc<Health>,
@@ -89,16 +91,12 @@ impl std::fmt::Debug for Pools {
 impl Pools {
     /// A pool per server. No connection is made yet (r2d2's
     /// `build_unchecked`), so a dead server never stops a client being built.
-    pub(crate) fn new(
-        specs: &[ServerSpec],
-        options: &ConnectionOptions,
-        config: PoolConfig,
-    ) -> Pools {
+    pub(crate) fn new(servers: Vec<(ServerSpec, ConnectionOptions)>, config: PoolConfig) -> Pools {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let epoch = Instant::now();
-        let servers = specs
-            .iter()
-            .map(|spec| {
+        let servers = servers
+            .into_iter()
+            .map(|(spec, options)| {
                 let name: Arc<str> = spec.address.to_string().into();
                 let health = Arc::new(Health::new(epoch));
                 let generation = Arc::new(AtomicU64::new(0));
@@ -119,6 +117,8 @@ impl Pools {
                     .error_handler(Box::new(r2d2::NopErrorHandler))
                     .build_unchecked(manager);
                 ServerPool {
+                    address: spec.address,
+                    options,
                     name,
                     pool,
                     health,
@@ -135,6 +135,13 @@ impl Pools {
 
     fn server(&self, index: usize) -> Result<&ServerPool> {
         self.servers.get(index).ok_or(Error::NoServers)
+    }
+
+    /// Where server `index` is and how it is connected to (for a
+    /// connection outside the pool).
+    pub(crate) fn target(&self, index: usize) -> Result<(&Address, &ConnectionOptions)> {
+        let server = self.server(index)?;
+        Ok((&server.address, &server.options))
     }
 
     /// Server `index`'s name (`host:port` or a socket path).

@@ -8,6 +8,8 @@
 //! Connections and drivers speak to this interface only.
 
 mod socket;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::fmt;
 use std::io;
@@ -15,6 +17,10 @@ use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 pub(crate) use socket::Socket;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
+#[cfg(feature = "tls")]
+pub(crate) use tls::TlsSetup;
 
 use crate::Address;
 
@@ -41,12 +47,40 @@ pub(crate) enum Idle {
 /// How a connection's transport is made.
 #[derive(Debug, Clone)]
 pub(crate) struct TransportOptions {
-    /// How long a TCP connect (per resolved address) may take.
+    /// How long a TCP connect (per resolved address), and a TLS handshake
+    /// after it, may take.
     pub(crate) connect_timeout: Duration,
     /// How long a blocking read may wait; `None` forever.
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) tcp_nodelay: bool,
     pub(crate) tcp_keepalive: bool,
+    /// Speak TLS over the TCP connection.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<TlsSetup>,
+}
+
+/// The negotiated TLS session of a connection.
+///
+/// ```
+/// let s = quickmc::TlsSession { version: "TLSv1_3".into(), cipher: "TLS13_AES_256_GCM_SHA384".into() };
+/// assert!(s.version.contains("1_3"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSession {
+    /// The protocol version (`TLSv1_3`, `TLSv1_2`).
+    pub version: String,
+    /// The cipher suite.
+    pub cipher: String,
+}
+
+/// Why a transport could not be made.
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    /// The socket could not connect (or timed out).
+    Io(io::Error),
+    /// The TLS handshake failed, and why.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls(String),
 }
 
 /// One peer's byte stream. Writes never block: a driver waits for
@@ -75,12 +109,22 @@ pub(crate) trait Transport: Send + fmt::Debug {
     fn idle(&mut self) -> Idle;
     /// Closes the stream for writing and reading.
     fn shutdown(&mut self);
+    /// The TLS session, for a TLS transport.
+    fn tls_session(&self) -> Option<TlsSession> {
+        None
+    }
 }
 
-/// Connects a plain socket to `address`.
+/// Connects to `address`: a plain socket, or TLS over TCP when configured.
 pub(crate) fn connect(
     address: &Address,
     options: &TransportOptions,
-) -> io::Result<Box<dyn Transport>> {
-    Ok(Box::new(Socket::connect(address, options)?))
+) -> Result<Box<dyn Transport>, ConnectError> {
+    #[cfg(feature = "tls")]
+    if let Some(setup) = &options.tls {
+        return Ok(Box::new(tls::TlsStream::connect(address, options, setup)?));
+    }
+    Ok(Box::new(
+        Socket::connect(address, options).map_err(ConnectError::Io)?,
+    ))
 }

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod proxy;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod wire;
 
 const INSTALL_HINT: &str = "memcached is not installed: these tests run against real memcached \
@@ -324,6 +326,11 @@ impl Memcached {
     /// password [`SASL_PASSWORD`] in a sasldb made here (saslpasswd2 from
     /// Debian's sasl2-bin).
     pub fn start_sasl() -> Memcached {
+        Memcached::start_sasl_with(Vec::new())
+    }
+
+    /// [`start_sasl`](Memcached::start_sasl) with more memcached arguments.
+    pub fn start_sasl_with(extra: Vec<String>) -> Memcached {
         let saslpasswd2 = Command::new("saslpasswd2").arg("-v").output();
         assert!(
             saslpasswd2.is_ok(),
@@ -352,6 +359,7 @@ impl Memcached {
         .expect("write memcached.conf");
         Memcached::with(Options {
             sasl_dir: Some(dir),
+            extra,
             ..Options::default()
         })
     }

@@ -34,7 +34,7 @@ pub struct Cli {
 #[command(next_help_heading = "Cluster options")]
 pub struct ClientArgs {
     /// Servers, comma-separated: host, host:port, host:port:weight,
-    /// [v6]:port[:weight], /unix/socket. Default: $MEMCACHED_SERVERS, else
+    /// [v6]:port[:weight], /unix/socket, tls://host:port. Default: $MEMCACHED_SERVERS, else
     /// 127.0.0.1:11211 (demo and bench: a throwaway memcached).
     #[arg(long, global = true, env = "MEMCACHED_SERVERS", value_delimiter = ',')]
     pub servers: Vec<String>,
@@ -85,6 +85,61 @@ pub struct ClientArgs {
         hide_env_values = true
     )]
     pub password: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS (memcached started with -Z): every server, or those given as tls://host:port.
+#[derive(Args)]
+#[command(next_help_heading = "TLS options")]
+pub struct TlsArgs {
+    /// Speak TLS to every server (servers given as tls://host:port use TLS anyway).
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Trust the CA certificates in this PEM file (default: the platform's roots).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Present this PEM client certificate chain (mutual TLS; with --tls-key).
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The name the servers' certificates must carry (default: each server's host).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// DANGEROUS: accept any server certificate, unverified (anyone on the
+    /// path can read and change everything). For a test server only.
+    #[arg(long, global = true)]
+    pub tls_dangerously_skip_verification: bool,
+}
+
+impl TlsArgs {
+    /// The TLS configuration these options ask for, if any.
+    fn config(&self) -> Result<Option<quickmc::TlsConfig>, Error> {
+        let any = self.tls
+            || self.tls_ca.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_server_name.is_some()
+            || self.tls_dangerously_skip_verification;
+        if !any {
+            return Ok(None);
+        }
+        let mut config = quickmc::TlsConfig::new();
+        if let Some(ca) = &self.tls_ca {
+            config = config.ca_file(ca)?;
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config = config.client_cert_files(cert, key)?;
+        }
+        if let Some(name) = &self.tls_server_name {
+            config = config.server_name(name);
+        }
+        if self.tls_dangerously_skip_verification {
+            config = config.dangerously_accept_any_server_certificate();
+        }
+        Ok(Some(config))
+    }
 }
 
 /// The pool size when none is given (bench gives one connection per thread).
@@ -119,6 +174,9 @@ impl ClientArgs {
             (Some(user), Some(password)) => builder = builder.credentials(user, password),
             (None, None) => {}
             _ => return Err(Error::Config("give both --username and --password".into())),
+        }
+        if let Some(tls) = self.tls.config()? {
+            builder = builder.tls(tls);
         }
         builder.build()
     }

@@ -82,7 +82,12 @@ pub fn ping(client: &Client, json: bool) -> Result<Outcome, Failure> {
         let list: Vec<serde_json::Value> = results
             .iter()
             .map(|(s, r)| match r {
-                Ok(rtt) => json!({"server": s, "up": true, "rtt_us": rtt.as_micros() as u64}),
+                Ok(ping) => json!({
+                    "server": s,
+                    "up": true,
+                    "rtt_us": ping.round_trip.as_micros() as u64,
+                    "tls": ping.tls.as_ref().map(|t| json!({"version": t.version, "cipher": t.cipher})),
+                }),
                 Err(e) => json!({"server": s, "up": false, "error": e.to_string()}),
             })
             .collect();
@@ -92,11 +97,19 @@ pub fn ping(client: &Client, json: bool) -> Result<Outcome, Failure> {
             "server".to_string(),
             "status".into(),
             "round trip".into(),
+            "tls".into(),
         ]];
         for (s, r) in &results {
             rows.push(match r {
-                Ok(rtt) => vec![s.clone(), "up".into(), format!("{} µs", rtt.as_micros())],
-                Err(e) => vec![s.clone(), "DOWN".into(), e.to_string()],
+                Ok(ping) => vec![
+                    s.clone(),
+                    "up".into(),
+                    format!("{} µs", ping.round_trip.as_micros()),
+                    ping.tls
+                        .as_ref()
+                        .map_or("-".into(), |t| format!("{} {}", t.version, t.cipher)),
+                ],
+                Err(e) => vec![s.clone(), "DOWN".into(), e.to_string(), String::new()],
             });
         }
         table(&rows)?;
