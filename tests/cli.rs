@@ -484,3 +484,5 @@ fn bench_verify_reports_zero_mismatches_while_servers_are_stopped_killed_and_res
     assert!(errors > 0, "the faults were seen and counted: {json}");
     assert!(o.status.success());
 }
+#[path = "cli/tls.rs"]
+mod tls;
