@@ -503,11 +503,103 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
+/// TLS against plain on the same memcached (`-Z` and a `notls:` listener
+/// beside it), in alternation: single get, get_multi of 100 x 100 B and of
+/// 10,000 x 1 KB. Connections are pooled, so the handshake is not timed.
+#[cfg(feature = "tls")]
+fn tls(c: &mut Criterion) {
+    use support::tls::{pki, trusting_the_test_ca};
+    let plain_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let (cert, key) = &pki().server;
+    let server = support::Memcached::with(support::Options {
+        memory_mb: 256,
+        extra: vec![
+            "-Z".into(),
+            "-o".into(),
+            format!(
+                "ssl_chain_cert={},ssl_key={}",
+                cert.display(),
+                key.display()
+            ),
+            "-l".into(),
+            format!("notls:127.0.0.1:{plain_port}"),
+        ],
+        ..support::Options::default()
+    });
+    let plain = quickmc::Client::builder()
+        .servers([format!("127.0.0.1:{plain_port}")])
+        .max_connections(4)
+        .build()
+        .unwrap();
+    let tls = quickmc::Client::builder()
+        .servers([server.spec()])
+        .tls(trusting_the_test_ca())
+        .max_connections(4)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("tls");
+    plain.set("bench:tls", &[b'v'; 100][..], 0).unwrap();
+    let plain_get = || plain.get::<Vec<u8>>("bench:tls").unwrap().unwrap();
+    let tls_get = || tls.get::<Vec<u8>>("bench:tls").unwrap().unwrap();
+    group.bench_function(BenchmarkId::new("get", "plain"), |b| {
+        paired(b, None, plain_get, tls_get)
+    });
+    group.bench_function(BenchmarkId::new("get", "tls"), |b| {
+        paired(b, Some("tls/get"), tls_get, plain_get)
+    });
+    for (count, size, label) in [
+        (100usize, 100usize, "get_multi_100x100B"),
+        (10_000, 1024, "get_multi_10000x1KB"),
+    ] {
+        let keys: Vec<String> = (0..count)
+            .map(|i| format!("bench:tls:{size}:{i}"))
+            .collect();
+        let value = vec![b'x'; size];
+        assert!(
+            plain
+                .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
+                .unwrap()
+                .is_empty()
+        );
+        let plain_get = || -> HashMap<&str, Vec<u8>> {
+            plain
+                .get_multi(keys.iter().map(String::as_str), "")
+                .unwrap()
+        };
+        let tls_get = || -> HashMap<&str, Vec<u8>> {
+            tls.get_multi(keys.iter().map(String::as_str), "").unwrap()
+        };
+        if count > 1000 {
+            group.sample_size(10);
+        }
+        group.bench_function(BenchmarkId::new(label, "plain"), |b| {
+            paired(b, None, plain_get, tls_get)
+        });
+        group.bench_function(BenchmarkId::new(label, "tls"), |b| {
+            paired(b, Some(&format!("tls/{label}")), tls_get, plain_get)
+        });
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "tls"))]
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
     targets = single, batch_small, batch_large, fanout, threads
+}
+
+#[cfg(feature = "tls")]
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = single, batch_small, batch_large, fanout, threads, tls
 }
 criterion_main!(benches);

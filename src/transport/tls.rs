@@ -185,7 +185,7 @@ impl TlsConfig {
     /// The rustls configuration, built once for every connection (so TLS
     /// sessions are resumed across them).
     pub(crate) fn build(&self) -> Result<TlsSetup> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(prefer_aes_128(rustls::crypto::ring::default_provider()));
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| config_error("versions", e))?;
@@ -234,6 +234,24 @@ impl TlsConfig {
         }
         Ok(store)
     }
+}
+
+/// The provider's cipher suites with AES-128-GCM first: as secure for a
+/// cache's traffic as AES-256 and a third cheaper per byte, on both sides
+/// (memcached's OpenSSL honours the client's order).
+fn prefer_aes_128(mut provider: rustls::crypto::CryptoProvider) -> rustls::crypto::CryptoProvider {
+    use rustls::CipherSuite::{
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TLS13_AES_128_GCM_SHA256,
+    };
+    let rank = |suite: &rustls::SupportedCipherSuite| match suite.suite() {
+        TLS13_AES_128_GCM_SHA256
+        | TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+        _ => 1,
+    };
+    provider.cipher_suites.sort_by_key(rank);
+    provider
 }
 
 /// A built TLS configuration, shared by every connection to the servers it
@@ -318,10 +336,31 @@ impl Write for SocketIo<'_> {
         self.socket.send(buf)
     }
 
+    /// Every record rustls has ready in one `sendmsg`, not one per record.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        use rustix::net::{SendAncillaryBuffer, SendFlags};
+        loop {
+            let sent = rustix::net::sendmsg(
+                &*self.socket,
+                bufs,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            );
+            match sent {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => return other.map_err(io::Error::from),
+            }
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// How much is read from the socket at once: rustls takes 4 KiB a call, so
+/// larger reads go through [`TlsStream::wire`] (one syscall, not sixteen).
+const WIRE_READ: usize = 64 * 1024;
 
 /// A TLS connection over a TCP socket.
 pub(crate) struct TlsStream {
@@ -330,6 +369,12 @@ pub(crate) struct TlsStream {
     read_timeout: Option<Duration>,
     /// Decrypted bytes waiting in rustls.
     buffered: usize,
+    /// Bytes read from the socket that rustls has not taken yet:
+    /// `wire[wire_at..wire_end]` (the buffer stays initialised, so a read
+    /// does not zero it each time).
+    wire: Vec<u8>,
+    wire_at: usize,
+    wire_end: usize,
 }
 
 impl fmt::Debug for TlsStream {
@@ -424,6 +469,9 @@ impl TlsStream {
             tls,
             read_timeout: options.read_timeout,
             buffered: 0,
+            wire: Vec::new(),
+            wire_at: 0,
+            wire_end: 0,
         };
         stream.handshake(deadline)?;
         Ok(stream)
@@ -478,17 +526,55 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Reads and decrypts what the socket has; `Ok(0)` at end of stream.
-    fn fill(&mut self, wait: Wait) -> io::Result<usize> {
-        let mut io = SocketIo {
-            socket: &mut self.socket,
-            wait,
-        };
-        let n = self.tls.read_tls(&mut io)?;
-        let state = self.tls.process_new_packets().map_err(tls_io_error)?;
-        self.buffered = state.plaintext_bytes_to_read();
+    /// Hands rustls what [`TlsStream::wire`] holds and decrypts it, as far
+    /// as rustls takes (it holds at most about 16 KiB of plaintext).
+    fn feed(&mut self) -> io::Result<()> {
+        while let Some(mut pending) = self
+            .wire
+            .get(self.wire_at..self.wire_end)
+            .filter(|w| !w.is_empty())
+        {
+            if self.tls.wants_read() {
+                let taken = self.tls.read_tls(&mut pending)?;
+                self.wire_at += taken;
+            }
+            let state = self.tls.process_new_packets().map_err(tls_io_error)?;
+            self.buffered = state.plaintext_bytes_to_read();
+            if self.buffered > 0 || !self.tls.wants_read() {
+                break;
+            }
+        }
+        if self.wire_at >= self.wire_end {
+            self.wire_at = 0;
+            self.wire_end = 0;
+        }
         // rustls may have something to say back (an alert, a key update).
         let _ = self.flush();
+        Ok(())
+    }
+
+    /// Reads from the socket into [`TlsStream::wire`] and feeds rustls;
+    /// `Ok(0)` at end of stream.
+    fn fill(&mut self, wait: Wait) -> io::Result<usize> {
+        if self.wire_at > 0 {
+            self.wire.copy_within(self.wire_at..self.wire_end, 0);
+            self.wire_end -= self.wire_at;
+            self.wire_at = 0;
+        }
+        if self.wire.len() < self.wire_end + WIRE_READ {
+            self.wire.resize(self.wire_end + WIRE_READ, 0);
+        }
+        let room = self.wire.get_mut(self.wire_end..).unwrap_or_default();
+        let n = self.socket.recv(room, wait)?;
+        self.wire_end += n;
+        if n == 0 {
+            // Tell rustls the stream ended (so a missing close_notify is seen).
+            self.tls.read_tls(&mut io::empty())?;
+            let state = self.tls.process_new_packets().map_err(tls_io_error)?;
+            self.buffered = state.plaintext_bytes_to_read();
+            return Ok(0);
+        }
+        self.feed()?;
         Ok(n)
     }
 
@@ -513,16 +599,35 @@ impl Transport for TlsStream {
             Wait::Block => self.read_timeout.map(|t| Instant::now() + t),
             Wait::NonBlock => None,
         };
+        let mut filled = 0;
         loop {
-            match self.tls.reader().read(buf) {
-                Ok(n) => {
-                    self.buffered = self.buffered.saturating_sub(n);
-                    return Ok(n);
+            if let Some(room) = buf.get_mut(filled..).filter(|r| !r.is_empty()) {
+                match self.tls.reader().read(room) {
+                    // close_notify: the end, once everything before it is read.
+                    Ok(0) => return Ok(filled),
+                    Ok(n) => {
+                        filled += n;
+                        self.buffered = self.buffered.saturating_sub(n);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The peer closed without close_notify: end of stream.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer closed without close_notify: end of stream.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+            }
+            if filled == buf.len() {
+                return Ok(filled);
+            }
+            if self.wire_at < self.wire_end {
+                self.feed()?;
+                if self.buffered > 0 {
+                    continue;
+                }
+            }
+            // Never wait on the socket with reply bytes in hand.
+            if filled > 0 {
+                return Ok(filled);
             }
             if self.fill(wait)? == 0 && self.buffered == 0 {
                 return Ok(0);
@@ -584,13 +689,16 @@ impl Transport for TlsStream {
     }
 
     fn has_buffered_input(&self) -> bool {
-        self.buffered > 0
+        self.buffered > 0 || self.wire_at < self.wire_end
     }
 
     fn idle(&mut self) -> Idle {
         // Records the server sent unasked (TLS 1.3 session tickets) are
         // taken in here; only decrypted bytes are stray.
         loop {
+            if self.wire_at < self.wire_end && self.feed().is_err() {
+                return Idle::Closed;
+            }
             if self.buffered > 0 {
                 return Idle::Stray;
             }
