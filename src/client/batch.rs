@@ -7,9 +7,8 @@ use super::Client;
 use super::keys::BatchKeys;
 use super::retry::{self, Attempt};
 use crate::Error;
-use crate::command::{Batch, BatchOp, HitValues, KeyEvent, ValueSource};
-use crate::connection::{Deadline, Lane, drive};
-use crate::pool::Checkout;
+use crate::command::{Batch, BatchOp, Exchange, HitValues, KeyEvent, ValueSource};
+use crate::connection::Deadline;
 
 /// A server that did not finish its share of a batch.
 #[derive(Debug)]
@@ -55,42 +54,24 @@ impl Client {
             .collect();
         let mut first = true;
         while !pending.is_empty() {
-            let mut checkouts: Vec<(usize, &[u32], Checkout)> = Vec::with_capacity(pending.len());
-            for (server, items) in &pending {
-                match self.inner.pools.checkout(*server) {
-                    Ok(checkout) => checkouts.push((*server, items, checkout)),
-                    Err(error) => {
-                        self.blame(*server, retry::blame_checkout(&error));
-                        run.failed.push(ServerRun {
-                            server: *server,
-                            unsettled: items.to_vec(),
-                            error,
-                        });
-                    }
-                }
-            }
-            let mut batches: Vec<Batch<'_>> = checkouts
+            let mut batches: Vec<Batch<'_>> = pending
                 .iter()
-                .map(|(_, items, _)| Batch::new(op, &keys.table, items, values))
+                .map(|(_, items)| Batch::new(op, &keys.table, items, values))
                 .collect();
-            let results: Vec<_> = {
-                let mut lanes: Vec<Lane<'_>> = checkouts
-                    .iter_mut()
+            let ran = {
+                let mut work: Vec<(usize, &mut dyn Exchange)> = pending
+                    .iter()
                     .zip(batches.iter_mut())
-                    .map(|((_, _, checkout), batch)| Lane::new(checkout.conn(), batch))
+                    .map(|((server, _), batch)| (*server, batch as &mut dyn Exchange))
                     .collect();
-                drive(&mut lanes, &deadline);
-                lanes.iter_mut().map(Lane::take_result).collect()
+                self.execute(&mut work, &deadline)
             };
             let mut next = Vec::new();
-            for (((server, _, checkout), batch), result) in
-                checkouts.into_iter().zip(batches).zip(results)
-            {
+            for (((server, _), batch), ran) in pending.iter().zip(batches).zip(ran) {
+                let server = *server;
                 let unsettled = batch.unsettled();
                 run.events.push(batch.into_events());
-                let from_pool = checkout.from_pool;
-                self.inner.pools.give_back(server, checkout);
-                let failure = match result {
+                let failure = match ran.result {
                     Ok(()) => {
                         self.succeeded(server);
                         run.servers_answered += 1;
@@ -99,12 +80,14 @@ impl Client {
                     Err(failure) => failure,
                 };
                 let attempt = Attempt {
-                    from_pool,
+                    from_pool: ran.from_pool,
                     idempotence: op.idempotence(),
                     first,
                 };
                 let verdict = retry::classify(&failure, &attempt);
-                self.blame(server, verdict.blame);
+                if !failure.counted {
+                    self.blame(server, verdict.blame);
+                }
                 if verdict.retry && !unsettled.is_empty() {
                     next.push((server, Cow::Owned(unsettled.to_vec())));
                 } else {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use super::{Behavior, Client, Inner, server_point};
+use crate::command::MuxLimits;
 use crate::connection::{ConnectionOptions, Credentials};
 use crate::distribution::{Distribution, DistributionKind, HashAlgorithm, ServerPoint};
-use crate::pool::{HealthPolicy, PoolConfig, Pools};
+use crate::pool::{HealthPolicy, PoolConfig, Pools, SharedPools};
 use crate::transport::TransportOptions;
 use crate::value::{CompressionAlgorithm, DefaultTranscoder, Transcoder};
 use crate::{Error, Result, ServerSpec};
@@ -45,6 +46,8 @@ pub struct ClientBuilder {
     max_value_size: usize,
     transcoder: Option<Arc<dyn Transcoder>>,
     batch_deadline: Option<Duration>,
+    /// Shared connections per server, in the pipelined mode.
+    pipelined: Option<usize>,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
     /// Whether `tls` applies to every server, or to `tls://` ones only.
@@ -88,6 +91,7 @@ impl Default for ClientBuilder {
             max_value_size: 64 << 20,
             transcoder: None,
             batch_deadline: Some(Duration::from_secs(10)),
+            pipelined: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -440,6 +444,30 @@ impl ClientBuilder {
         self
     }
 
+    /// The pipelined mode (default off): instead of a pool per server,
+    /// each server gets `connections` (2 is a good start) that every
+    /// thread shares. Concurrent threads' requests go out in shared writes,
+    /// and one waiting thread reads the replies for all and hands each its
+    /// own, so many threads cost few syscalls; a thread alone does its own
+    /// I/O, as in the pooled mode. A batch goes in windows of at most 1,024
+    /// requests (or 128 KiB) with at most two in flight, so even a huge
+    /// one never holds other threads back for its whole length. Everything
+    /// else — placement, the retry rule, values, reports — is unchanged;
+    /// `max_connections`, `checkout_timeout` and reservations do not apply
+    /// (a [`reserve`](crate::Client::reserve) guard changes nothing here).
+    ///
+    /// ```no_run
+    /// let client = quickmc::Client::builder()
+    ///     .servers(["10.0.0.1:11211"])
+    ///     .pipelined(2)
+    ///     .build()?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn pipelined(mut self, connections: usize) -> ClientBuilder {
+        self.pipelined = Some(connections.max(1));
+        self
+    }
+
     /// Shares the cluster with pylibmc (default off): compression becomes
     /// zlib (flag 8), which pylibmc reads, and any write pylibmc could not
     /// read — a [`Serde`](crate::value::Serde) value, zstd — fails with
@@ -506,10 +534,14 @@ impl ClientBuilder {
                 self.max_value_size,
             ))
         });
+        let shared = self
+            .pipelined
+            .map(|per_server| SharedPools::new(&pools, per_server, MuxLimits::default()));
         Ok(Client {
             inner: Arc::new(Inner {
                 specs,
                 pools,
+                shared,
                 live_ring: RwLock::new(ring.clone()),
                 ring,
                 any_ejected: AtomicBool::new(false),

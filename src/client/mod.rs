@@ -5,6 +5,7 @@
 mod batch;
 mod builder;
 mod cluster;
+mod execute;
 mod keys;
 mod multi;
 mod options;
@@ -26,9 +27,10 @@ pub use options::StoreOptions;
 pub use report::{BatchReport, KeyFailure, ServerFailure};
 pub use reserve::Reserved;
 
-use crate::command::{Command, Idempotence};
+use crate::command::{Command, Idempotence, Single};
+use crate::connection::Deadline;
 use crate::distribution::{Distribution, DistributionKind, ServerPoint};
-use crate::pool::{Pools, Verdict};
+use crate::pool::{Pools, SharedPools, Verdict};
 use crate::value::{FromValue, Item, ToValue, Transcoder, flags};
 use crate::{Error, Result, ServerSpec};
 use retry::{Attempt, Blame};
@@ -68,6 +70,8 @@ pub struct Client {
 struct Inner {
     specs: Vec<ServerSpec>,
     pools: Pools,
+    /// The shared connections, in the pipelined mode.
+    shared: Option<SharedPools>,
     /// The distribution over every server.
     ring: Distribution,
     /// The distribution over live servers, when any is ejected.
@@ -226,6 +230,9 @@ impl Client {
     /// ```
     pub fn disconnect_all(&self) {
         self.inner.pools.retire_all();
+        if let Some(shared) = &self.inner.shared {
+            shared.retire_all();
+        }
     }
 
     /// Pool state per server: (open connections, idle connections).
@@ -343,30 +350,30 @@ impl Client {
     ) -> Result<C::Output> {
         let mut first = true;
         loop {
-            let mut checkout = match self.inner.pools.checkout(index) {
-                Ok(checkout) => checkout,
-                Err(error) => {
-                    self.blame(index, retry::blame_checkout(&error));
-                    return Err(error);
-                }
-            };
-            let result = checkout.conn().run(command);
-            let from_pool = checkout.from_pool;
-            self.inner.pools.give_back(index, checkout);
-            let failure = match result {
-                Ok(outcome) => {
+            let deadline = Deadline::reply(self.inner.behavior.io_timeout);
+            let mut exchange = Single::new(command);
+            let ran = self.execute_one(index, &mut exchange, &deadline);
+            let failure = match ran.result {
+                Ok(()) => {
                     self.succeeded(index);
-                    return outcome;
+                    return exchange.into_outcome().unwrap_or_else(|| {
+                        Err(Error::Protocol {
+                            server: self.server_name(index),
+                            error: crate::ProtocolError::Unexpected("no answer"),
+                        })
+                    });
                 }
                 Err(failure) => failure,
             };
             let attempt = Attempt {
-                from_pool,
+                from_pool: ran.from_pool,
                 idempotence,
                 first,
             };
             let verdict = retry::classify(&failure, &attempt);
-            self.blame(index, verdict.blame);
+            if !failure.counted {
+                self.blame(index, verdict.blame);
+            }
             if !verdict.retry {
                 return Err(failure.error);
             }

@@ -49,6 +49,11 @@ pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
     let repeatable = attempt.idempotence == Idempotence::Repeatable;
     let stale = attempt.from_pool && !failure.replied && matches!(failure.error, Error::Io { .. });
     match &failure.error {
+        // The health gate said so: nothing new about the server.
+        Error::ServerDown { .. } => Verdict {
+            retry: false,
+            blame: Blame::Nobody,
+        },
         Error::ValueTooLarge { .. } => Verdict {
             retry: repeatable,
             blame: Blame::Nobody,
@@ -65,17 +70,6 @@ pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
             retry: false,
             blame: Blame::Nobody,
         },
-    }
-}
-
-/// What a checkout that failed says about the server: a connect that
-/// failed or timed out does; a server already marked down, or an exhausted
-/// pool, does not (again).
-pub(super) fn blame_checkout(error: &Error) -> Blame {
-    match error {
-        Error::ServerDown { .. } | Error::PoolTimeout { .. } => Blame::Nobody,
-        error if error.is_server_failure() => Blame::Server,
-        _ => Blame::Nobody,
     }
 }
 
@@ -96,6 +90,7 @@ mod tests {
             error,
             written,
             replied,
+            counted: false,
         }
     }
 
@@ -174,9 +169,11 @@ mod tests {
                 blame: Blame::Nobody
             }
         );
-        assert_eq!(
-            blame_checkout(&Error::PoolTimeout { server: "s".into() }),
-            Blame::Nobody
-        );
+        let exhausted = failure(Error::PoolTimeout { server: "s".into() }, false, false);
+        let verdict = classify(&exhausted, &attempt(false, Idempotence::Repeatable, true));
+        assert_eq!(verdict.blame, Blame::Nobody);
+        let down = failure(Error::ServerDown { server: "s".into() }, false, false);
+        let verdict = classify(&down, &attempt(false, Idempotence::Repeatable, true));
+        assert_eq!(verdict.blame, Blame::Nobody);
     }
 }

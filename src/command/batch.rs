@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::KeyTable;
 use super::single::{CounterOp, StoreMode, counter_extras};
-use super::{Exchange, Idempotence, status_error};
+use super::{Exchange, Idempotence, ReplyShape, status_error};
 use crate::protocol::{BatchError, Extras, Opcode, Request, Response, Status};
 use crate::value::Item;
 use crate::{Error, ProtocolError};
@@ -581,6 +581,10 @@ impl Exchange for Batch<'_> {
 
     fn is_complete(&self) -> bool {
         self.transmitted && self.in_flight.is_empty()
+    }
+
+    fn reply_shape(&self) -> ReplyShape {
+        ReplyShape::NoopClosed
     }
 
     fn replies(&self) -> usize {

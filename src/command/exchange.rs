@@ -54,8 +54,36 @@ pub trait Exchange {
     /// Whether every reply has arrived.
     fn is_complete(&self) -> bool;
 
+    /// How the replies to what one [`transmit`](Exchange::transmit) call
+    /// sent end (what a multiplexer needs to know where one caller's
+    /// replies stop and the next caller's begin).
+    fn reply_shape(&self) -> ReplyShape;
+
     /// How many replies arrived so far.
     fn replies(&self) -> usize;
+
+    /// Whether the answer received leaves the connection unusable (memcached
+    /// closes a connection after an authentication error).
+    fn spoils_connection(&self) -> bool {
+        false
+    }
+}
+
+/// How the replies to one transmitted segment end.
+///
+/// ```
+/// use quickmc::command::{Exchange, ReplyShape, Single, Stats};
+/// let mut stats = Stats::new("");
+/// assert_eq!(Single::new(&mut stats).reply_shape(), ReplyShape::Stream);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyShape {
+    /// One reply.
+    One,
+    /// Replies until one with an empty key or an error status (statistics).
+    Stream,
+    /// Replies until the Noop with the segment's last opaque (a batch window).
+    NoopClosed,
 }
 
 /// One [`Command`] as an exchange: one request, its reply (or replies).
@@ -179,6 +207,19 @@ impl<C: Command> Exchange for Single<'_, C> {
 
     fn is_complete(&self) -> bool {
         self.outcome.is_some()
+    }
+
+    fn spoils_connection(&self) -> bool {
+        self.outcome
+            .as_ref()
+            .is_some_and(|o| o.as_ref().is_err_and(Error::breaks_connection))
+    }
+
+    fn reply_shape(&self) -> ReplyShape {
+        match self.command.request().opcode {
+            Opcode::Stat => ReplyShape::Stream,
+            _ => ReplyShape::One,
+        }
     }
 
     fn replies(&self) -> usize {

@@ -32,13 +32,15 @@
 mod batch;
 mod exchange;
 mod keys;
+mod mux;
 mod single;
 mod stats;
 mod status;
 
 pub use batch::{Batch, BatchOp, HitValues, KeyEvent, KeyOutcome, ValueRef, ValueSource};
-pub use exchange::{Exchange, Single};
+pub use exchange::{Exchange, ReplyShape, Single};
 pub use keys::KeyTable;
+pub use mux::{Delivery, Mux, MuxError, MuxLimits, Ticket};
 pub use single::{
     Cas, Concat, ConcatMode, Counter, CounterOp, Delete, Flush, Get, Hit, Noop, SaslPlain, Store,
     StoreMode, Touch, Version,

@@ -52,7 +52,7 @@ impl Deadline {
         }
     }
 
-    fn remaining(&self, now: Instant) -> Option<Duration> {
+    pub(crate) fn remaining(&self, now: Instant) -> Option<Duration> {
         self.overall.map(|d| d.saturating_duration_since(now))
     }
 }
@@ -66,6 +66,9 @@ pub(crate) struct Failure {
     pub(crate) written: bool,
     /// Whether any reply to this exchange arrived.
     pub(crate) replied: bool,
+    /// Whether the server's health already counted this failure (a shared
+    /// connection that broke fails every caller on it, but is one event).
+    pub(crate) counted: bool,
 }
 
 impl Failure {
@@ -75,6 +78,7 @@ impl Failure {
             error,
             written: false,
             replied: false,
+            counted: false,
         }
     }
 }
@@ -155,6 +159,9 @@ impl<'a> Lane<'a> {
     }
 
     fn finish(&mut self, outcome: Result<(), Error>) {
+        if self.exchange.spoils_connection() {
+            self.conn.broken = true;
+        }
         let replied = self.exchange.replies() > 0;
         let first_exchange = !self.conn.proven;
         self.conn.proven |= outcome.is_ok() || replied;
@@ -180,6 +187,7 @@ impl<'a> Lane<'a> {
                 error,
                 written: self.wrote_any,
                 replied,
+                counted: false,
             }
         });
         self.result = Some(outcome);

@@ -9,6 +9,7 @@
 
 mod driver;
 mod read_buffer;
+mod shared;
 mod text;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use driver::{Deadline, Failure, Lane, drive};
 use read_buffer::ReadBuffer;
+pub(crate) use shared::{Job, SharedConnection, drive_shared};
 pub(crate) use text::text_command;
 
 use crate::command::{Command, Noop, SaslPlain, Single};
@@ -125,6 +127,13 @@ pub(crate) fn closed(server: &Arc<str>) -> Error {
     )
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // A TLS connection says goodbye (close_notify); a socket just closes.
+        self.transport.shutdown();
+    }
+}
+
 impl Connection {
     /// Connects to `address` (and authenticates when credentials are set).
     /// A TLS connection completes one round trip before it is handed out
@@ -190,14 +199,7 @@ impl Connection {
         };
         result?;
         match exchange.into_outcome() {
-            Some(outcome) => {
-                // An answer that leaves the connection unusable (memcached
-                // closes it after an authentication error).
-                if outcome.as_ref().is_err_and(Error::breaks_connection) {
-                    self.broken = true;
-                }
-                Ok(outcome)
-            }
+            Some(outcome) => Ok(outcome),
             None => Err(Failure::unwritten(Error::Protocol {
                 server: self.server.clone(),
                 error: crate::ProtocolError::Unexpected("an exchange ended without an answer"),
@@ -246,11 +248,5 @@ impl Connection {
             return Idle::Stray;
         }
         self.transport.idle()
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.transport.shutdown();
     }
 }

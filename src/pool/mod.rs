@@ -5,6 +5,7 @@
 mod health;
 mod manager;
 mod reserve;
+mod shared;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use health::Health;
 pub(crate) use health::{HealthPolicy, Verdict};
 use manager::{Manager, Slot};
+pub(crate) use shared::SharedPools;
 
 use crate::connection::{Connection, ConnectionOptions};
 use crate::transport::Idle;
@@ -281,6 +283,16 @@ impl Pools {
     /// Closes one level of this thread's reservation.
     pub(crate) fn unreserve(&self) {
         reserve::end(self.id);
+    }
+
+    /// Whether server `index` is within its retry timeout.
+    pub(crate) fn is_down(&self, index: usize) -> bool {
+        self.servers.get(index).is_some_and(|s| s.health.is_down())
+    }
+
+    /// How many servers.
+    pub(crate) fn len(&self) -> usize {
+        self.servers.len()
     }
 
     /// Whether server `index` is ejected from the continuum now.

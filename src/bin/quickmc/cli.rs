@@ -157,6 +157,23 @@ impl ClientArgs {
 
     /// A client for `servers`; `pool_size` unless --pool-size was given.
     pub fn build(&self, servers: &[String], pool_size: Option<u32>) -> Result<Client, Error> {
+        self.builder(servers, pool_size)?.build()
+    }
+
+    /// A client in the pipelined mode: `connections` shared per server
+    /// (or --pool-size of them).
+    pub fn build_pipelined(&self, servers: &[String], connections: u32) -> Result<Client, Error> {
+        let connections = self.pool_size.unwrap_or(connections);
+        self.builder(servers, None)?
+            .pipelined(connections as usize)
+            .build()
+    }
+
+    fn builder(
+        &self,
+        servers: &[String],
+        pool_size: Option<u32>,
+    ) -> Result<quickmc::ClientBuilder, Error> {
         let pool_size = self.pool_size.or(pool_size).unwrap_or(DEFAULT_POOL_SIZE);
         let mut builder = Client::builder()
             .servers(servers)
@@ -178,7 +195,7 @@ impl ClientArgs {
         if let Some(tls) = self.tls.config()? {
             builder = builder.tls(tls);
         }
-        builder.build()
+        Ok(builder)
     }
 }
 

@@ -47,9 +47,13 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Bench(args) => {
             let memory = bench::memory_mb(&args);
             let (servers, _local) = servers_or_throwaway(&client, memory, json)?;
-            let threads = u32::try_from(args.threads).unwrap_or(u32::MAX);
-            // One connection per worker thread unless --pool-size says otherwise.
-            let client = client.build(&servers, Some(threads))?;
+            let callers = u32::try_from(args.concurrency).unwrap_or(u32::MAX);
+            // Pooled: one connection per caller unless --pool-size says
+            // otherwise; pipelined: two shared connections per server.
+            let client = match args.mode {
+                bench::Mode::Pooled => client.build(&servers, Some(callers))?,
+                bench::Mode::Pipelined => client.build_pipelined(&servers, 2)?,
+            };
             bench::run(client, &servers, args, json)
         }
         Command::Demo => {

@@ -10,9 +10,15 @@ use crate::output::Failure;
 
 #[derive(Args, Clone)]
 pub struct BenchArgs {
-    /// Worker threads (each shares one client, as a service's workers would).
-    #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
-    pub threads: usize,
+    /// How the client runs: pooled (a connection per caller from each
+    /// server's pool), pipelined (callers share a few connections per
+    /// server, their requests coalesced).
+    #[arg(long, value_enum, default_value_t = Mode::Pooled)]
+    pub mode: Mode,
+    /// Concurrent callers: threads sharing one client, as a service's
+    /// workers would.
+    #[arg(long, visible_alias = "threads", default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub concurrency: usize,
     /// Size of the key space.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub keys: u64,
@@ -54,6 +60,15 @@ pub struct BenchArgs {
     /// No progress bar (a summary only).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// How the benchmarked client runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// A pool of connections per server; each caller checks one out.
+    Pooled,
+    /// A few connections per server shared by every caller.
+    Pipelined,
 }
 
 impl BenchArgs {

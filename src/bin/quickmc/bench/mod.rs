@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use quickmc::Client;
 
-pub use args::{BenchArgs, memory_mb};
+pub use args::{BenchArgs, Mode, memory_mb};
 use summary::Results;
 use worker::Shared;
 

@@ -58,7 +58,8 @@ fn print_json(r: &Results, servers: &[String], args: &BenchArgs) -> Result<(), F
     let t = &r.tally;
     output::json(&json!({
         "servers": servers,
-        "threads": args.threads,
+        "concurrency": args.concurrency,
+        "mode": format!("{:?}", args.mode).to_lowercase(),
         "batch": args.batch,
         "value_size": args.value_size,
         "keys": args.keys,
@@ -89,8 +90,9 @@ fn print_json(r: &Results, servers: &[String], args: &BenchArgs) -> Result<(), F
 fn print_text(r: &Results, servers: &[String], args: &BenchArgs) -> Result<(), Failure> {
     let t = &r.tally;
     say!(
-        "quickmc bench: {} threads for {:.1} s against {} ({} server{}), {} keys ({}), {} B values, get:set {}:{}, batch {}",
-        args.threads,
+        "quickmc bench: {} {} callers for {:.1} s against {} ({} server{}), {} keys ({}), {} B values, get:set {}:{}, batch {}",
+        format!("{:?}", args.mode).to_lowercase(),
+        args.concurrency,
         r.seconds,
         servers.join(","),
         servers.len(),

@@ -76,7 +76,7 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 pub fn spawn(client: &Client, shared: &Arc<Shared>) -> Vec<JoinHandle<(Tally, Histogram<u64>)>> {
-    (0..shared.args.threads)
+    (0..shared.args.concurrency)
         .map(|t| {
             let worker = Worker::new(client.clone(), shared.clone(), 0x5eed_0000 + t as u64);
             std::thread::spawn(move || worker.run())

@@ -1,0 +1,149 @@
+//! Where exchanges run: on connections checked out of the pools, or — in
+//! the pipelined mode — on connections many callers share. Everything
+//! above this (the retry rule, health, reports) is the same for both.
+
+use super::Client;
+use crate::Error;
+use crate::command::Exchange;
+use crate::connection::{Deadline, Failure, Job, Lane, drive, drive_shared};
+use crate::pool::Checkout;
+
+/// How one exchange fared.
+pub(super) struct Ran {
+    pub(super) result: Result<(), Failure>,
+    /// Whether its connection existed before it began (for the retry rule).
+    pub(super) from_pool: bool,
+}
+
+impl Ran {
+    fn failed(error: Error) -> Ran {
+        Ran {
+            result: Err(Failure::unwritten(error)),
+            from_pool: false,
+        }
+    }
+}
+
+impl Client {
+    /// Runs each `(server, exchange)` to completion, all at once: every
+    /// server's requests are written before any reply is waited for.
+    /// Pooled connections are checked out in the order given (callers give
+    /// ascending servers, so two batches never wait on each other in a cycle).
+    pub(super) fn execute(
+        &self,
+        work: &mut [(usize, &mut dyn Exchange)],
+        deadline: &Deadline,
+    ) -> Vec<Ran> {
+        if let Some(shared) = &self.inner.shared {
+            return self.execute_shared(shared, work, deadline);
+        }
+        let count = work.len();
+        let mut checkouts: Vec<Result<Checkout, Error>> = work
+            .iter()
+            .map(|(index, _)| self.inner.pools.checkout(*index))
+            .collect();
+        // Where each lane's result goes: the position of its exchange.
+        let mut positions = Vec::with_capacity(count);
+        let mut results: Vec<Option<Result<(), Failure>>> = (0..count).map(|_| None).collect();
+        {
+            let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(count);
+            for (position, ((_, exchange), checkout)) in
+                work.iter_mut().zip(checkouts.iter_mut()).enumerate()
+            {
+                if let Ok(checkout) = checkout {
+                    positions.push(position);
+                    lanes.push(Lane::new(checkout.conn(), &mut **exchange));
+                }
+            }
+            drive(&mut lanes, deadline);
+            for (position, lane) in positions.iter().zip(lanes.iter_mut()) {
+                if let Some(slot) = results.get_mut(*position) {
+                    *slot = Some(lane.take_result());
+                }
+            }
+        }
+        work.iter()
+            .zip(checkouts)
+            .zip(results)
+            .map(
+                |(((index, _), checkout), result)| match (checkout, result) {
+                    (Ok(checkout), Some(result)) => {
+                        let from_pool = checkout.from_pool;
+                        self.inner.pools.give_back(*index, checkout);
+                        Ran { result, from_pool }
+                    }
+                    (Err(error), _) => Ran::failed(error),
+                    (Ok(_), None) => Ran::failed(Error::NoServers),
+                },
+            )
+            .collect()
+    }
+
+    /// [`execute`](Client::execute) for one exchange, without the vectors.
+    pub(super) fn execute_one(
+        &self,
+        index: usize,
+        exchange: &mut dyn Exchange,
+        deadline: &Deadline,
+    ) -> Ran {
+        if self.inner.shared.is_some() {
+            let mut work = [(index, exchange)];
+            return self
+                .execute(&mut work, deadline)
+                .pop()
+                .unwrap_or_else(|| Ran::failed(Error::NoServers));
+        }
+        let mut checkout = match self.inner.pools.checkout(index) {
+            Ok(checkout) => checkout,
+            Err(error) => return Ran::failed(error),
+        };
+        let result = {
+            let mut lanes = [Lane::new(checkout.conn(), exchange)];
+            drive(&mut lanes, deadline);
+            lanes[0].take_result()
+        };
+        let from_pool = checkout.from_pool;
+        self.inner.pools.give_back(index, checkout);
+        Ran { result, from_pool }
+    }
+
+    fn execute_shared(
+        &self,
+        shared: &crate::pool::SharedPools,
+        work: &mut [(usize, &mut dyn Exchange)],
+        deadline: &Deadline,
+    ) -> Vec<Ran> {
+        let mut ran: Vec<Option<Ran>> = (0..work.len()).map(|_| None).collect();
+        let mut jobs: Vec<Job<'_>> = Vec::with_capacity(work.len());
+        let mut slots = Vec::with_capacity(work.len());
+        for (slot, (index, exchange)) in work.iter_mut().enumerate() {
+            let down = self.inner.pools.is_down(*index);
+            match shared.pick(*index) {
+                Some(connection) if !down => {
+                    slots.push(slot);
+                    jobs.push(Job::new(connection, &mut **exchange));
+                }
+                _ => {
+                    let error = Error::ServerDown {
+                        server: self.server_name(*index),
+                    };
+                    if let Some(entry) = ran.get_mut(slot) {
+                        *entry = Some(Ran::failed(error));
+                    }
+                }
+            }
+        }
+        drive_shared(&mut jobs, deadline);
+        for (slot, job) in slots.into_iter().zip(jobs.iter_mut()) {
+            if let Some(entry) = ran.get_mut(slot) {
+                *entry = Some(Ran {
+                    result: job.take_result(),
+                    from_pool: job.from_pool,
+                });
+            }
+        }
+        ran.into_iter()
+            .map(|r| r.unwrap_or_else(|| Ran::failed(Error::NoServers)))
+            .collect()
+    }
+}

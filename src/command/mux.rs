@@ -1,0 +1,691 @@
+//! Many callers' exchanges over one connection, sans I/O.
+//!
+//! Each caller holds a [`Ticket`]. It enqueues its requests a segment at a
+//! time — one single request, or one batch window closed by a Noop — and
+//! every enqueued byte waits in one output buffer, so whoever writes next
+//! sends everything queued in one write. Replies come back in request
+//! order; each is matched to the oldest segment in flight by opaque (a
+//! reply outside that segment is a protocol violation) and its bytes are
+//! kept for the segment's ticket, which decodes them with its own exchange.
+//! A ticket whose caller gave up still has its replies read and dropped,
+//! so the connection never desynchronises. A broken connection fails every
+//! ticket at once. The multiplexer never reads a clock: times come in as
+//! arguments.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::{Exchange, ReplyShape};
+use crate::protocol::{Opcode, Response, Status};
+use crate::{Error, ProtocolError};
+
+/// How much one connection takes in before callers must wait.
+///
+/// ```
+/// let limits = quickmc::command::MuxLimits::default();
+/// assert!(limits.max_segments >= 64);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MuxLimits {
+    /// Segments (requests or batch windows) queued or in flight.
+    pub max_segments: usize,
+    /// Request bytes queued or in flight.
+    pub max_bytes: usize,
+}
+
+impl Default for MuxLimits {
+    fn default() -> MuxLimits {
+        MuxLimits {
+            max_segments: 4096,
+            max_bytes: 8 << 20,
+        }
+    }
+}
+
+/// A caller's handle on the multiplexer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket {
+    index: usize,
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Segment {
+    ticket: Ticket,
+    first: u32,
+    /// One past the segment's last opaque.
+    end: u32,
+    shape: ReplyShape,
+    /// The stream position just past the segment's last byte.
+    byte_end: u64,
+    bytes: usize,
+    enqueued: Instant,
+}
+
+impl Segment {
+    /// The stream position of the segment's first byte.
+    fn begins(&self) -> u64 {
+        self.byte_end - self.bytes as u64
+    }
+
+    fn owns(&self, opaque: u32) -> bool {
+        opaque.wrapping_sub(self.first) < self.end.wrapping_sub(self.first)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u64,
+    live: bool,
+    abandoned: bool,
+    /// Reply frames for the owner, back to back, as they came.
+    frames: Vec<u8>,
+    /// An oversized reply's (opaque, declared size): its body was never read.
+    oversized: Option<(u32, u32)>,
+    segments: usize,
+    replies: usize,
+    written: bool,
+    failure: Option<Error>,
+}
+
+/// What a ticket has received.
+///
+/// ```
+/// let delivery = quickmc::command::Delivery::default();
+/// assert!(delivery.frames.is_empty() && delivery.failure.is_none());
+/// ```
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Reply frames, back to back, to decode with the ticket's exchange.
+    pub frames: Vec<u8>,
+    /// An oversized reply (opaque, declared size) after those frames.
+    pub oversized: Option<(u32, u32)>,
+    /// Segments of this ticket still waiting for replies.
+    pub pending: usize,
+    /// Replies received for this ticket so far.
+    pub replies: usize,
+    /// Whether any of this ticket's bytes reached the transport.
+    pub written: bool,
+    /// Why the connection failed, if it did.
+    pub failure: Option<Error>,
+}
+
+/// The multiplexer of one connection. See the module docs.
+///
+/// ```
+/// use quickmc::command::{Get, Mux, MuxLimits, Single};
+/// use quickmc::protocol::{Opcode, Response, Status};
+/// use std::time::Instant;
+/// let mut mux = Mux::new(1, MuxLimits::default());
+/// let (a, b) = (mux.open(), mux.open());
+/// let (mut get_a, mut get_b) = (Get::new(b"a"), Get::new(b"b"));
+/// mux.enqueue(a, &mut Single::new(&mut get_a), Instant::now())?;
+/// mux.enqueue(b, &mut Single::new(&mut get_b), Instant::now())?;
+/// let wire = mux.output().len();
+/// mux.written(wire); // both requests went out in one write
+/// let mut reply = Vec::new();
+/// Response::new(Opcode::Get, Status::KeyNotFound).opaque(1).encode(&mut reply)?;
+/// assert_eq!(mux.receive(&Response::new(Opcode::Get, Status::KeyNotFound).opaque(1), &reply)?, Some(a));
+/// assert_eq!(mux.take(a).pending, 0);
+/// assert_eq!(mux.take(b).pending, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Mux {
+    next_opaque: u32,
+    limits: MuxLimits,
+    out: Vec<u8>,
+    /// Stream positions: bytes ever enqueued, and ever handed to the transport.
+    enqueued: u64,
+    sent: u64,
+    /// Segments in stream order: sent ones first, then queued ones.
+    segments: VecDeque<Segment>,
+    queued_bytes: usize,
+    slots: Vec<Slot>,
+    generations: u64,
+    broken: Option<Error>,
+    /// Replies seen to requests already answered.
+    stale: u64,
+}
+
+/// Why a segment could not be enqueued.
+///
+/// ```
+/// let e = quickmc::command::MuxError::Full;
+/// assert_eq!(e, quickmc::command::MuxError::Full);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MuxError {
+    /// The connection holds as much as its limits allow: wait for replies.
+    Full,
+    /// The connection is broken.
+    Broken,
+}
+
+impl Mux {
+    /// A multiplexer whose first request takes opaque `first_opaque`.
+    ///
+    /// ```
+    /// let mux = quickmc::command::Mux::new(1, Default::default());
+    /// assert!(mux.is_idle());
+    /// ```
+    pub fn new(first_opaque: u32, limits: MuxLimits) -> Mux {
+        Mux {
+            next_opaque: first_opaque,
+            limits,
+            out: Vec::new(),
+            enqueued: 0,
+            sent: 0,
+            segments: VecDeque::new(),
+            queued_bytes: 0,
+            slots: Vec::new(),
+            generations: 0,
+            broken: None,
+            stale: 0,
+        }
+    }
+
+    /// A new ticket.
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// assert_eq!(mux.take(t).pending, 0);
+    /// ```
+    pub fn open(&mut self) -> Ticket {
+        self.generations += 1;
+        let generation = self.generations;
+        let slot = Slot {
+            generation,
+            live: true,
+            ..Slot::default()
+        };
+        let index = match self.slots.iter().position(|s| !s.live) {
+            Some(free) => {
+                if let Some(s) = self.slots.get_mut(free) {
+                    *s = slot;
+                }
+                free
+            }
+            None => {
+                self.slots.push(slot);
+                self.slots.len() - 1
+            }
+        };
+        Ticket { index, generation }
+    }
+
+    fn slot(&mut self, ticket: Ticket) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(ticket.index)
+            .filter(|s| s.live && s.generation == ticket.generation)
+    }
+
+    /// Whether the connection may take `bytes` more request bytes now.
+    fn has_room(&self, bytes: usize) -> bool {
+        let busy = !self.segments.is_empty();
+        !busy
+            || (self.segments.len() < self.limits.max_segments
+                && self.queued_bytes + bytes <= self.limits.max_bytes)
+    }
+
+    /// Enqueues the next segment of `exchange` for `ticket`: its one
+    /// request, or one whole batch window. Nothing is enqueued when the
+    /// exchange has nothing left to send.
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// let mut mux = Mux::new(7, Default::default());
+    /// let t = mux.open();
+    /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now())?;
+    /// assert_eq!(mux.output().len(), 24);
+    /// # Ok::<(), quickmc::command::MuxError>(())
+    /// ```
+    pub fn enqueue(
+        &mut self,
+        ticket: Ticket,
+        exchange: &mut dyn Exchange,
+        now: Instant,
+    ) -> Result<(), MuxError> {
+        if self.broken.is_some() {
+            return Err(MuxError::Broken);
+        }
+        if !self.has_room(0) {
+            return Err(MuxError::Full);
+        }
+        if self.slot(ticket).is_none() || exchange.is_transmitted() {
+            return Ok(());
+        }
+        let (first, before) = (self.next_opaque, self.out.len());
+        // A budget of one byte: a single request, or exactly one window
+        // (a window is always encoded whole).
+        let budget = before + 1;
+        exchange.transmit(&mut self.next_opaque, &mut self.out, budget);
+        let bytes = self.out.len() - before;
+        let end = self.next_opaque;
+        if end == first {
+            // Nothing to send (an empty batch, a request that failed to encode).
+            return Ok(());
+        }
+        self.enqueued += bytes as u64;
+        self.queued_bytes += bytes;
+        self.segments.push_back(Segment {
+            ticket,
+            first,
+            end,
+            shape: exchange.reply_shape(),
+            byte_end: self.enqueued,
+            bytes,
+            enqueued: now,
+        });
+        if let Some(slot) = self.slot(ticket) {
+            slot.segments += 1;
+        }
+        Ok(())
+    }
+
+    /// The bytes waiting to be written: everything every caller queued.
+    ///
+    /// ```
+    /// let mux = quickmc::command::Mux::new(1, Default::default());
+    /// assert!(mux.output().is_empty());
+    /// ```
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Records that the transport took the first `n` bytes of [`output`](Mux::output).
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now()).unwrap();
+    /// mux.written(24);
+    /// assert!(mux.output().is_empty() && mux.take(t).written);
+    /// ```
+    pub fn written(&mut self, n: usize) {
+        let n = n.min(self.out.len());
+        self.out.drain(..n);
+        self.sent += n as u64;
+        let sent = self.sent;
+        let mut started = Vec::new();
+        for segment in &self.segments {
+            if segment.begins() >= sent {
+                break;
+            }
+            started.push(segment.ticket);
+        }
+        for ticket in started {
+            if let Some(slot) = self.slot(ticket) {
+                slot.written = true;
+            }
+        }
+    }
+
+    /// Whether nothing is queued or in flight.
+    ///
+    /// ```
+    /// assert!(quickmc::command::Mux::new(1, Default::default()).is_idle());
+    /// ```
+    pub fn is_idle(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Whether replies are awaited for bytes already written.
+    ///
+    /// ```
+    /// assert!(!quickmc::command::Mux::new(1, Default::default()).awaits_replies());
+    /// ```
+    pub fn awaits_replies(&self) -> bool {
+        self.segments
+            .front()
+            .is_some_and(|s| s.begins() < self.sent)
+    }
+
+    /// When the oldest segment still waiting for replies was enqueued.
+    ///
+    /// ```
+    /// assert!(quickmc::command::Mux::new(1, Default::default()).oldest().is_none());
+    /// ```
+    pub fn oldest(&self) -> Option<Instant> {
+        self.segments.front().map(|s| s.enqueued)
+    }
+
+    /// The ticket owning the oldest segment.
+    ///
+    /// ```
+    /// assert!(quickmc::command::Mux::new(1, Default::default()).head_owner().is_none());
+    /// ```
+    pub fn head_owner(&self) -> Option<Ticket> {
+        self.segments.front().map(|s| s.ticket)
+    }
+
+    /// Routes one reply frame (`raw` is its bytes) to the ticket of the
+    /// oldest segment; returns that ticket. A reply outside the oldest
+    /// segment is a protocol violation: the caller breaks the connection.
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// use quickmc::protocol::{Opcode, Response, Status};
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let stray = Response::new(Opcode::Noop, Status::Ok).opaque(9);
+    /// assert!(mux.receive(&stray, &[]).is_err());
+    /// ```
+    pub fn receive(
+        &mut self,
+        frame: &Response<'_>,
+        raw: &[u8],
+    ) -> Result<Option<Ticket>, ProtocolError> {
+        let Some(head) = self.segments.front() else {
+            return Err(ProtocolError::Unexpected("a reply with nothing in flight"));
+        };
+        if head.begins() >= self.sent {
+            return Err(ProtocolError::Unexpected("a reply to a request not sent"));
+        }
+        if !head.owns(frame.opaque) {
+            if frame.opaque.wrapping_sub(head.first) >= 1 << 31 {
+                // A reply to a request already answered (a server that sent
+                // one twice): nobody's, and nothing after it moves.
+                self.stale += 1;
+                return Ok(None);
+            }
+            return Err(ProtocolError::Unexpected(
+                "a reply out of order (to another request than the oldest)",
+            ));
+        }
+        let last = head.end.wrapping_sub(1);
+        let done = match head.shape {
+            ReplyShape::One => true,
+            ReplyShape::Stream => frame.key.is_empty() || frame.status != Status::Ok,
+            ReplyShape::NoopClosed => frame.opaque == last && frame.opcode == Opcode::Noop,
+        };
+        let ticket = head.ticket;
+        if done {
+            self.finish_head();
+        }
+        let Some(slot) = self.slot(ticket) else {
+            return Ok(None);
+        };
+        slot.replies += 1;
+        if done {
+            slot.segments = slot.segments.saturating_sub(1);
+        }
+        if slot.abandoned {
+            // The caller gave up: drop the reply, and free the slot once
+            // its last segment has ended.
+            if slot.segments == 0 {
+                slot.live = false;
+            }
+            return Ok(None);
+        }
+        slot.frames.extend_from_slice(raw);
+        Ok(Some(ticket))
+    }
+
+    fn finish_head(&mut self) {
+        if let Some(head) = self.segments.pop_front() {
+            self.queued_bytes = self.queued_bytes.saturating_sub(head.bytes);
+        }
+    }
+
+    /// A reply whose declared body is above the limit: its owner is told,
+    /// and the connection must be broken after (the body is never read).
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// assert!(mux.receive_oversized(3, 1 << 30).is_err());
+    /// ```
+    pub fn receive_oversized(
+        &mut self,
+        opaque: u32,
+        size: u32,
+    ) -> Result<Option<Ticket>, ProtocolError> {
+        let Some(head) = self.segments.front() else {
+            return Err(ProtocolError::Unexpected("a reply with nothing in flight"));
+        };
+        if !head.owns(opaque) {
+            return Err(ProtocolError::Unexpected(
+                "a reply out of order (to another request than the oldest)",
+            ));
+        }
+        let ticket = head.ticket;
+        let Some(slot) = self.slot(ticket) else {
+            return Ok(None);
+        };
+        slot.replies += 1;
+        if slot.abandoned {
+            return Ok(None);
+        }
+        slot.oversized = Some((opaque, size));
+        Ok(Some(ticket))
+    }
+
+    /// Breaks the connection: every ticket with segments queued or in flight
+    /// fails with `error`; returns those tickets. Nothing more is accepted.
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now()).unwrap();
+    /// let failed = mux.break_all(quickmc::Error::NoServers);
+    /// assert_eq!(failed, vec![t]);
+    /// assert!(mux.take(t).failure.is_some());
+    /// ```
+    pub fn break_all(&mut self, error: Error) -> Vec<Ticket> {
+        self.broken.get_or_insert(error.clone());
+        let mut failed = Vec::new();
+        for segment in std::mem::take(&mut self.segments) {
+            if !failed.contains(&segment.ticket) {
+                failed.push(segment.ticket);
+            }
+        }
+        self.out.clear();
+        self.queued_bytes = 0;
+        for &ticket in &failed {
+            if let Some(slot) = self.slot(ticket) {
+                slot.segments = 0;
+                slot.failure.get_or_insert(error.clone());
+            }
+        }
+        failed
+    }
+
+    /// Whether a reply came twice (the server cannot be fully trusted: a
+    /// driver retires the connection once it is idle).
+    ///
+    /// ```
+    /// assert!(!quickmc::command::Mux::new(1, Default::default()).saw_stale_replies());
+    /// ```
+    pub fn saw_stale_replies(&self) -> bool {
+        self.stale > 0
+    }
+
+    /// Whether the connection is broken.
+    ///
+    /// ```
+    /// assert!(!quickmc::command::Mux::new(1, Default::default()).is_broken());
+    /// ```
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// How many of `ticket`'s segments wait for replies.
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// assert_eq!(mux.pending(t), 0);
+    /// ```
+    pub fn pending(&mut self, ticket: Ticket) -> usize {
+        self.slot(ticket).map_or(0, |s| s.segments)
+    }
+
+    /// Takes what `ticket` received so far.
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// assert!(mux.take(t).frames.is_empty());
+    /// ```
+    pub fn take(&mut self, ticket: Ticket) -> Delivery {
+        let Some(slot) = self.slot(ticket) else {
+            return Delivery::default();
+        };
+        Delivery {
+            frames: std::mem::take(&mut slot.frames),
+            oversized: slot.oversized.take(),
+            pending: slot.segments,
+            replies: slot.replies,
+            written: slot.written,
+            failure: slot.failure.take(),
+        }
+    }
+
+    /// Closes a ticket. If it still has segments in flight, their replies
+    /// will be read and dropped (the caller gave up).
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// mux.close(t);
+    /// ```
+    pub fn close(&mut self, ticket: Ticket) {
+        if let Some(slot) = self.slot(ticket) {
+            slot.frames = Vec::new();
+            slot.abandoned = slot.segments > 0;
+            slot.live = slot.abandoned;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Batch, BatchOp, Get, KeyTable, Noop, Single, Stats};
+
+    fn reply(opcode: Opcode, status: Status, opaque: u32) -> Vec<u8> {
+        let mut raw = Vec::new();
+        Response::new(opcode, status)
+            .opaque(opaque)
+            .encode(&mut raw)
+            .unwrap();
+        raw
+    }
+
+    fn feed(mux: &mut Mux, raw: &[u8]) -> Result<Option<Ticket>, ProtocolError> {
+        let crate::protocol::Decoded::Complete { frame, .. } =
+            crate::protocol::decode_response(raw, 1 << 20).unwrap()
+        else {
+            panic!("a whole frame")
+        };
+        mux.receive(&frame, raw)
+    }
+
+    #[test]
+    fn two_callers_requests_go_out_together_and_their_replies_reach_each_in_order() {
+        let now = Instant::now();
+        let mut mux = Mux::new(10, MuxLimits::default());
+        let (a, b) = (mux.open(), mux.open());
+        let mut get = Get::new(b"k");
+        mux.enqueue(a, &mut Single::new(&mut get), now).unwrap();
+        mux.enqueue(b, &mut Single::new(&mut Noop), now).unwrap();
+        assert!(!mux.awaits_replies(), "nothing written yet");
+        let n = mux.output().len();
+        mux.written(n);
+        assert!(mux.take(a).written && mux.take(b).written);
+        assert!(feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 11)).is_err());
+        let miss = reply(Opcode::Get, Status::KeyNotFound, 10);
+        assert_eq!(feed(&mut mux, &miss).unwrap(), Some(a));
+        assert_eq!(mux.take(a).frames, miss);
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 11)).unwrap(),
+            Some(b)
+        );
+        assert!(mux.is_idle());
+    }
+
+    #[test]
+    fn a_batch_window_ends_with_its_noop_and_a_stats_stream_with_its_empty_entry() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let mut keys = KeyTable::default();
+        keys.push(b"", b"a");
+        keys.push(b"", b"b");
+        let items = [0, 1];
+        let mut batch = Batch::new(BatchOp::Delete, &keys, &items, None);
+        let (t, s) = (mux.open(), mux.open());
+        mux.enqueue(t, &mut batch, now).unwrap();
+        let mut stats = Stats::new("");
+        mux.enqueue(s, &mut Single::new(&mut stats), now).unwrap();
+        let n = mux.output().len();
+        mux.written(n);
+        feed(&mut mux, &reply(Opcode::DeleteQ, Status::KeyNotFound, 1)).unwrap();
+        assert_eq!(mux.take(t).pending, 1);
+        feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 2)).unwrap();
+        assert_eq!(mux.take(t).pending, 0);
+        let mut entry = Vec::new();
+        Response::new(Opcode::Stat, Status::Ok)
+            .opaque(3)
+            .key(b"pid")
+            .value(b"1")
+            .encode(&mut entry)
+            .unwrap();
+        feed(&mut mux, &entry).unwrap();
+        assert_eq!(mux.take(s).pending, 1);
+        feed(&mut mux, &reply(Opcode::Stat, Status::Ok, 3)).unwrap();
+        assert_eq!(mux.take(s).pending, 0);
+    }
+
+    #[test]
+    fn an_abandoned_tickets_replies_are_read_and_dropped() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let (gone, next) = (mux.open(), mux.open());
+        mux.enqueue(gone, &mut Single::new(&mut Noop), now).unwrap();
+        mux.enqueue(next, &mut Single::new(&mut Noop), now).unwrap();
+        let n = mux.output().len();
+        mux.written(n);
+        mux.close(gone);
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 0)).unwrap(),
+            None
+        );
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 1)).unwrap(),
+            Some(next)
+        );
+        // The abandoned slot is reused, and the old ticket sees nothing.
+        let again = mux.open();
+        assert_eq!(again.index, gone.index);
+        assert!(mux.take(gone).frames.is_empty());
+    }
+
+    #[test]
+    fn the_limits_push_back_and_a_broken_connection_fails_every_ticket_once() {
+        let now = Instant::now();
+        let limits = MuxLimits {
+            max_segments: 2,
+            max_bytes: 1 << 20,
+        };
+        let mut mux = Mux::new(0, limits);
+        let tickets: Vec<Ticket> = (0..3).map(|_| mux.open()).collect();
+        mux.enqueue(tickets[0], &mut Single::new(&mut Noop), now)
+            .unwrap();
+        mux.enqueue(tickets[1], &mut Single::new(&mut Noop), now)
+            .unwrap();
+        assert_eq!(
+            mux.enqueue(tickets[2], &mut Single::new(&mut Noop), now),
+            Err(MuxError::Full)
+        );
+        let failed = mux.break_all(Error::NoServers);
+        assert_eq!(failed, vec![tickets[0], tickets[1]]);
+        assert!(mux.take(tickets[0]).failure.is_some());
+        assert!(mux.take(tickets[0]).failure.is_none(), "taken once");
+        assert_eq!(
+            mux.enqueue(tickets[2], &mut Single::new(&mut Noop), now),
+            Err(MuxError::Broken)
+        );
+    }
+}

@@ -1,0 +1,722 @@
+//! A connection many callers share (the pipelined mode).
+//!
+//! Callers enqueue their requests into the connection's [`Mux`] and write
+//! whatever is queued, so concurrent requests leave in shared writes. The
+//! replies are read by one of the waiting callers — the reader — which
+//! routes every reply to its owner and wakes it (flat combining): an
+//! uncontended caller does its own I/O, with no thread hand-off. When the
+//! reader's own exchange completes, it hands the role to the owner of the
+//! oldest request still in flight. Each thread waits on an eventfd of its
+//! own, with the sockets it reads for, in one `poll`.
+//!
+//! The connection breaks — failing every caller waiting on it, counted as
+//! one failure of the server — on an I/O error, a reply that belongs to no
+//! request in order, or when its oldest request in flight passes the I/O
+//! timeout; the next caller connects afresh.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+
+use super::driver::{Deadline, Failure};
+use super::{Connection, ConnectionOptions, closed, io_error};
+use crate::command::{Exchange, Mux, MuxError, MuxLimits, Ticket};
+use crate::protocol::{DecodeError, Decoded, decode_response};
+use crate::transport::Wait;
+use crate::{Address, Error, ProtocolError};
+
+/// A batch keeps this many windows in flight on a shared connection (more
+/// would hold other callers' requests back behind it).
+const WINDOWS_AHEAD: usize = 2;
+
+/// The largest body a real server can send (see the pooled driver).
+const LARGEST_ITEM: u32 = (1 << 30) + 4096;
+
+/// Each thread's wake-up: an eventfd other threads write to (made once
+/// per thread; `None` if the process is out of descriptors).
+fn my_wake() -> Option<Arc<OwnedFd>> {
+    thread_local! {
+        static WAKE: Option<Arc<OwnedFd>> =
+            rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
+                .ok()
+                .map(Arc::new);
+    }
+    WAKE.with(Clone::clone)
+}
+
+fn wake(fd: &OwnedFd) {
+    let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+}
+
+fn drain(fd: &OwnedFd) {
+    let mut buf = [0u8; 8];
+    let _ = rustix::io::read(fd, &mut buf);
+}
+
+/// The connection while it is up.
+struct Live {
+    /// Its transport and read buffer (the rest of it is unused here).
+    conn: Connection,
+    /// A duplicate of the socket's descriptor, polled without the lock
+    /// (the socket stays open while a poller holds it, even if the
+    /// connection is dropped meanwhile).
+    poll_fd: Arc<OwnedFd>,
+    needed: usize,
+    mux: Mux,
+    created: Instant,
+}
+
+struct State {
+    live: Option<Live>,
+    /// Incremented on every (re)connect: tickets belong to one epoch.
+    epoch: u64,
+    reader: Option<Ticket>,
+    waiters: Vec<(Ticket, Arc<OwnedFd>)>,
+    /// Tickets of a connection that broke: what they had received, and why
+    /// it broke.
+    casualties: Vec<Casualty>,
+}
+
+/// A ticket of a connection that broke.
+struct Casualty {
+    epoch: u64,
+    ticket: Ticket,
+    /// What was routed to it before the break (still good).
+    delivery: crate::command::Delivery,
+    failure: Failure,
+}
+
+/// A connection shared by many callers. See the module docs.
+pub(crate) struct SharedConnection {
+    address: Address,
+    options: ConnectionOptions,
+    server: Arc<str>,
+    limits: MuxLimits,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for SharedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedConnection")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One caller's exchange on one shared connection.
+pub(crate) struct Job<'a> {
+    shared: &'a SharedConnection,
+    exchange: &'a mut dyn Exchange,
+    ticket: Option<(Ticket, u64)>,
+    started: Instant,
+    /// The connection existed before this job began (for the retry rule).
+    pub(crate) from_pool: bool,
+    result: Option<Result<(), Failure>>,
+}
+
+impl<'a> Job<'a> {
+    pub(crate) fn new(shared: &'a SharedConnection, exchange: &'a mut dyn Exchange) -> Job<'a> {
+        Job {
+            shared,
+            exchange,
+            ticket: None,
+            started: Instant::now(),
+            from_pool: true,
+            result: None,
+        }
+    }
+
+    /// The job's result, once driven.
+    pub(crate) fn take_result(&mut self) -> Result<(), Failure> {
+        self.result.take().unwrap_or_else(|| {
+            Err(Failure::unwritten(Error::Protocol {
+                server: self.shared.server.clone(),
+                error: ProtocolError::Unexpected("a job that was never driven"),
+            }))
+        })
+    }
+}
+
+/// What a job waits for next.
+enum Next {
+    Done,
+    /// Replies (routed by another reader) or a hand-over.
+    Wake,
+    /// This job reads the socket; `write` when output is pending.
+    Read {
+        write: bool,
+    },
+}
+
+impl SharedConnection {
+    pub(crate) fn new(
+        address: Address,
+        options: ConnectionOptions,
+        server: Arc<str>,
+        limits: MuxLimits,
+    ) -> SharedConnection {
+        SharedConnection {
+            address,
+            options,
+            server,
+            limits,
+            state: Mutex::new(State {
+                live: None,
+                epoch: 0,
+                reader: None,
+                waiters: Vec::new(),
+                casualties: Vec::new(),
+            }),
+        }
+    }
+
+    /// Requests queued or in flight (to pick the least busy connection).
+    pub(crate) fn load(&self) -> usize {
+        let st = self.state.lock();
+        st.waiters.len()
+    }
+
+    /// Drops the connection (the next caller connects afresh); callers
+    /// waiting on it fail.
+    pub(crate) fn retire(&self) {
+        let mut st = self.state.lock();
+        let error = Error::Io {
+            server: self.server.clone(),
+            source: Arc::new(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the connection was retired",
+            )),
+        };
+        self.break_connection(&mut st, error);
+    }
+
+    /// The negotiated TLS session, if connected over TLS.
+    pub(crate) fn tls_session(&self) -> Option<crate::TlsSession> {
+        let st = self.state.lock();
+        st.live
+            .as_ref()
+            .and_then(|l| l.conn.transport.tls_session())
+    }
+
+    fn connect(&self) -> Result<Live, Error> {
+        // The connection's own set-up (SASL, the TLS proof) runs on a
+        // private connection; its transport is then shared.
+        let conn = Connection::connect(&self.address, &self.options, self.server.clone())?;
+        let poll_fd = rustix::io::fcntl_dupfd_cloexec(conn.transport.fd(), 0)
+            .map_err(|e| io_error(&self.server, e.into()))?;
+        Ok(Live {
+            mux: Mux::new(conn.next_opaque, self.limits),
+            conn,
+            poll_fd: Arc::new(poll_fd),
+            needed: 0,
+            created: Instant::now(),
+        })
+    }
+
+    /// Breaks the connection: every ticket on it fails with `error` (the
+    /// first counted against the server, the others not again).
+    fn break_connection(&self, st: &mut State, error: Error) {
+        self.break_with(st, error, true);
+    }
+
+    /// Breaks the connection; `server_fault` says whether one failure is
+    /// counted against the server at all.
+    fn break_with(&self, st: &mut State, error: Error, server_fault: bool) {
+        let Some(mut live) = st.live.take() else {
+            return;
+        };
+        let epoch = st.epoch;
+        let failed = live.mux.break_all(error.clone());
+        for (n, ticket) in failed.into_iter().enumerate() {
+            let delivery = live.mux.take(ticket);
+            let failure = Failure {
+                error: error.clone(),
+                written: delivery.written,
+                replied: delivery.replies > 0,
+                counted: n > 0 || !server_fault,
+            };
+            st.casualties.push(Casualty {
+                epoch,
+                ticket,
+                delivery,
+                failure,
+            });
+        }
+        st.reader = None;
+        for (_, waker) in &st.waiters {
+            wake(waker);
+        }
+    }
+
+    /// Reads what the socket has and routes every whole reply; wakes the
+    /// owners. An error breaks the connection.
+    fn read_and_route(&self, st: &mut State, me: Ticket) {
+        let Some(live) = st.live.as_mut() else {
+            return;
+        };
+        let max_value = self.options.max_value;
+        let conn = &mut live.conn;
+        let result = conn
+            .read
+            .recv(&mut *conn.transport, live.needed, Wait::NonBlock);
+        let error = match result {
+            Ok(0) => Some(closed(&self.server)),
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => Some(io_error(&self.server, e)),
+        };
+        if let Some(error) = error {
+            self.break_connection(st, error);
+            return;
+        }
+        let mut woken: Vec<Ticket> = Vec::new();
+        let mut broken: Option<Error> = None;
+        let mut oversized = false;
+        let protocol = |error: ProtocolError| Error::Protocol {
+            server: self.server.clone(),
+            error,
+        };
+        loop {
+            let data = live.conn.read.data();
+            let max_body = max_value.saturating_add(4 + 250);
+            let (len, routed) = match decode_response(data, max_body) {
+                Ok(Decoded::Partial { needed }) => {
+                    live.needed = needed;
+                    break;
+                }
+                Ok(Decoded::Complete { frame, len }) => {
+                    let raw = data.get(..len).unwrap_or_default();
+                    match live.mux.receive(&frame, raw) {
+                        Ok(ticket) => (len, ticket),
+                        Err(e) => {
+                            broken = Some(protocol(e));
+                            break;
+                        }
+                    }
+                }
+                Err(DecodeError::BodyTooLarge { len, opaque, .. }) if len <= LARGEST_ITEM => {
+                    // The body is never read: deliver the news, then break.
+                    if let Ok(Some(ticket)) = live.mux.receive_oversized(opaque, len) {
+                        woken.push(ticket);
+                    }
+                    oversized = true;
+                    break;
+                }
+                Err(e) => {
+                    broken = Some(protocol(e.into()));
+                    break;
+                }
+            };
+            live.conn.read.consume(len);
+            live.needed = 0;
+            if let Some(ticket) = routed
+                && !woken.contains(&ticket)
+            {
+                woken.push(ticket);
+            }
+        }
+        for ticket in woken {
+            if ticket != me
+                && let Some((_, waker)) = st.waiters.iter().find(|(t, _)| *t == ticket)
+            {
+                wake(waker);
+            }
+        }
+        if let Some(error) = broken {
+            self.break_connection(st, error);
+        } else if oversized {
+            // The client's own limit: the connection goes (the body is
+            // never read), but it is nobody's failure.
+            let error = Error::Io {
+                server: self.server.clone(),
+                source: Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "dropped after a reply above max_value_size",
+                )),
+            };
+            self.break_with(st, error, false);
+        }
+    }
+
+    /// Writes what is queued, as far as the socket takes it now.
+    fn flush(&self, st: &mut State) {
+        let Some(live) = st.live.as_mut() else {
+            return;
+        };
+        let result = (|| -> std::io::Result<()> {
+            live.conn.transport.flush()?;
+            while !live.mux.output().is_empty() {
+                match live.conn.transport.send(live.mux.output()) {
+                    Ok(n) => live.mux.written(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let error = io_error(&self.server, e);
+            self.break_connection(st, error);
+        }
+    }
+
+    /// Hands the reader role on, if `me` holds it and is leaving: to the
+    /// owner of the oldest request in flight, else to any waiter.
+    fn hand_over(&self, st: &mut State, me: Ticket) {
+        if st.reader != Some(me) {
+            return;
+        }
+        st.reader = None;
+        let head = st.live.as_ref().and_then(|l| l.mux.head_owner());
+        let next = st
+            .waiters
+            .iter()
+            .find(|(t, _)| Some(*t) == head)
+            .or_else(|| st.waiters.iter().find(|(t, _)| *t != me));
+        if let Some((ticket, waker)) = next {
+            st.reader = Some(*ticket);
+            wake(waker);
+        }
+    }
+
+    fn leave(&self, st: &mut State, me: Ticket, epoch: u64) {
+        self.hand_over(st, me);
+        st.waiters.retain(|(t, _)| *t != me);
+        st.casualties
+            .retain(|c| !(c.epoch == epoch && c.ticket == me));
+        if epoch == st.epoch
+            && let Some(live) = st.live.as_mut()
+        {
+            live.mux.close(me);
+        }
+    }
+}
+
+impl Job<'_> {
+    fn finish(&mut self, st: &mut State, result: Result<(), Failure>) -> Next {
+        if let Some((ticket, epoch)) = self.ticket.take() {
+            self.shared.leave(st, ticket, epoch);
+        }
+        if result.is_ok() && self.exchange.spoils_connection() {
+            let error = closed(&self.shared.server);
+            self.shared.break_connection(st, error);
+        }
+        self.result = Some(result);
+        Next::Done
+    }
+
+    /// One step under the lock: connect, take what was routed here, feed it
+    /// to the exchange, enqueue more, write. Says what to wait for next.
+    fn step(&mut self, st: &mut State, now: Instant, deadline: &Deadline) -> Next {
+        if self.result.is_some() {
+            return Next::Done;
+        }
+        let shared = self.shared;
+        let (ticket, epoch) = match self.ticket {
+            Some(held) => held,
+            None => {
+                // An idle shared connection is looked at before use, as a
+                // pooled one is at checkout: closed by a restart, or holding
+                // bytes nobody asked for, it is replaced before anyone writes.
+                if let Some(live) = st.live.as_mut()
+                    && live.mux.is_idle()
+                    && (live.mux.saw_stale_replies()
+                        || live.conn.idle_state() != crate::transport::Idle::Quiet)
+                {
+                    st.live = None;
+                    st.reader = None;
+                }
+                if st.live.is_none() {
+                    self.from_pool = false;
+                    match shared.connect() {
+                        Ok(live) => {
+                            st.live = Some(live);
+                            st.epoch += 1;
+                        }
+                        Err(error) => return self.finish(st, Err(Failure::unwritten(error))),
+                    }
+                }
+                let Some(live) = st.live.as_mut() else {
+                    return Next::Wake;
+                };
+                self.from_pool &= live.created < self.started;
+                let Some(waker) = my_wake() else {
+                    let error = io_error(&shared.server, std::io::Error::other("no eventfd"));
+                    return self.finish(st, Err(Failure::unwritten(error)));
+                };
+                let ticket = live.mux.open();
+                st.waiters.push((ticket, waker));
+                self.ticket = Some((ticket, st.epoch));
+                (ticket, st.epoch)
+            }
+        };
+        // A connection that broke under this job: what it had received
+        // still counts (the exchange may even be complete with it).
+        if let Some(at) = st
+            .casualties
+            .iter()
+            .position(|c| c.epoch == epoch && c.ticket == ticket)
+        {
+            let casualty = st.casualties.swap_remove(at);
+            return match self.feed(casualty.delivery) {
+                Ok(()) if self.exchange.is_complete() => self.finish(st, Ok(())),
+                Ok(()) => self.finish(st, Err(casualty.failure)),
+                Err(failure) => self.finish(st, Err(failure)),
+            };
+        }
+        if epoch != st.epoch || st.live.is_none() {
+            let failure = Failure::unwritten(closed(&shared.server));
+            return self.finish(st, Err(failure));
+        }
+        let delivery = match st.live.as_mut() {
+            Some(live) => live.mux.take(ticket),
+            None => crate::command::Delivery::default(),
+        };
+        if let Err(failure) = self.feed(delivery) {
+            // The server broke the protocol for this exchange: the
+            // connection is no good for anyone.
+            shared.break_connection(st, failure.error.clone());
+            st.casualties
+                .retain(|c| !(c.epoch == epoch && c.ticket == ticket));
+            return self.finish(st, Err(failure));
+        }
+        if self.exchange.is_complete() {
+            return self.finish(st, Ok(()));
+        }
+        if deadline.overall.is_some_and(|d| now >= d) {
+            let failure = self.timeout(st, ticket);
+            return self.finish(st, Err(failure));
+        }
+        self.enqueue(st, ticket, now);
+        shared.flush(st);
+        if st.reader.is_none() {
+            st.reader = Some(ticket);
+        }
+        match &st.live {
+            None => Next::Wake,
+            Some(_) if st.reader != Some(ticket) => Next::Wake,
+            Some(live) => Next::Read {
+                write: !live.mux.output().is_empty() || live.conn.transport.has_pending_output(),
+            },
+        }
+    }
+
+    /// Feeds replies routed to this job into its exchange. A reply the
+    /// exchange refuses is a failure of the connection.
+    fn feed(&mut self, delivery: crate::command::Delivery) -> Result<(), Failure> {
+        let server = &self.shared.server;
+        let mut rest: &[u8] = &delivery.frames;
+        while let Ok(Decoded::Complete { frame, len }) = decode_response(rest, u32::MAX) {
+            self.exchange.receive(&frame).map_err(|error| Failure {
+                error: Error::Protocol {
+                    server: server.clone(),
+                    error,
+                },
+                written: true,
+                replied: true,
+                counted: false,
+            })?;
+            rest = rest.get(len..).unwrap_or_default();
+        }
+        if let Some((opaque, size)) = delivery.oversized {
+            let limit = self.shared.options.max_value;
+            match self.exchange.receive_oversized(opaque, size, limit) {
+                Ok(None) => {}
+                // The client's own limit: nobody's failure (see the retry rule).
+                Ok(Some(error)) => {
+                    return Err(Failure {
+                        error,
+                        written: true,
+                        replied: true,
+                        counted: true,
+                    });
+                }
+                Err(error) => {
+                    return Err(Failure {
+                        error: Error::Protocol {
+                            server: server.clone(),
+                            error,
+                        },
+                        written: true,
+                        replied: true,
+                        counted: false,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Enqueues the exchange's next requests: all of a single command, up
+    /// to [`WINDOWS_AHEAD`] windows of a batch.
+    fn enqueue(&mut self, st: &mut State, ticket: Ticket, now: Instant) {
+        let Some(live) = st.live.as_mut() else {
+            return;
+        };
+        while !self.exchange.is_transmitted() && live.mux.pending(ticket) < WINDOWS_AHEAD {
+            match live.mux.enqueue(ticket, self.exchange, now) {
+                Ok(()) => {}
+                // Back-pressure: wait for replies to make room.
+                Err(MuxError::Full) | Err(MuxError::Broken) => break,
+            }
+        }
+    }
+
+    /// This job's own deadline passed: the connection breaks if its oldest
+    /// request is as old; otherwise the job leaves, its replies dropped.
+    fn timeout(&mut self, st: &mut State, ticket: Ticket) -> Failure {
+        let server = self.shared.server.clone();
+        let Some(live) = st.live.as_mut() else {
+            return Failure::unwritten(Error::Timeout { server });
+        };
+        let delivery = live.mux.take(ticket);
+        let failure = Failure {
+            error: Error::Timeout {
+                server: server.clone(),
+            },
+            written: delivery.written,
+            replied: delivery.replies > 0,
+            counted: false,
+        };
+        // Waiting on the oldest request in flight: the connection is as late
+        // as this job (the rule is the same for every caller on it).
+        if live.mux.head_owner() == Some(ticket) {
+            let error = Error::Timeout { server };
+            self.shared.break_with(st, error, false);
+        }
+        failure
+    }
+}
+
+/// Runs every job to completion (or failure), waiting for all at once.
+pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
+    let Some(wake_fd) = my_wake() else {
+        for job in jobs.iter_mut() {
+            let error = io_error(&job.shared.server, std::io::Error::other("no eventfd"));
+            job.result = Some(Err(Failure::unwritten(error)));
+        }
+        return;
+    };
+    loop {
+        let now = Instant::now();
+        // (job index, socket to read, also writable?)
+        let mut reading: Vec<(usize, bool)> = Vec::new();
+        let mut waiting = false;
+        let mut wait = deadline.remaining(now);
+        for (index, job) in jobs.iter_mut().enumerate() {
+            let shared = job.shared;
+            let mut st = shared.state.lock();
+            // The reader's duty first: a connection whose oldest request is
+            // past the I/O timeout breaks.
+            if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
+                && let Some(oldest) = live.mux.oldest()
+                && now.duration_since(oldest) >= timeout
+            {
+                let error = Error::Timeout {
+                    server: shared.server.clone(),
+                };
+                shared.break_connection(&mut st, error);
+            }
+            match job.step(&mut st, now, deadline) {
+                Next::Done => {}
+                Next::Wake => waiting = true,
+                Next::Read { write } => {
+                    if st
+                        .live
+                        .as_ref()
+                        .is_some_and(|l| l.conn.transport.has_buffered_input())
+                    {
+                        // Decrypted bytes already in hand: no waiting.
+                        if let Some((ticket, _)) = job.ticket {
+                            shared.read_and_route(&mut st, ticket);
+                        }
+                        wait = Some(Duration::ZERO);
+                    }
+                    reading.push((index, write));
+                    waiting = true;
+                    if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
+                        && let Some(oldest) = live.mux.oldest()
+                    {
+                        let left = timeout.saturating_sub(now.duration_since(oldest));
+                        wait = Some(wait.map_or(left, |w| w.min(left)));
+                    }
+                }
+            }
+        }
+        if !waiting {
+            return;
+        }
+        if wait == Some(Duration::ZERO) {
+            continue;
+        }
+        wait_and_read(jobs, &reading, &wake_fd, wait);
+    }
+}
+
+/// Waits until a socket this thread reads is ready or another thread wakes
+/// it (or `wait` passes), then reads and routes what arrived. No lock is
+/// held while waiting: other callers enqueue and write meanwhile.
+fn wait_and_read(
+    jobs: &mut [Job<'_>],
+    reading: &[(usize, bool)],
+    wake_fd: &OwnedFd,
+    wait: Option<Duration>,
+) {
+    let sockets: Vec<(usize, Arc<OwnedFd>, PollFlags)> = reading
+        .iter()
+        .filter_map(|&(index, write)| {
+            let job = jobs.get(index)?;
+            let st = job.shared.state.lock();
+            let fd = st.live.as_ref()?.poll_fd.clone();
+            let flags = if write {
+                PollFlags::IN | PollFlags::OUT
+            } else {
+                PollFlags::IN
+            };
+            Some((index, fd, flags))
+        })
+        .collect();
+    let ready: Vec<PollFlags> = {
+        let mut fds: Vec<PollFd<'_>> = sockets
+            .iter()
+            .map(|(_, fd, flags)| PollFd::new(fd, *flags))
+            .collect();
+        fds.push(PollFd::new(wake_fd, PollFlags::IN));
+        let timeout = wait.map(|w| Timespec {
+            tv_sec: w.as_secs() as i64,
+            tv_nsec: i64::from(w.subsec_nanos()),
+        });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            // Nothing to do but look again (the deadline still holds).
+            Err(_) => {}
+        }
+        fds.iter().map(|fd| fd.revents()).collect()
+    };
+    drain(wake_fd);
+    for ((index, _, _), flags) in sockets.iter().zip(ready) {
+        if flags.is_empty() {
+            continue;
+        }
+        let Some(job) = jobs.get_mut(*index) else {
+            continue;
+        };
+        let Some((ticket, _)) = job.ticket else {
+            continue;
+        };
+        let shared = job.shared;
+        let mut st = shared.state.lock();
+        if st.reader != Some(ticket) {
+            continue;
+        }
+        if flags.intersects(PollFlags::OUT) {
+            shared.flush(&mut st);
+        }
+        if flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+            shared.read_and_route(&mut st, ticket);
+        }
+    }
+}
