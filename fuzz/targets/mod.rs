@@ -22,17 +22,26 @@ pub mod alloc;
 pub mod input;
 
 pub mod batch;
+pub mod batch_machine;
+pub mod batch_model;
 pub mod chunked;
+pub mod commands;
+pub mod commands_model;
 pub mod decode;
 pub mod roundtrip;
+pub mod seeds;
+pub mod text;
 pub mod value;
 
 pub use alloc::{CountingAlloc, Usage, measure};
 pub use batch::{batch, write_batch_header, write_batch_reply};
+pub use batch_machine::batch_machine;
 pub use chunked::{chunked, write_chunked};
+pub use commands::commands;
 pub use decode::decode;
 pub use input::{Reader, Writer, write_request, write_response};
 pub use roundtrip::roundtrip;
+pub use text::text;
 pub use value::{check_bombs, value, write_value};
 
 /// The maximum body the decode, roundtrip and chunked targets allow (a
