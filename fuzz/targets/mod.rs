@@ -14,6 +14,10 @@
 //! - [`alloc`]: allocation is measured by [`CountingAlloc`] when a binary
 //!   installs it as its global allocator (the fuzz library and the replay
 //!   test both do).
+//! - [`commands_model`] and [`batch_model`]: what the command layer's
+//!   documentation says each command and a batch must do, which the
+//!   `commands` and `batch_machine` targets check the code against.
+//! - [`seeds`]: hand-written seeds, built with the targets' own writers.
 // Each includer (the fuzz library, the replay and capture tests) uses only
 // part of this: what one leaves unused is not dead.
 #![allow(dead_code, unused_imports)]
