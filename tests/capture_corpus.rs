@@ -1,12 +1,16 @@
 //! Real memcached traffic for the fuzz targets.
 //!
-//! Drives quickmc (through a recording proxy) and raw requests against a
-//! real memcached, turns the captured bytes into inputs for every fuzz
-//! target and runs each target on them. With `QUICKMC_WRITE_CORPUS=1` it
-//! also (re)writes them as seeds under `fuzz/corpus/<target>/`:
+//! Drives quickmc (through a recording proxy), raw binary requests and
+//! text-protocol commands against a real memcached, turns the captured
+//! bytes into inputs for every fuzz target, adds the hand-written seeds
+//! (`fuzz/targets/seeds.rs`) and runs each target on them. With
+//! `QUICKMC_WRITE_CORPUS=1` it also (re)writes them as seeds under
+//! `fuzz/corpus/<target>/`; a comma-separated list of targets instead of `1`
+//! rewrites only those targets' seeds:
 //!
 //! ```sh
 //! QUICKMC_WRITE_CORPUS=1 cargo test --test capture_corpus
+//! QUICKMC_WRITE_CORPUS=commands,text cargo test --test capture_corpus
 //! ```
 
 mod support;
@@ -21,8 +25,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use quickmc::command::{BatchOp, CounterOp, StoreMode};
 use quickmc::protocol::{
     Decoded, Extras, NO_CREATE, Opcode, Request, Response, Status, decode_request, decode_response,
+    decode_text_line, encode_metadump, encode_text_stats,
 };
 use quickmc::value::{CompressionAlgorithm, Serde, Value};
 use quickmc::{Client, StoreOptions};
@@ -242,6 +248,23 @@ fn client_captures(spec: &str) -> Vec<Capture> {
 
     assert!(c.version().iter().all(|(_, v)| v.is_ok()));
     out.push(rec.capture("version"));
+
+    assert_eq!(c.gat::<u64>("cap:n", 600).unwrap(), Some(0));
+    assert_eq!(c.gat::<u64>("cap:missing", 600).unwrap(), None);
+    out.push(rec.capture("gat"));
+
+    let touched: std::collections::HashMap<&str, Value> =
+        c.gat_multi(["m6", "m7", "nothing"], "cap:", 900).unwrap();
+    assert_eq!(touched.len(), 2);
+    out.push(rec.capture("gat-multi"));
+
+    c.set_multi([("d1", 10u64), ("d2", 0)], "cap:", 0).unwrap();
+    assert!(c.decr_multi(["d1", "d2", "nothing"], "cap:", 4).is_err());
+    out.push(rec.capture("decr-multi"));
+
+    assert!(c.replace("cap:n", 5u64, 0).unwrap());
+    c.flush_all(3600).unwrap();
+    out.push(rec.capture("replace-flush"));
     drop(c);
 
     // pylibmc-style zlib values, through a second client.
@@ -514,6 +537,58 @@ fn seeds(captures: &[Capture]) -> Seeds {
             add("batch", format!("{name}.{:?}", first.opcode), w.out);
         }
 
+        // commands: each single request with its replies.
+        for (i, request) in reqs.iter().enumerate() {
+            let Some(params) = targets::commands::params_of(request) else {
+                continue;
+            };
+            // Every batch ends with a Noop: one capture of it is enough.
+            if request.opcode == Opcode::Noop && name != "raw-admin" {
+                continue;
+            }
+            let answers: Vec<&Response<'_>> = reps
+                .iter()
+                .filter(|r| r.opaque == request.opaque && fits_response(r))
+                .collect();
+            if answers.is_empty() || !fits_request(request) {
+                continue;
+            }
+            let mut w = Writer::default();
+            targets::commands::write_params(&mut w, &params);
+            for reply in answers {
+                targets::commands::write_reply(&mut w, reply);
+            }
+            if w.out.len() <= SMALL {
+                add(
+                    "commands",
+                    format!("{name}.{i}.{:?}", request.opcode),
+                    w.out,
+                );
+            }
+        }
+
+        // batch_machine: each quiet batch with its replies, in order.
+        for (op, run, replies) in batches(&reqs, &reps) {
+            let keys: Vec<&[u8]> = run.iter().map(|r| r.key).collect();
+            let sizes: Vec<u32> = run.iter().take(15).map(|r| r.value.len() as u32).collect();
+            let first = run[0].opaque;
+            let mut w = Writer::default();
+            targets::batch_machine::write_setup(&mut w, op, &keys, 0, &sizes, first);
+            targets::batch_machine::write_transmit_all(&mut w);
+            let mut next = 0;
+            for reply in replies {
+                if reply.opcode == Opcode::Noop {
+                    targets::batch_machine::write_noop(&mut w);
+                    continue;
+                }
+                let offset = reply.opaque.wrapping_sub(first);
+                let gap = u8::try_from(offset - next).expect("a gap under 8");
+                targets::batch_machine::write_honest_reply(&mut w, gap, reply.status, reply);
+                next = offset + 1;
+            }
+            add("batch_machine", format!("{name}.{op:?}"), w.out);
+        }
+
         // value: the first few values get-style replies returned.
         let mut values = 0;
         for (i, reply) in reps.iter().enumerate() {
@@ -540,20 +615,203 @@ fn seeds(captures: &[Capture]) -> Seeds {
     seeds
 }
 
+/// The batch op a run of quiet requests is, if it is one.
+fn batch_op(first: &Request<'_>) -> Option<BatchOp> {
+    let store = |mode| match first.extras {
+        Extras::Store { expiration, .. } => Some(BatchOp::Store { mode, expiration }),
+        _ => None,
+    };
+    let counter = |op| match first.extras {
+        Extras::Counter { delta, .. } => Some(BatchOp::Counter { op, delta }),
+        _ => None,
+    };
+    let expiration = match first.extras {
+        Extras::Expiration(e) => e,
+        _ => 0,
+    };
+    match first.opcode {
+        Opcode::GetKQ => Some(BatchOp::Get),
+        Opcode::Gatkq => Some(BatchOp::GetAndTouch(expiration)),
+        Opcode::SetQ => store(StoreMode::Set),
+        Opcode::AddQ => store(StoreMode::Add),
+        Opcode::ReplaceQ => store(StoreMode::Replace),
+        Opcode::DeleteQ => Some(BatchOp::Delete),
+        Opcode::IncrementQ => counter(CounterOp::Incr),
+        Opcode::DecrementQ => counter(CounterOp::Decr),
+        Opcode::Touch => Some(BatchOp::Touch(expiration)),
+        _ => None,
+    }
+}
+
+/// Each run of one batch op's requests closed by a Noop (under 64 keys,
+/// opaques consecutive), with the replies to it in order.
+fn batches<'a>(
+    reqs: &'a [Request<'a>],
+    reps: &'a [Response<'a>],
+) -> Vec<(BatchOp, &'a [Request<'a>], Vec<&'a Response<'a>>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, r) in reqs.iter().enumerate() {
+        if r.opcode != Opcode::Noop {
+            continue;
+        }
+        let run = &reqs[start..i];
+        start = i + 1;
+        let Some(first) = run.first() else {
+            continue;
+        };
+        let Some(op) = batch_op(first) else {
+            continue;
+        };
+        let uniform = run.iter().enumerate().all(|(k, q)| {
+            batch_op(q) == Some(op) && q.opaque == first.opaque.wrapping_add(k as u32)
+        });
+        if !uniform || run.len() >= 64 || r.opaque != first.opaque.wrapping_add(run.len() as u32) {
+            continue;
+        }
+        let replies = reps
+            .iter()
+            .filter(|reply| {
+                reply.opaque.wrapping_sub(first.opaque) <= run.len() as u32
+                    && reply.value.len() <= 1024
+            })
+            .collect();
+        out.push((op, run, replies));
+    }
+    out
+}
+
+/// Reads a text-protocol reply up to its last line (`END`, an error, or
+/// `BUSY`).
+fn read_text_reply(stream: &mut TcpStream) -> Vec<u8> {
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).expect("a text reply");
+        assert!(n > 0, "memcached closed the connection");
+        reply.extend_from_slice(&buf[..n]);
+        let mut rest = &reply[..];
+        while let Ok(Decoded::Complete { frame, len }) = decode_text_line(rest, 1 << 16) {
+            use quickmc::protocol::TextLine;
+            if matches!(
+                frame,
+                TextLine::End | TextLine::Error(_) | TextLine::Busy(_)
+            ) {
+                return reply;
+            }
+            rest = &rest[len..];
+        }
+    }
+}
+
+/// One text command on a fresh connection, and its reply.
+fn text_exchange(spec: &str, command: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(spec).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(command).unwrap();
+    read_text_reply(&mut stream)
+}
+
+/// Text-protocol replies from memcached (which answers text on the binary
+/// port): stats groups the binary protocol lacks, errors, and a metadump of
+/// keys with bytes that metadump escapes. Seeds for the `text` target.
+fn text_seeds(spec: &str) -> Vec<(String, Vec<u8>)> {
+    let client = Client::builder().servers([spec]).build().expect("client");
+    for key in ["sp ace", "nl\nx", "per%cent", "tab\tkey", "ünï"] {
+        client.set(key, "v", 0).unwrap();
+    }
+    client.set(&b"\xff\x00bin"[..], "v", 0).unwrap();
+    let mut seeds = Vec::new();
+    for group in ["", "settings", "conns", "items", "slabs", "nosuch-group"] {
+        let mut command = Vec::new();
+        encode_text_stats(group, &mut command).unwrap();
+        let reply = text_exchange(spec, &command);
+        let mut w = Writer::default();
+        targets::text::write_lines(&mut w, 1024, &reply);
+        let name = if group.is_empty() { "general" } else { group };
+        seeds.push((format!("stats-{name}"), w.out));
+        let mut w = Writer::default();
+        targets::text::write_stats_group(&mut w, group);
+        seeds.push((format!("group-{name}"), w.out));
+    }
+    let reply = text_exchange(spec, b"no_such_command\r\n");
+    let mut w = Writer::default();
+    targets::text::write_lines(&mut w, 64, &reply);
+    seeds.push(("error".into(), w.out));
+
+    // The crawler may still be busy with an earlier request: retry.
+    let mut command = Vec::new();
+    encode_metadump(&mut command);
+    let dump = (0..50)
+        .map(|_| text_exchange(spec, &command))
+        .find(|reply| !reply.starts_with(b"BUSY"))
+        .expect("the LRU crawler stays busy");
+    assert!(dump.windows(7).any(|w| w == b"sp%20ac"), "{dump:?}");
+    for (max, name) in [(4096, "metadump"), (48, "metadump.short-limit")] {
+        let mut w = Writer::default();
+        targets::text::write_lines(&mut w, max, &dump);
+        seeds.push((name.into(), w.out));
+    }
+    let lines = String::from_utf8(dump).expect("metadump is ASCII");
+    // The keys written above (escaped), and a few of the earlier captures'.
+    let keys = lines.lines().filter(|l| l.starts_with("key="));
+    let odd = keys.clone().filter(|l| l.replace("%3A", "").contains('%'));
+    let usual = keys.filter(|l| !l.replace("%3A", "").contains('%'));
+    for (i, line) in odd.chain(usual.take(3)).enumerate() {
+        let mut w = Writer::default();
+        targets::text::write_metadump_line(&mut w, line);
+        seeds.push((format!("metadump-line.{i}"), w.out));
+    }
+    seeds
+}
+
+/// A seed's name as a plain file name: letters, digits, `.`, `-` and `_`.
+fn file_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || ".-".contains(c) {
+            c
+        } else {
+            '_'
+        };
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
 #[test]
 fn real_traffic_feeds_every_fuzz_target() {
     let server = support::Memcached::start();
     let spec = server.spec();
     let mut captures = client_captures(&spec);
     captures.extend(raw_captures(&spec));
-    let seeds = seeds(&captures);
+    let mut seeds = seeds(&captures);
+    seeds.entry("text").or_default().extend(text_seeds(&spec));
+    let handwritten = [
+        ("commands", targets::seeds::commands()),
+        ("batch_machine", targets::seeds::batch_machine()),
+        ("text", targets::seeds::text()),
+    ];
+    for (target, inputs) in handwritten {
+        let named = inputs
+            .into_iter()
+            .map(|(name, data)| (format!("hand.{name}"), data));
+        seeds.entry(target).or_default().extend(named);
+    }
 
-    let run: [(&str, Target); 5] = [
+    let run: [(&str, Target); 8] = [
         ("decode", targets::decode),
         ("roundtrip", targets::roundtrip),
         ("chunked", targets::chunked),
         ("batch", targets::batch),
         ("value", targets::value),
+        ("commands", targets::commands),
+        ("batch_machine", targets::batch_machine),
+        ("text", targets::text),
     ];
     for (target, f) in run {
         let inputs = seeds.get(target).map(Vec::as_slice).unwrap_or_default();
@@ -568,13 +826,15 @@ fn real_traffic_feeds_every_fuzz_target() {
         }
     }
 
-    if std::env::var_os("QUICKMC_WRITE_CORPUS").is_some_and(|v| v == "1") {
+    let write = std::env::var("QUICKMC_WRITE_CORPUS").unwrap_or_default();
+    if !write.is_empty() {
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-        for (target, inputs) in &seeds {
+        let chosen = |target: &str| write == "1" || write.split(',').any(|t| t == target);
+        for (target, inputs) in seeds.iter().filter(|(target, _)| chosen(target)) {
             let dir = corpus.join(target);
             std::fs::create_dir_all(&dir).unwrap();
             for (name, data) in inputs {
-                std::fs::write(dir.join(name), data).unwrap();
+                std::fs::write(dir.join(file_name(name)), data).unwrap();
             }
         }
     }

@@ -66,8 +66,43 @@ fn batch_seeds_and_regressions() {
 }
 
 #[test]
+fn batch_machine_seeds_and_regressions() {
+    replay("batch_machine", targets::batch_machine);
+}
+
+#[test]
+fn commands_seeds_and_regressions() {
+    replay("commands", targets::commands);
+}
+
+#[test]
+fn text_seeds_and_regressions() {
+    replay("text", targets::text);
+}
+
+#[test]
 fn value_seeds_and_regressions() {
     replay("value", targets::value);
+}
+
+/// The hand-written seeds are in the corpus (as `hand.*`, written by
+/// `tests/capture_corpus.rs`); this runs them as the code builds them today,
+/// so a change to a target's input format shows here first.
+#[test]
+fn handwritten_seeds_as_built_today() {
+    fn run(target: &str, seeds: targets::seeds::Seeds, body: fn(&[u8])) {
+        for (name, data) in seeds {
+            let ok = catch_unwind(AssertUnwindSafe(|| body(&data))).is_ok();
+            assert!(ok, "{target} fails on its hand-written seed {name}");
+        }
+    }
+    run("commands", targets::seeds::commands(), targets::commands);
+    run(
+        "batch_machine",
+        targets::seeds::batch_machine(),
+        targets::batch_machine,
+    );
+    run("text", targets::seeds::text(), targets::text);
 }
 
 #[test]

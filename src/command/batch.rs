@@ -329,6 +329,9 @@ pub struct Batch<'a> {
     transmitted: bool,
     /// Items before this position are settled (their windows are complete).
     settled: usize,
+    /// Positions in `items` of the items that could not be encoded, in
+    /// order: their opaques were taken but never sent, so nothing answers them.
+    unsent: Vec<usize>,
     events: Vec<KeyEvent>,
     values: HitValues,
     replies: usize,
@@ -370,6 +373,7 @@ impl<'a> Batch<'a> {
             in_flight: VecDeque::new(),
             transmitted: false,
             settled: 0,
+            unsent: Vec::new(),
             events: Vec::new(),
             values: HitValues::default(),
             replies: 0,
@@ -434,6 +438,16 @@ impl<'a> Batch<'a> {
         });
     }
 
+    /// The offset in `window` of the request `opaque` answers: one that was
+    /// sent and is not answered or passed over yet.
+    fn sent_offset(&self, window: &Window, opaque: u32) -> Result<usize, BatchError> {
+        let offset = window.offset_of(opaque)?;
+        if self.unsent.binary_search(&(window.start + offset)).is_ok() {
+            return Err(BatchError::UnknownOpaque(opaque));
+        }
+        Ok(offset)
+    }
+
     fn fetches_values(&self) -> bool {
         matches!(self.op, BatchOp::Get | BatchOp::GetAndTouch(_))
     }
@@ -492,6 +506,7 @@ impl Exchange for Batch<'_> {
             // An item that cannot be encoded is left out (nothing written,
             // so no reply comes for its opaque) and reported.
             if let Err(error) = self.encode_item(item, opaque, out) {
+                self.unsent.push(self.next - 1);
                 self.fail(item, error);
             }
             if let Some(window) = open.as_mut() {
@@ -517,7 +532,7 @@ impl Exchange for Batch<'_> {
             self.in_flight.pop_front();
             return Ok(());
         }
-        let offset = window.offset_of(frame.opaque)?;
+        let offset = self.sent_offset(&window, frame.opaque)?;
         let expected = self.op.opcode();
         if frame.opcode != expected {
             return Err(BatchError::UnexpectedOpcode {
@@ -559,11 +574,13 @@ impl Exchange for Batch<'_> {
                 "a value in a reply that carries none",
             ));
         }
-        let Some(window) = self.in_flight.front_mut() else {
+        let Some(window) = self.in_flight.front().copied() else {
             return Err(BatchError::AfterEnd.into());
         };
-        let offset = window.offset_of(opaque)?;
-        window.next = offset + 1;
+        let offset = self.sent_offset(&window, opaque)?;
+        if let Some(front) = self.in_flight.front_mut() {
+            front.next = offset + 1;
+        }
         let item = self
             .items
             .get(window.start + offset)
@@ -753,6 +770,46 @@ mod tests {
                 outcome: KeyOutcome::Failed(Error::Serialize(_))
             }]
         ));
+    }
+
+    #[test]
+    fn a_reply_naming_an_item_that_could_not_be_sent_is_refused() {
+        // Item 1's key (index 9) is not in the table: it is empty and cannot
+        // be sent, so opaque 1 was never on the wire.
+        let keys = table(3);
+        let items = [0, 9, 2];
+        let fresh = |op| {
+            let mut batch = Batch::new(op, &keys, &items, None);
+            batch.transmit(&mut 0, &mut Vec::new(), usize::MAX);
+            batch
+        };
+        let mut get = fresh(BatchOp::Get);
+        let echo = Response::new(Opcode::GetKQ, Status::Ok)
+            .opaque(1)
+            .extras(&[0, 0, 0, 0]);
+        assert!(get.receive(&echo).is_err());
+        assert!(get.receive_oversized(1, 1 << 20, 10).is_err());
+        assert_eq!(get.unsettled(), &[0, 9, 2]);
+        let mut delete = fresh(BatchOp::Delete);
+        let missing = Response::new(Opcode::DeleteQ, Status::KeyNotFound).opaque(1);
+        assert!(delete.receive(&missing).is_err());
+        let (events, _) = delete.into_events();
+        assert!(matches!(
+            &events[..],
+            [KeyEvent {
+                item: 9,
+                outcome: KeyOutcome::Failed(Error::BadKey(_))
+            }]
+        ));
+        // The items around it are answered as before.
+        let mut get = fresh(BatchOp::Get);
+        let hit = Response::new(Opcode::GetKQ, Status::Ok)
+            .opaque(2)
+            .key(b"p:k2")
+            .extras(&[0, 0, 0, 0]);
+        get.receive(&hit).unwrap();
+        get.receive(&noop(3)).unwrap();
+        assert!(get.is_complete());
     }
 
     #[test]

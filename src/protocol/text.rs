@@ -207,6 +207,10 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
             let hex = bytes.get(i + 1..i + 3)?;
+            // Two hex digits: `from_str_radix` alone would also take "+1".
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let hex = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
@@ -294,5 +298,13 @@ mod tests {
         assert_eq!(e.key, b"a b\0");
         assert!(MetadumpEntry::parse("key=%zz size=1").is_none());
         assert!(MetadumpEntry::parse("key=a%2").is_none());
+    }
+
+    #[test]
+    fn an_escape_is_a_percent_and_two_hex_digits_never_a_signed_number() {
+        assert!(MetadumpEntry::parse("key=%+2").is_none());
+        assert!(MetadumpEntry::parse("key=a%+f size=1").is_none());
+        assert!(MetadumpEntry::parse("key=%-1").is_none());
+        assert_eq!(MetadumpEntry::parse("key=%2B2").unwrap().key, b"+2");
     }
 }
