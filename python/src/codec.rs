@@ -13,8 +13,8 @@
 //! already undone by the Rust core): 0 bytes, 16 str, 2 and 4 int, 1
 //! unpickle, anything else `Error("unknown memcached key flags N")`.
 
-use pyo3::exceptions::PyUnicodeDecodeError;
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
@@ -84,9 +84,8 @@ pub fn deserialize<'py>(py: Python<'py>, data: &[u8], flags: u32) -> PyResult<Bo
         0 => Ok(PyBytes::new(py, data).into_any()),
         FLAG_TEXT => match std::str::from_utf8(data) {
             Ok(text) => Ok(PyString::new(py, text).into_any()),
-            Err(e) => Err(PyErr::from_value(
-                PyUnicodeDecodeError::new_utf8(py, data, e)?.into_any(),
-            )),
+            // Python's own decode, for its exact UnicodeDecodeError.
+            Err(_) => PyBytes::new(py, data).call_method1(intern!(py, "decode"), ("utf-8",)),
         },
         FLAG_INTEGER | FLAG_LONG => parse_int(py, data),
         FLAG_PICKLE => pickle(py, &PICKLE_LOADS, "loads")?.call1((PyBytes::new(py, data),)),
@@ -110,5 +109,7 @@ fn parse_int<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     let int = INT_TYPE.get_or_try_init(py, || {
         Ok::<_, PyErr>(py.import("builtins")?.getattr("int")?.unbind())
     })?;
-    int.bind(py).call1((PyBytes::new(py, data),))
+    // As text, so a ValueError reads like pylibmc's ('abc', not b'abc').
+    int.bind(py)
+        .call1((PyString::new(py, &String::from_utf8_lossy(data)),))
 }

@@ -118,10 +118,9 @@ pub fn build(
         .strict_keys(o.flag("verify_keys", false)?)
         .max_connections(o.get("max_connections", 16u32)?.max(1));
     // zlib (flag 8) is what pylibmc reads; zstd is quickmc's own flag.
-    builder = match compression {
-        CompressionAlgorithm::Zlib => builder.pylibmc_compatible(true),
-        CompressionAlgorithm::Zstd => builder.compression(CompressionAlgorithm::Zstd),
-    };
+    // (Not `pylibmc_compatible`: a subclass's `serialize` may use flags of
+    // its own, which pylibmc allows.)
+    builder = builder.compression(compression);
     let username: Option<String> = o.get("username", None)?;
     let password: Option<String> = o.get("password", None)?;
     if let (Some(username), Some(password)) = (username, password) {
