@@ -122,7 +122,12 @@ class Client(_quickmc.Client):
         for spec in self._specs:
             _canonical(spec)
         self._behaviors: dict[str, Any] = dict(_behaviors.DEFAULTS)
-        self._reconfigure(_behaviors.apply(self._behaviors, behaviors))
+        applied = _behaviors.apply(self._behaviors, behaviors)
+        # libmemcached adds servers after the behaviors; a weight above 1
+        # under a consistent distribution turns weighted ketama on.
+        if applied["ketama"] and any(spec[3] > 1 for spec in self._specs):
+            applied["ketama_weighted"] = 1
+        self._reconfigure(applied)
 
     def _reconfigure(self, behaviors: dict[str, Any]) -> None:
         specs = self._specs
