@@ -1,7 +1,9 @@
 """quickmc against pylibmc in one run, side by side.
 
 Starts one memcached on a free 127.0.0.1 port, then times each workload
-for both clients in alternation, three rounds, and prints the medians:
+for both clients in alternation (20 short chunks each per round, so load
+from elsewhere on the machine hits both alike), three rounds, and prints
+the medians of the rounds:
 get, set, get_multi of 100 keys and set_multi of 100 keys from one thread;
 then 8 threads doing gets — one quickmc Client shared by all of them
 against pylibmc's ThreadMappedPool (a clone per thread, as pylibmc users
@@ -50,6 +52,7 @@ def start_memcached() -> tuple[subprocess.Popen, str]:
 
 
 VALUE = b"v" * 100
+CHUNKS = 20
 KEYS = [f"bench:{i}" for i in range(100)]
 MAPPING = {k: VALUE for k in KEYS}
 
@@ -136,18 +139,32 @@ def main() -> None:
             single_thread(client, "get", 500)
         for _round in range(3):
             for op in ops:
+                # Alternate in short chunks so that a change in the machine's
+                # load during a round hits both clients alike.
                 n = args.n if "multi" not in op else args.n_multi
-                for name, client in clients.items():
-                    results.setdefault((op, name), []).append(single_thread(client, op, n))
+                chunk = max(1, n // CHUNKS)
+                elapsed = {name: 0.0 for name in clients}
+                for turn in range(CHUNKS):
+                    # Each goes first in half the chunks: switching clients
+                    # costs whichever runs right after the switch.
+                    order = list(clients.items())
+                    for name, client in order if turn % 2 == 0 else reversed(order):
+                        elapsed[name] += chunk / single_thread(client, op, chunk)
+                for name in clients:
+                    results.setdefault((op, name), []).append(chunk * CHUNKS / elapsed[name])
             # pylibmc: a clone per thread from its ThreadMappedPool;
             # quickmc: one Client shared by every thread.
             reserve = {
                 "pylibmc": pylibmc.ThreadMappedPool(clients["pylibmc"]).reserve,
                 "quickmc": Shared(clients["quickmc"]),
             }
-            for name, get_client in reserve.items():
-                rate = threaded_gets(get_client, args.threads, args.seconds)
-                results.setdefault((f"get, {args.threads} threads", name), []).append(rate)
+            rates: dict[str, list[float]] = {name: [] for name in reserve}
+            for turn in range(4):
+                order = list(reserve.items())
+                for name, get_client in order if turn % 2 == 0 else reversed(order):
+                    rates[name].append(threaded_gets(get_client, args.threads, args.seconds / 4))
+            for name in reserve:
+                results.setdefault((f"get, {args.threads} threads", name), []).append(statistics.mean(rates[name]))
 
         print(f"memcached {address}; {os.cpu_count()} cores; python {sys.version.split()[0]}; "
               f"pylibmc {pylibmc.__version__}, quickmc {quickmc.__version__}; medians of 3 rounds")
