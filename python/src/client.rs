@@ -16,7 +16,7 @@ use quickmc::{Address, BatchReport, StoreOptions};
 use crate::codec;
 use crate::config::{self, Settings};
 use crate::errors::{self, CacheMiss, Error, NotFound, TooBig};
-use crate::keys::{Slot, key_bytes, prefix_bytes};
+use crate::keys::{Slot, key_bytes, prefix_bytes, prefix_slice};
 
 /// Everything an operation needs, swapped whole by `set_behaviors`.
 struct State {
@@ -130,19 +130,24 @@ fn collect_keys<'py>(keys: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>
     keys.try_iter()?.collect()
 }
 
-/// A batch's caller keys as slots, skipping (and reporting) empty keys.
-fn slots<'a>(objects: &'a [Bound<'_, PyAny>]) -> PyResult<(Vec<Slot<'a>>, Vec<usize>)> {
-    let mut slots = Vec::with_capacity(objects.len());
+/// The caller's keys as bytes objects (str keys encoded once).
+fn encode_keys<'py>(objects: &[Bound<'py, PyAny>]) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    objects.iter().map(key_bytes).collect()
+}
+
+/// A batch's keys as slots, skipping (and reporting) empty keys.
+fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>]) -> (Vec<Slot<'a>>, Vec<usize>) {
+    let mut slots = Vec::with_capacity(encoded.len());
     let mut empty = Vec::new();
-    for (index, object) in objects.iter().enumerate() {
-        let bytes = key_bytes(object)?;
+    for (index, key) in encoded.iter().enumerate() {
+        let bytes = key.as_bytes();
         if bytes.is_empty() {
             empty.push(index);
         } else {
             slots.push(Slot { index, bytes });
         }
     }
-    Ok((slots, empty))
+    (slots, empty)
 }
 
 /// Raises the error of a batch whose every server failed.
@@ -178,6 +183,7 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         let options = store_options(&state.settings, time, min_compress_len, compress_level)?;
         let (bytes, flags) = encode(slf, &state, val)?;
         if key.is_empty() {
@@ -187,11 +193,11 @@ impl Client {
         let client = &state.client;
         let stored = py
             .detach(|| match mode {
-                Store::Set => client.set(&key, item, options),
-                Store::Add => client.add(&key, item, options),
-                Store::Replace => client.replace(&key, item, options),
-                Store::Append => client.append(&key, item, options),
-                Store::Prepend => client.prepend(&key, item, options),
+                Store::Set => client.set(key, item, options),
+                Store::Add => client.add(key, item, options),
+                Store::Replace => client.replace(key, item, options),
+                Store::Append => client.append(key, item, options),
+                Store::Prepend => client.prepend(key, item, options),
             })
             .map_err(|e| errors::to_py(mode.name(), e))?;
         if !stored && mode == Store::Replace && state.settings.binary {
@@ -213,6 +219,7 @@ impl Client {
         let state = slf.get().state()?;
         let options = store_options(&state.settings, time, min_compress_len, compress_level)?;
         let prefix = prefix_bytes(key_prefix)?;
+        let prefix = prefix_slice(&prefix);
         let pairs = if mapping.hasattr(intern!(py, "items"))? {
             mapping.call_method0(intern!(py, "items"))?
         } else {
@@ -225,7 +232,8 @@ impl Client {
             values.push(encode(slf, &state, &value)?);
             objects.push(key);
         }
-        let (slots, mut failed) = slots(&objects)?;
+        let encoded = encode_keys(&objects)?;
+        let (slots, mut failed) = slots(&encoded);
         let items: Vec<(Slot<'_>, Item<'_>)> = slots
             .into_iter()
             .map(|slot| {
@@ -239,8 +247,8 @@ impl Client {
             BatchReport::default()
         } else {
             py.detach(|| match mode {
-                Store::Add => client.add_multi_report(items, &prefix, options),
-                _ => client.set_multi_report(items, &prefix, options),
+                Store::Add => client.add_multi_report(items, prefix, options),
+                _ => client.set_multi_report(items, prefix, options),
             })
             .map_err(|e| errors::to_py(mode.multi_name(), e))?
         };
@@ -253,7 +261,7 @@ impl Client {
                 return Err(TooBig::new_err(format!(
                     "{}: value of {:?} too large for the server",
                     mode.multi_name(),
-                    String::from_utf8_lossy(&failure.key.bytes)
+                    String::from_utf8_lossy(failure.key.bytes)
                 )));
             }
             failed.push(failure.key.index);
@@ -271,12 +279,13 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         let amount = delta(amount)?;
         let client = &state.client;
         let (op, result) = if decrement {
-            ("decr", py.detach(|| client.decr(&key, amount)))
+            ("decr", py.detach(|| client.decr(key, amount)))
         } else {
-            ("incr", py.detach(|| client.incr(&key, amount)))
+            ("incr", py.detach(|| client.incr(key, amount)))
         };
         result.map_err(|e| errors::to_py(op, e))
     }
@@ -349,10 +358,11 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         let default = default.unwrap_or_else(|| py.None().into_bound(py));
         let client = &state.client;
         let item = py
-            .detach(|| client.get::<Item<'static>>(&key))
+            .detach(|| client.get::<Item<'static>>(key))
             .map_err(|e| errors::to_py("get", e))?;
         match item {
             None => Ok(default),
@@ -365,9 +375,10 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         let client = &state.client;
         let hit = py
-            .detach(|| client.gets::<Item<'static>>(&key))
+            .detach(|| client.gets::<Item<'static>>(key))
             .map_err(|e| errors::to_py("gets", e))?;
         let value = match hit {
             Some((item, cas)) => decode(slf, &state, &item.data, item.flags)?.map(|v| (v, cas)),
@@ -496,13 +507,14 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         let (bytes, flags) = encode(slf, &state, val)?;
         if key.is_empty() {
             return Ok(false);
         }
         let item = Item::new(bytes.as_bytes(), flags);
         let client = &state.client;
-        py.detach(|| client.cas(&key, item, cas, expiration(time)))
+        py.detach(|| client.cas(key, item, cas, expiration(time)))
             .map_err(|e| errors::to_py("cas", e))
     }
 
@@ -511,11 +523,12 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         if key.is_empty() {
             return Ok(false);
         }
         let client = &state.client;
-        py.detach(|| client.delete(&key))
+        py.detach(|| client.delete(key))
             .map_err(|e| errors::to_py("delete", e))
     }
 
@@ -536,11 +549,12 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
+        let key = key.as_bytes();
         if key.is_empty() {
             return Ok(false);
         }
         let client = &state.client;
-        py.detach(|| client.touch(&key, expiration(time)))
+        py.detach(|| client.touch(key, expiration(time)))
             .map_err(|e| errors::to_py("touch", e))
     }
 
@@ -554,15 +568,17 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let prefix = prefix_bytes(key_prefix)?;
+        let prefix = prefix_slice(&prefix);
         let objects: Vec<Bound<'py, PyAny>> = keys.try_iter()?.collect::<PyResult<_>>()?;
-        let (slots, _empty) = slots(&objects)?;
+        let encoded = encode_keys(&objects)?;
+        let (slots, _empty) = slots(&encoded);
         let result = PyDict::new(py);
         if slots.is_empty() {
             return Ok(result);
         }
         let client = &state.client;
         let (hits, report) = py
-            .detach(|| client.get_multi_report::<_, Item<'static>>(slots, &prefix))
+            .detach(|| client.get_multi_report::<_, Item<'static>>(slots, prefix))
             .map_err(|e| errors::to_py("get_multi", e))?;
         batch_error("get_multi", &report)?;
         // A value the core could not read (a corrupt compressed value) is
@@ -636,14 +652,16 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let prefix = prefix_bytes(key_prefix)?;
+        let prefix = prefix_slice(&prefix);
         let objects = collect_keys(keys)?;
-        let (slots, empty) = slots(&objects)?;
+        let encoded = encode_keys(&objects)?;
+        let (slots, empty) = slots(&encoded);
         if slots.is_empty() {
             return Ok(empty.is_empty());
         }
         let client = &state.client;
         let report = py
-            .detach(|| client.delete_multi_report(slots, &prefix))
+            .detach(|| client.delete_multi_report(slots, prefix))
             .map_err(|e| errors::to_py("delete_multi", e))?;
         if let Some(failed) = report.server_errors.into_iter().next() {
             return Err(errors::to_py("delete_multi", failed.error));
@@ -663,13 +681,15 @@ impl Client {
         let state = slf.get().state()?;
         let amount = self::delta(delta)?;
         let prefix = prefix_bytes(key_prefix)?;
+        let prefix = prefix_slice(&prefix);
         let objects = collect_keys(keys)?;
-        let (slots, empty) = slots(&objects)?;
+        let encoded = encode_keys(&objects)?;
+        let (slots, empty) = slots(&encoded);
         let client = &state.client;
         let report = if slots.is_empty() {
             BatchReport::default()
         } else {
-            py.detach(|| client.incr_multi_report(slots, &prefix, amount))
+            py.detach(|| client.incr_multi_report(slots, prefix, amount))
                 .map_err(|e| errors::to_py("incr_multi", e))?
         };
         if let Some(failed) = report.server_errors.into_iter().next() {
@@ -695,10 +715,8 @@ impl Client {
     fn hash(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<usize> {
         let state = slf.get().state()?;
         let key = key_bytes(key)?;
-        state
-            .client
-            .hash(&key)
-            .map_err(|e| errors::to_py("hash", e))
+        let key = key.as_bytes();
+        state.client.hash(key).map_err(|e| errors::to_py("hash", e))
     }
 
     /// Statistics of every server: a list of (b"host:port (index)", {name: bytes}).
@@ -710,7 +728,7 @@ impl Client {
         let py = slf.py();
         let state = slf.get().state()?;
         let group = prefix_bytes(arg)?;
-        let group = String::from_utf8_lossy(&group).into_owned();
+        let group = String::from_utf8_lossy(prefix_slice(&group)).into_owned();
         let client = &state.client;
         let per_server = py.detach(|| client.stats_per_server(&group));
         let result = PyList::empty(py);

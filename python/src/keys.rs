@@ -1,43 +1,49 @@
 //! Keys from Python: str (UTF-8) or bytes, borrowed where they can be.
 
-use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::codec::utf8_bytes;
+
 /// The longest key memcached accepts.
 const MAX_KEY_LEN: usize = 250;
 
-/// A key's bytes: a bytes key as is, a str key encoded as UTF-8.
-pub fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
-    let bytes: Cow<'a, [u8]> = if let Ok(bytes) = key.cast::<PyBytes>() {
-        Cow::Borrowed(bytes.as_bytes())
+/// A key as a bytes object: a bytes key itself (no copy), a str key
+/// encoded as UTF-8 (one allocation). Refuses keys over 250 bytes as
+/// pylibmc does (ValueError).
+pub fn key_bytes<'py>(key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = if let Ok(bytes) = key.cast::<PyBytes>() {
+        bytes.clone()
     } else if let Ok(text) = key.cast::<PyString>() {
-        match text.to_cow()? {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        }
+        utf8_bytes(text)?
     } else {
         return Err(PyTypeError::new_err("key must be bytes or str"));
     };
-    if bytes.len() > MAX_KEY_LEN {
+    let length = bytes.as_bytes().len();
+    if length > MAX_KEY_LEN {
         return Err(PyValueError::new_err(format!(
-            "key length {} too long, max is {MAX_KEY_LEN}",
-            bytes.len()
+            "key length {length} too long, max is {MAX_KEY_LEN}"
         )));
     }
     Ok(bytes)
 }
 
 /// A prefix (`key_prefix`): None is no prefix.
-pub fn prefix_bytes<'a>(prefix: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a, [u8]>> {
+pub fn prefix_bytes<'py>(
+    prefix: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
     match prefix {
-        None => Ok(Cow::Borrowed(&[])),
-        Some(p) if p.is_none() => Ok(Cow::Borrowed(&[])),
-        Some(p) => key_bytes(p),
+        Some(p) if !p.is_none() => key_bytes(p).map(Some),
+        _ => Ok(None),
     }
+}
+
+/// The bytes of an optional prefix.
+pub fn prefix_slice<'a>(prefix: &'a Option<Bound<'_, PyBytes>>) -> &'a [u8] {
+    prefix.as_ref().map_or(&[], |p| p.as_bytes())
 }
 
 /// A key of a batch: its bytes and its position among the caller's keys,
@@ -46,12 +52,12 @@ pub fn prefix_bytes<'a>(prefix: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a
 #[derive(Debug)]
 pub struct Slot<'a> {
     pub index: usize,
-    pub bytes: Cow<'a, [u8]>,
+    pub bytes: &'a [u8],
 }
 
 impl AsRef<[u8]> for Slot<'_> {
     fn as_ref(&self) -> &[u8] {
-        &self.bytes
+        self.bytes
     }
 }
 
