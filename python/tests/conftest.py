@@ -57,16 +57,20 @@ def free_port() -> int:
 
 
 class Memcached:
-    """One memcached on 127.0.0.1, stopped by stop() (bounded waits only)."""
+    """One memcached on 127.0.0.1 (or a Unix socket), stopped by stop()
+    (bounded waits only)."""
 
-    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, extra: tuple[str, ...] = (), env: dict | None = None, unix: str | None = None) -> None:
         binary = _memcached_binary()
+        self.unix = unix
         for _attempt in range(5):
             self.port = free_port()
-            args = [binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "64", "-t", "2", *extra]
+            listen = ["-s", unix] if unix else ["-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
+            args = [binary, *listen, "-m", "64", "-t", "2", *extra]
             if os.geteuid() == 0:
                 args[1:1] = ["-u", "root"]
-            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            env={**os.environ, **(env or {})})
             if self._wait_ready(5.0):
                 return
             self.stop()
@@ -74,7 +78,15 @@ class Memcached:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return self.unix or f"127.0.0.1:{self.port}"
+
+    def _connect(self):
+        if self.unix:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(0.2)
+            s.connect(self.unix)
+            return s
+        return socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
 
     def _wait_ready(self, within: float) -> bool:
         deadline = time.monotonic() + within
@@ -82,8 +94,8 @@ class Memcached:
             if self.process.poll() is not None:
                 return False
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return True
+                self._connect().close()
+                return True
             except OSError:
                 time.sleep(0.01)
         return False
@@ -96,6 +108,23 @@ class Memcached:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+SASL_USER = "quickmc"
+SASL_PASSWORD = "s3cret"
+
+
+def start_sasl_memcached(directory) -> Memcached:
+    """A memcached requiring SASL PLAIN (user quickmc, password s3cret)."""
+    saslpasswd2 = shutil.which("saslpasswd2")
+    if saslpasswd2 is None:
+        pytest.fail("saslpasswd2 not found: install it with `apt-get install sasl2-bin` "
+                    "(./scripts/setup.sh --tests does)", pytrace=False)
+    db = directory / "sasldb2"
+    subprocess.run([saslpasswd2, "-p", "-a", "memcached", "-c", "-f", str(db), SASL_USER],
+                   input=SASL_PASSWORD.encode(), check=True, timeout=30)
+    (directory / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {db}\n")
+    return Memcached(("-S",), env={"SASL_CONF_PATH": str(directory)})
 
 
 @pytest.fixture(scope="session")
@@ -128,8 +157,8 @@ def start_memcached():
     """Starts extra memcached processes for one test (stopped after it)."""
     started: list[Memcached] = []
 
-    def start(*extra: str) -> Memcached:
-        m = Memcached(tuple(extra))
+    def start(*extra: str, unix: str | None = None) -> Memcached:
+        m = Memcached(tuple(extra), unix=unix)
         started.append(m)
         return m
 

@@ -195,10 +195,11 @@ def test_retry_timeout_then_server_down(quickmc, dead_address):
         mc.get("k")  # retried after retry_timeout
 
 
-def test_remove_failed_ejects_a_dead_server_from_ketama(quickmc, start_memcached, dead_address):
+@pytest.mark.parametrize("eject", ["remove_failed", "auto_eject"])
+def test_remove_failed_ejects_a_dead_server_from_ketama(quickmc, start_memcached, dead_address, eject):
     alive = start_memcached()
     mc = quickmc.Client([alive.address, dead_address],
-                        behaviors={"ketama": True, "remove_failed": 1, "failure_limit": 2, "retry_timeout": 0,
+                        behaviors={"ketama": True, eject: 1, "failure_limit": 2, "retry_timeout": 0,
                                    "dead_timeout": 30})
     keys = [f"k{i}" for i in range(40)]
     dead_keys = [k for k in keys if mc.hash(k) == 1]

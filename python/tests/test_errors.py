@@ -89,3 +89,32 @@ def test_server_spec_forms(quickmc):
                         "'/tmp/quickmc-none.sock', (1, '127.0.0.1', 11214)], binary=False)")
     one = quickmc.Client("127.0.0.1:11211")  # a single spec string is one server
     assert one.hash("x") == 0
+
+
+def test_unix_socket_server(quickmc, pylibmc, start_memcached, tmp_path):
+    path = str(tmp_path / "mc.sock")
+    server = start_memcached(unix=path)
+    ours = quickmc.Client([path], binary=True)
+    theirs = pylibmc.Client([path], binary=True)
+    assert ours.set("u", "unix") and theirs.get("u") == "unix"
+    assert ours.get_stats()[0][0] == f"{path}:0 (0)".encode() == theirs.get_stats()[0][0]
+
+
+def test_sasl_with_pylibmc_credentials(quickmc, pylibmc, tmp_path):
+    from conftest import SASL_PASSWORD, SASL_USER, start_sasl_memcached
+
+    server = start_sasl_memcached(tmp_path)
+    try:
+        ours = quickmc.Client([server.address], binary=True, username=SASL_USER, password=SASL_PASSWORD)
+        theirs = pylibmc.Client([server.address], binary=True, username=SASL_USER, password=SASL_PASSWORD)
+        assert ours.set("s", "authenticated")
+        assert theirs.get("s") == "authenticated"
+        assert ours.get_multi(["s"]) == {"s": "authenticated"}
+        wrong = quickmc.Client([server.address], binary=True, username=SASL_USER, password="wrong")
+        with pytest.raises(quickmc.Error):
+            wrong.get("s")
+        anonymous = quickmc.Client([server.address], binary=True)
+        with pytest.raises(quickmc.Error):
+            anonymous.get("s")
+    finally:
+        server.stop()
