@@ -60,11 +60,12 @@ class Memcached:
     """One memcached on 127.0.0.1 (or a Unix socket), stopped by stop()
     (bounded waits only)."""
 
-    def __init__(self, extra: tuple[str, ...] = (), env: dict | None = None, unix: str | None = None) -> None:
+    def __init__(self, extra: tuple[str, ...] = (), env: dict | None = None, unix: str | None = None,
+                 port: int | None = None) -> None:
         binary = _memcached_binary()
         self.unix = unix
         for _attempt in range(5):
-            self.port = free_port()
+            self.port = port or free_port()
             listen = ["-s", unix] if unix else ["-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
             args = [binary, *listen, "-m", "64", "-t", "2", *extra]
             if os.geteuid() == 0:
@@ -157,8 +158,8 @@ def start_memcached():
     """Starts extra memcached processes for one test (stopped after it)."""
     started: list[Memcached] = []
 
-    def start(*extra: str, unix: str | None = None) -> Memcached:
-        m = Memcached(tuple(extra), unix=unix)
+    def start(*extra: str, unix: str | None = None, port: int | None = None) -> Memcached:
+        m = Memcached(tuple(extra), unix=unix, port=port)
         started.append(m)
         return m
 

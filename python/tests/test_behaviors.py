@@ -213,6 +213,25 @@ def test_remove_failed_ejects_a_dead_server_from_ketama(quickmc, start_memcached
     assert mc.set(dead_keys[0], 1) and mc.get(dead_keys[0]) == 1
 
 
+def test_an_ejected_server_comes_back_after_dead_timeout(quickmc, start_memcached):
+    a, b = start_memcached(), start_memcached()
+    mc = quickmc.Client([a.address, b.address],
+                        behaviors={"ketama": True, "remove_failed": 1, "failure_limit": 1, "retry_timeout": 0,
+                                   "dead_timeout": 1})
+    key = next(f"k{i}" for i in range(100) if mc.hash(f"k{i}") == 1)
+    b.stop()
+    for _ in range(3):
+        try:
+            mc.set(key, 1)
+        except quickmc.Error:
+            pass
+    assert mc.hash(key) == 0  # ejected: its keys went to the other server
+    start_memcached(port=b.port)
+    time.sleep(1.5)
+    assert mc.hash(key) == 1  # back after dead_timeout
+    assert mc.set(key, "back") and mc.get(key) == "back"
+
+
 def test_without_remove_failed_the_dead_server_keeps_its_keys(quickmc, start_memcached, dead_address):
     alive = start_memcached()
     mc = quickmc.Client([alive.address, dead_address], behaviors={"ketama": True, "retry_timeout": 0})
