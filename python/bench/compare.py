@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -55,6 +56,12 @@ VALUE = b"v" * 100
 CHUNKS = 20
 KEYS = [f"bench:{i}" for i in range(100)]
 MAPPING = {k: VALUE for k in KEYS}
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time (user + system), every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def single_thread(client, op: str, n: int) -> float:
@@ -134,6 +141,7 @@ def main() -> None:
         }
         clients["quickmc"].set_multi(MAPPING)
         results: dict[tuple[str, str], list[float]] = {}
+        cpu_per_op: dict[tuple[str, str], list[float]] = {}
         ops = ["get", "set", "get_multi 100", "set_multi 100"]
         for name, client in clients.items():  # warm up connections
             single_thread(client, "get", 500)
@@ -144,14 +152,18 @@ def main() -> None:
                 n = args.n if "multi" not in op else args.n_multi
                 chunk = max(1, n // CHUNKS)
                 elapsed = {name: 0.0 for name in clients}
+                cpu = {name: 0.0 for name in clients}
                 for turn in range(CHUNKS):
                     # Each goes first in half the chunks: switching clients
                     # costs whichever runs right after the switch.
                     order = list(clients.items())
                     for name, client in order if turn % 2 == 0 else reversed(order):
+                        before = cpu_seconds()
                         elapsed[name] += chunk / single_thread(client, op, chunk)
+                        cpu[name] += cpu_seconds() - before
                 for name in clients:
                     results.setdefault((op, name), []).append(chunk * CHUNKS / elapsed[name])
+                    cpu_per_op.setdefault((op, name), []).append(cpu[name] / (chunk * CHUNKS) * 1e6)
             # pylibmc: a clone per thread from its ThreadMappedPool;
             # quickmc: one Client shared by every thread.
             reserve = {
@@ -168,11 +180,19 @@ def main() -> None:
 
         print(f"memcached {address}; {os.cpu_count()} cores; python {sys.version.split()[0]}; "
               f"pylibmc {pylibmc.__version__}, quickmc {quickmc.__version__}; medians of 3 rounds")
-        print(f"{'workload':<22} {'pylibmc ops/s':>14} {'quickmc ops/s':>14} {'quickmc/pylibmc':>16}")
+        print(f"{'workload':<22} {'pylibmc ops/s':>14} {'quickmc ops/s':>14} {'quickmc/pylibmc':>16}"
+              f" {'CPU µs/op pylibmc':>18} {'quickmc':>8}")
         for op in ops + [f"get, {args.threads} threads"]:
             theirs = statistics.median(results[(op, "pylibmc")])
             ours = statistics.median(results[(op, "quickmc")])
-            print(f"{op:<22} {theirs:>14,.0f} {ours:>14,.0f} {ours / theirs:>15.2f}x")
+            line = f"{op:<22} {theirs:>14,.0f} {ours:>14,.0f} {ours / theirs:>15.2f}x"
+            if (op, "pylibmc") in cpu_per_op:
+                line += (f" {statistics.median(cpu_per_op[(op, 'pylibmc')]):>18.1f}"
+                         f" {statistics.median(cpu_per_op[(op, 'quickmc')]):>8.1f}")
+            print(line)
+        load = os.getloadavg()[0]
+        print(f"load average during the run: {load:.1f} (other work on the machine skews ops/s; "
+              "CPU µs/op, this process's user+system time per operation, much less)")
     finally:
         proc.terminate()
         proc.wait(timeout=5)
