@@ -25,7 +25,9 @@ fi
 # pip runs maturin from PATH (--no-build-isolation: the venv's own).
 export PATH="$PWD/$venv/bin:$PATH"
 echo "test-python: building and installing the quickmc wheel (pip install ./python, dev profile)" >&2
-MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+# The root target directory: the dependencies the Rust suite just built are
+# reused where their features match.
+CARGO_TARGET_DIR="$PWD/target" MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   --no-build-isolation --force-reinstall --no-deps ./python
 
 # From the repository root, so the installed package (not python/quickmc,
