@@ -571,7 +571,8 @@ impl Client {
         let prefix = prefix_slice(&prefix);
         let objects: Vec<Bound<'py, PyAny>> = keys.try_iter()?.collect::<PyResult<_>>()?;
         let encoded = encode_keys(&objects)?;
-        let (slots, _empty) = slots(&encoded);
+        // Empty keys are skipped, as pylibmc does.
+        let (slots, _) = slots(&encoded);
         let result = PyDict::new(py);
         if slots.is_empty() {
             return Ok(result);
@@ -732,11 +733,9 @@ impl Client {
         let client = &state.client;
         let per_server = py.detach(|| client.stats_per_server(&group));
         let result = PyList::empty(py);
-        for (index, ((server, stats), spec)) in
-            per_server.into_iter().zip(client.servers()).enumerate()
+        for (index, ((_, stats), spec)) in per_server.into_iter().zip(client.servers()).enumerate()
         {
             let stats = stats.map_err(|e| errors::some_errors("get_stats", e))?;
-            let _ = server;
             let name = match &spec.address {
                 Address::Tcp { host, port } => format!("{host}:{port} ({index})"),
                 Address::Unix(path) => format!("{}:0 ({index})", path.display()),
