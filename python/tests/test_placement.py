@@ -106,3 +106,12 @@ def test_unsupported_distributions_and_hashes_are_refused(quickmc):
         quickmc.Client(NAMED, behaviors={"hash": "bogus"})
     with pytest.raises(KeyError):
         quickmc.Client(NAMED, behaviors={"distribution": "bogus"})
+
+
+@pytest.mark.parametrize("behaviors", [{}, {"ketama": True}, {"ketama_weighted": True},
+                                       {"distribution": "consistent", "hash": "crc"}], ids=repr)
+def test_a_behaviors_dict_copied_from_another_client_places_the_same(quickmc, pylibmc, behaviors):
+    theirs = pylibmc.Client(NAMED, binary=True, behaviors=behaviors)
+    from_pylibmc = quickmc.Client(NAMED, binary=True, behaviors=dict(theirs.behaviors))
+    from_quickmc = quickmc.Client(NAMED, binary=True, behaviors=from_pylibmc.behaviors)
+    assert placements(from_pylibmc) == placements(from_quickmc) == placements(theirs)
