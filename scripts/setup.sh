@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what quickmc's demo and tests need on a Debian machine: memcached
-# (and, for the SASL tests, sasl2-bin) and a C compiler (zstd-sys builds C
-# code) via apt-get, and a Rust toolchain via rustup when cargo is missing.
+# (and, for the tests, sasl2-bin, python3-venv, python3-dev and
+# python3-pylibmc) and a C compiler (zstd-sys builds C code) via apt-get, and
+# a Rust toolchain via rustup when cargo is missing.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -16,6 +17,13 @@ need_apt=()
 command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 if [ "${1:-}" = "--tests" ]; then
   command -v saslpasswd2 >/dev/null 2>&1 || need_apt+=(sasl2-bin)
+  # The Python package's tests: a virtualenv from Debian's own python3
+  # (Debian's pylibmc imports only there), its headers, and the real
+  # pylibmc to compare with.
+  [ -x /usr/bin/python3 ] || need_apt+=(python3)
+  /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+  compgen -G '/usr/include/python3*/Python.h' >/dev/null || need_apt+=(python3-dev)
+  /usr/bin/python3 -c 'import pylibmc' >/dev/null 2>&1 || need_apt+=(python3-pylibmc)
 fi
 # Needed whether or not cargo is already there: without it zstd-sys fails
 # to build.

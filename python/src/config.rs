@@ -1,0 +1,138 @@
+//! Behaviors (pylibmc's names and units, already checked and normalised by
+//! the Python layer) to a `quickmc::ClientBuilder`. One option, one line:
+//! a new builder option (TLS, pipelining) is a name in
+//! `quickmc/_behaviors.py` and a line here.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use pyo3::conversion::FromPyObjectOwned;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use quickmc::distribution::{DistributionKind, HashAlgorithm};
+use quickmc::value::CompressionAlgorithm;
+
+use crate::errors::NotSupportedError;
+
+/// What the Python-facing client needs besides the Rust client.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `pickle.dumps` protocol (pylibmc's `pickle_protocol`).
+    pub pickle_protocol: i32,
+    /// pylibmc's `binary` flag: with it, `replace` of a missing key raises
+    /// NotFound as pylibmc's binary mode does; without, it returns False.
+    pub binary: bool,
+    /// The compressor values are written with.
+    pub compression: CompressionAlgorithm,
+}
+
+struct Options<'a, 'py>(&'a Bound<'py, PyDict>);
+
+impl<'py> Options<'_, 'py> {
+    fn get<T: FromPyObjectOwned<'py>>(&self, name: &str, default: T) -> PyResult<T> {
+        match self.0.get_item(name)? {
+            Some(value) if !value.is_none() => value.extract().map_err(|_| {
+                PyValueError::new_err(format!("behavior {name} has an invalid value {value}"))
+            }),
+            _ => Ok(default),
+        }
+    }
+
+    fn flag(&self, name: &str, default: bool) -> PyResult<bool> {
+        match self.0.get_item(name)? {
+            Some(value) if !value.is_none() => value.is_truthy(),
+            _ => Ok(default),
+        }
+    }
+}
+
+fn distribution(name: &str) -> PyResult<DistributionKind> {
+    match name {
+        "modula" => Ok(DistributionKind::Modula),
+        "consistent" | "consistent ketama" => Ok(DistributionKind::Ketama),
+        "consistent weighted" => Ok(DistributionKind::KetamaWeighted),
+        other => Err(NotSupportedError::new_err(format!(
+            "distribution {other:?} is not supported by quickmc \
+             (modula, consistent, consistent ketama and consistent weighted are)"
+        ))),
+    }
+}
+
+fn millis(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Builds the Rust client for `servers` (canonical specs) with `options`.
+pub fn build(
+    servers: &[String],
+    options: &Bound<'_, PyDict>,
+) -> PyResult<(quickmc::Client, Settings)> {
+    let o = Options(options);
+    let hash_name: String = o.get("hash", "default".to_string())?;
+    let hash = HashAlgorithm::from_str(&hash_name).map_err(|_| {
+        NotSupportedError::new_err(format!("hash {hash_name:?} is not supported by quickmc"))
+    })?;
+    let distribution = distribution(&o.get("distribution", "modula".to_string())?)?;
+
+    // libmemcached: connect_timeout in ms; send/receive timeouts in µs, and
+    // when both are 0 every wait is bounded by the poll timeout (ms).
+    let connect_timeout = o.get("connect_timeout", 4000u64)?;
+    let io_micros = o
+        .get("receive_timeout", 0u64)?
+        .max(o.get("send_timeout", 0u64)?);
+    let io_timeout = if io_micros > 0 {
+        Duration::from_micros(io_micros)
+    } else {
+        millis(o.get("_poll_timeout", 5000u64)?)
+    };
+    let retry_timeout = Duration::from_secs(o.get("retry_timeout", 2u64)?);
+    // libmemcached's dead_timeout 0 lets an ejected server back after the
+    // retry timeout.
+    let dead_timeout = match o.get("dead_timeout", 0u64)? {
+        0 => retry_timeout,
+        seconds => Duration::from_secs(seconds),
+    };
+    let compression = match o.get("compression", "zlib".to_string())?.as_str() {
+        "zlib" => CompressionAlgorithm::Zlib,
+        "zstd" => CompressionAlgorithm::Zstd,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "compression must be \"zlib\" or \"zstd\", not {other:?}"
+            )));
+        }
+    };
+
+    let mut builder = quickmc::Client::builder()
+        .servers(servers)
+        .hash(hash)
+        .distribution(distribution)
+        .connect_timeout(millis(connect_timeout.max(1)))
+        .io_timeout(Some(io_timeout.max(Duration::from_micros(1))))
+        .retry_timeout(retry_timeout)
+        .dead_timeout(dead_timeout.max(Duration::from_millis(1)))
+        .failure_limit(o.get("failure_limit", 5u32)?)
+        .remove_failed(o.flag("remove_failed", false)? || o.flag("auto_eject", false)?)
+        .tcp_nodelay(o.flag("tcp_nodelay", true)?)
+        .tcp_keepalive(o.flag("tcp_keepalive", false)?)
+        .strict_keys(o.flag("verify_keys", false)?)
+        .max_connections(o.get("max_connections", 16u32)?.max(1));
+    // zlib (flag 8) is what pylibmc reads; zstd is quickmc's own flag.
+    // (Not `pylibmc_compatible`: a subclass's `serialize` may use flags of
+    // its own, which pylibmc allows.)
+    builder = builder.compression(compression);
+    let username: Option<String> = o.get("username", None)?;
+    let password: Option<String> = o.get("password", None)?;
+    if let (Some(username), Some(password)) = (username, password) {
+        builder = builder.credentials(username, password);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let settings = Settings {
+        pickle_protocol: o.get("pickle_protocol", -1i32)?,
+        binary: o.flag("binary", false)?,
+        compression,
+    };
+    Ok((client, settings))
+}

@@ -1,0 +1,187 @@
+"""Real memcached processes on free 127.0.0.1 ports, started and stopped by
+the tests, and the two clients under comparison: quickmc and the real
+pylibmc (Debian's python3-pylibmc). A missing piece fails the run with how
+to install it; nothing is skipped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+
+def _require_quickmc():
+    try:
+        import quickmc
+    except ImportError as e:  # pragma: no cover - the message is the point
+        pytest.fail(
+            f"quickmc is not importable ({e}): build and install it with "
+            "`pip install ./python` in the test virtualenv (./scripts/test.sh does)",
+            pytrace=False,
+        )
+    return quickmc
+
+
+def _require_pylibmc():
+    try:
+        import pylibmc
+    except ImportError as e:  # pragma: no cover
+        pytest.fail(
+            f"pylibmc is not importable ({e}): install Debian's python3-pylibmc "
+            "(`apt-get install python3-pylibmc`) and run the tests in a virtualenv made "
+            "with `/usr/bin/python3 -m venv --system-site-packages` (./scripts/test.sh does)",
+            pytrace=False,
+        )
+    return pylibmc
+
+
+def _memcached_binary() -> str:
+    path = shutil.which("memcached") or ("/usr/bin/memcached" if os.path.exists("/usr/bin/memcached") else None)
+    if path is None:
+        pytest.fail(
+            "memcached not found: install it with `apt-get install memcached` "
+            "(./scripts/setup.sh --tests does)",
+            pytrace=False,
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Memcached:
+    """One memcached on 127.0.0.1 (or a Unix socket), stopped by stop()
+    (bounded waits only)."""
+
+    def __init__(self, extra: tuple[str, ...] = (), env: dict | None = None, unix: str | None = None,
+                 port: int | None = None) -> None:
+        binary = _memcached_binary()
+        self.unix = unix
+        for _attempt in range(5):
+            self.port = port or free_port()
+            listen = ["-s", unix] if unix else ["-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
+            args = [binary, *listen, "-m", "64", "-t", "2", *extra]
+            if os.geteuid() == 0:
+                args[1:1] = ["-u", "root"]
+            self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            env={**os.environ, **(env or {})})
+            if self._wait_ready(5.0):
+                return
+            self.stop()
+        pytest.fail("memcached did not start after 5 attempts", pytrace=False)
+
+    @property
+    def address(self) -> str:
+        return self.unix or f"127.0.0.1:{self.port}"
+
+    def _connect(self):
+        if self.unix:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(0.2)
+            s.connect(self.unix)
+            return s
+        return socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+
+    def _wait_ready(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                self._connect().close()
+                return True
+            except OSError:
+                time.sleep(0.01)
+        return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+SASL_USER = "quickmc"
+SASL_PASSWORD = "s3cret"
+
+
+def start_sasl_memcached(directory) -> Memcached:
+    """A memcached requiring SASL PLAIN (user quickmc, password s3cret)."""
+    saslpasswd2 = shutil.which("saslpasswd2")
+    if saslpasswd2 is None:
+        pytest.fail("saslpasswd2 not found: install it with `apt-get install sasl2-bin` "
+                    "(./scripts/setup.sh --tests does)", pytrace=False)
+    db = directory / "sasldb2"
+    subprocess.run([saslpasswd2, "-p", "-a", "memcached", "-c", "-f", str(db), SASL_USER],
+                   input=SASL_PASSWORD.encode(), check=True, timeout=30)
+    (directory / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {db}\n")
+    return Memcached(("-S",), env={"SASL_CONF_PATH": str(directory)})
+
+
+@pytest.fixture(scope="session")
+def quickmc():
+    return _require_quickmc()
+
+
+@pytest.fixture(scope="session")
+def pylibmc():
+    return _require_pylibmc()
+
+
+@pytest.fixture(scope="session")
+def server():
+    mc = Memcached()
+    yield mc
+    mc.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    servers = [Memcached() for _ in range(3)]
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def start_memcached():
+    """Starts extra memcached processes for one test (stopped after it)."""
+    started: list[Memcached] = []
+
+    def start(*extra: str, unix: str | None = None, port: int | None = None) -> Memcached:
+        m = Memcached(tuple(extra), unix=unix, port=port)
+        started.append(m)
+        return m
+
+    yield start
+    for m in started:
+        m.stop()
+
+
+@pytest.fixture
+def mc(quickmc, server):
+    client = quickmc.Client([server.address], binary=True)
+    client.flush_all()
+    return client
+
+
+@pytest.fixture
+def real(pylibmc, server):
+    """Real pylibmc on the same server (binary protocol, cas on)."""
+    return pylibmc.Client([server.address], binary=True, behaviors={"cas": True})
+
+
+@pytest.fixture
+def dead_address():
+    """A loopback port nothing listens on."""
+    return f"127.0.0.1:{free_port()}"

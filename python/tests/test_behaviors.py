@@ -1,0 +1,269 @@
+"""Every behavior pylibmc lists: accepted, read back as pylibmc reads it
+back, and (for those quickmc honours) in effect."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import threading
+import time
+
+import pytest
+
+# A value pylibmc accepts for each behavior (side-effect-free ones).
+SAMPLES = {
+    "no_block": True, "tcp_nodelay": True, "tcp_keepalive": True, "cas": True, "buffer_requests": True,
+    "connect_timeout": 1234, "send_timeout": 50000, "receive_timeout": 60000, "num_replicas": 2,
+    "auto_eject": True, "retry_timeout": 9, "remove_failed": 3, "failure_limit": 3,
+    "_io_msg_watermark": 10, "_io_bytes_watermark": 11, "_io_key_prefetch": 12, "_hash_with_prefix_key": 1,
+    "_noreply": 1, "_sort_hosts": 1, "_poll_timeout": 100, "_socket_send_size": 4096,
+    "_socket_recv_size": 8192, "dead_timeout": 7, "pickle_protocol": 2, "hash": "md5", "ketama_hash": "crc",
+    "ketama": True, "ketama_weighted": True, "distribution": "consistent",
+}
+
+
+OS_REPORTED = {"tcp_nodelay", "_socket_send_size", "_socket_recv_size"}
+
+
+def comparable(behaviors, name):
+    return {k: v for k, v in behaviors.items() if k not in OS_REPORTED or k == name}
+
+
+def test_every_pylibmc_behavior_is_reported(quickmc, pylibmc, server):
+    ours = quickmc.Client([server.address], binary=True).behaviors
+    theirs = pylibmc.Client([server.address], binary=True).behaviors
+    assert set(theirs) <= set(ours)
+    assert set(ours) - set(theirs) == {"compression", "max_connections"}
+    for name, value in theirs.items():
+        # quickmc turns TCP_NODELAY on by default; libmemcached reports the
+        # OS's socket buffer sizes when unset (it connects to ask), quickmc 0.
+        if name not in OS_REPORTED:
+            assert ours[name] == value, name
+    assert ours["tcp_nodelay"] == 1
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_each_behavior_reads_back_as_pylibmc(quickmc, pylibmc, server, name):
+    ours = quickmc.Client([server.address], binary=True, behaviors={name: SAMPLES[name]})
+    theirs = pylibmc.Client([server.address], binary=True, behaviors={name: SAMPLES[name]})
+    assert comparable(ours.behaviors, name) == {
+        **comparable(theirs.behaviors, name), "compression": "zlib", "max_connections": 16}
+    ours.get("x")  # still works
+
+
+def test_behaviors_dict_assignment_and_update(mc):
+    mc.behaviors = {"hash": "md5"}
+    assert mc.behaviors["hash"] == "md5"
+    behaviors = mc.behaviors
+    behaviors["hash"] = "crc"
+    assert mc.behaviors["hash"] == "crc"
+    mc.behaviors.update({"distribution": "consistent ketama"})
+    assert mc.get_behaviors()["distribution"] == "consistent ketama"
+    assert mc.set_behaviors({"_retry_timeout": 4}) is None
+    assert mc.behaviors["retry_timeout"] == 4
+    assert type(mc.behaviors).__mro__[1] is dict
+    with pytest.raises(AttributeError):
+        mc.behaviours
+
+
+def test_bad_behaviors_like_pylibmc(mc, real):
+    for client in (mc, real):
+        with pytest.raises(ValueError, match="unknown behavior names: bogus"):
+            client.behaviors = {"bogus": 1}
+        with pytest.raises(TypeError, match="must be int"):
+            client.behaviors = {"connect_timeout": "x"}
+        with pytest.raises(KeyError):
+            client.behaviors = {"hash": "bogus"}
+
+
+def test_namespace_is_refused(quickmc, server):
+    with pytest.raises(quickmc.NotSupportedError):
+        quickmc.Client([server.address], behaviors={"namespace": "ns:"})
+
+
+def test_pickle_protocol(quickmc, pylibmc, server):
+    for protocol in (0, 2, -1, True):
+        ours = quickmc.Client([server.address], behaviors={"pickle_protocol": protocol})
+        theirs = pylibmc.Client([server.address], behaviors={"pickle_protocol": protocol})
+        assert ours.serialize({"a": 1}) == theirs.serialize({"a": 1})
+        assert ours.serialize({"a": 1})[0] == pickle.dumps({"a": 1}, int(protocol))
+    too_high = quickmc.Client([server.address], behaviors={"pickle_protocol": 99})
+    with pytest.raises(ValueError):
+        too_high.set("k", {"a": 1})
+
+
+def test_verify_keys_refuses_keys_an_ascii_client_could_not_send(quickmc, server):
+    strict = quickmc.Client([server.address], behaviors={"verify_keys": True})
+    with pytest.raises(quickmc.BadKeyProvided):
+        strict.set("a b", 1)
+    loose = quickmc.Client([server.address])
+    assert loose.set("a b", 1) and loose.get("a b") == 1
+
+
+def test_cas_behavior_is_accepted_and_gets_always_works(quickmc, server):
+    for cas in (False, True):
+        mc = quickmc.Client([server.address], behaviors={"cas": cas})
+        mc.set("c", 1)
+        value, cas_id = mc.gets("c")
+        assert value == 1 and mc.cas("c", 2, cas_id)
+
+
+def test_compression_behavior(quickmc, server):
+    with pytest.raises(ValueError):
+        quickmc.Client([server.address], behaviors={"compression": "lz4"})
+    mc = quickmc.Client([server.address], behaviors={"compression": "zstd"})
+    assert mc.set("z", "x" * 5000, min_compress_len=1, compress_level=22)
+    assert mc.get("z") == "x" * 5000
+
+
+def test_max_connections_bounds_the_pool(quickmc, server):
+    mc = quickmc.Client([server.address], behaviors={"max_connections": 1})
+    errors = []
+
+    def work():
+        try:
+            for i in range(50):
+                mc.set(f"k{i}", i)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    with pytest.raises(ValueError):
+        quickmc.Client([server.address], behaviors={"max_connections": 0})
+
+
+class SilentServer:
+    """Accepts connections on loopback and never answers (bounded lifetime)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.conns = []
+        self.sock.settimeout(0.1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = self.sock.accept()
+                self.conns.append(conn)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def silent():
+    s = SilentServer()
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("behaviors", [{"receive_timeout": 300_000}, {"_poll_timeout": 300}], ids=repr)
+def test_io_timeouts_are_honoured(quickmc, silent, behaviors):
+    mc = quickmc.Client([silent.address], behaviors=behaviors)
+    start = time.monotonic()
+    with pytest.raises(quickmc.Timeout):
+        mc.get("k")
+    assert 0.2 < time.monotonic() - start < 3
+
+
+def test_retry_timeout_then_server_down(quickmc, dead_address):
+    mc = quickmc.Client([dead_address], behaviors={"retry_timeout": 1})
+    with pytest.raises(quickmc.ConnectionError):
+        mc.get("k")
+    with pytest.raises(quickmc.ServerDown):
+        mc.get("k")
+    time.sleep(1.2)
+    with pytest.raises(quickmc.ConnectionError):
+        mc.get("k")  # retried after retry_timeout
+
+
+@pytest.mark.parametrize("eject", ["remove_failed", "auto_eject"])
+def test_remove_failed_ejects_a_dead_server_from_ketama(quickmc, start_memcached, dead_address, eject):
+    alive = start_memcached()
+    mc = quickmc.Client([alive.address, dead_address],
+                        behaviors={"ketama": True, eject: 1, "failure_limit": 2, "retry_timeout": 0,
+                                   "dead_timeout": 30})
+    keys = [f"k{i}" for i in range(40)]
+    dead_keys = [k for k in keys if mc.hash(k) == 1]
+    assert dead_keys
+    for _ in range(5):
+        try:
+            mc.set(dead_keys[0], 1)
+        except quickmc.Error:
+            pass
+    assert all(mc.hash(k) == 0 for k in keys)
+    assert mc.set(dead_keys[0], 1) and mc.get(dead_keys[0]) == 1
+
+
+def test_an_ejected_server_comes_back_after_dead_timeout(quickmc, start_memcached):
+    a, b = start_memcached(), start_memcached()
+    mc = quickmc.Client([a.address, b.address],
+                        behaviors={"ketama": True, "remove_failed": 1, "failure_limit": 1, "retry_timeout": 0,
+                                   "dead_timeout": 1})
+    key = next(f"k{i}" for i in range(100) if mc.hash(f"k{i}") == 1)
+    b.stop()
+    for _ in range(3):
+        try:
+            mc.set(key, 1)
+        except quickmc.Error:
+            pass
+    assert mc.hash(key) == 0  # ejected: its keys went to the other server
+    start_memcached(port=b.port)
+    time.sleep(1.5)
+    assert mc.hash(key) == 1  # back after dead_timeout
+    assert mc.set(key, "back") and mc.get(key) == "back"
+
+
+def test_without_remove_failed_the_dead_server_keeps_its_keys(quickmc, start_memcached, dead_address):
+    alive = start_memcached()
+    mc = quickmc.Client([alive.address, dead_address], behaviors={"ketama": True, "retry_timeout": 0})
+    dead_key = next(f"k{i}" for i in range(100) if mc.hash(f"k{i}") == 1)
+    for _ in range(8):
+        with pytest.raises(quickmc.Error):
+            mc.set(dead_key, 1)
+    assert mc.hash(dead_key) == 1
+
+
+def test_connect_timeout_is_accepted_and_a_refused_connect_fails_fast(quickmc, dead_address):
+    mc = quickmc.Client([dead_address], behaviors={"connect_timeout": 200})
+    start = time.monotonic()
+    with pytest.raises(quickmc.ConnectionError):
+        mc.get("k")
+    assert time.monotonic() - start < 1
+
+
+def test_tcp_options_and_accepted_only_behaviors_keep_working(quickmc, server):
+    behaviors = {"tcp_nodelay": False, "tcp_keepalive": True, "no_block": True, "buffer_requests": True,
+                 "_noreply": True, "num_replicas": 1, "_io_msg_watermark": 1, "_io_bytes_watermark": 1,
+                 "_io_key_prefetch": 1, "_hash_with_prefix_key": 1, "_socket_send_size": 1,
+                 "_socket_recv_size": 1, "ketama_hash": "md5"}
+    mc = quickmc.Client([server.address], behaviors=behaviors)
+    assert mc.set("t", 1) and mc.get("t") == 1
+    assert mc.set_multi({"a": 1, "b": 2}) == [] and mc.get_multi(["a", "b"]) == {"a": 1, "b": 2}
+
+
+def test_sasl_arguments(quickmc, server):
+    with pytest.raises(TypeError, match="both username and password"):
+        quickmc.Client([server.address], username="u")
+    # A server without SASL: quickmc authenticates on connect and reports it.
+    mc = quickmc.Client([server.address], binary=True, username="u", password="p")
+    with pytest.raises(quickmc.Error):
+        mc.get("k")

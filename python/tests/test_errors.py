@@ -1,0 +1,120 @@
+"""Errors raised as pylibmc's exception classes: a down server, a value too
+big, bad keys — each compared with what the real pylibmc raises."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def raised(call):
+    try:
+        call()
+    except Exception as e:  # noqa: BLE001 - the class is what is compared
+        return type(e).__name__
+    return None
+
+
+def test_down_server_like_pylibmc(quickmc, pylibmc, dead_address):
+    ours = quickmc.Client([dead_address], binary=True)
+    theirs = pylibmc.Client([dead_address], binary=True)
+    # First the failed connect, then the server is skipped until retry_timeout.
+    for op in (lambda c: c.get("a"), lambda c: c.get("a"), lambda c: c.set("a", 1),
+               lambda c: c.delete("a"), lambda c: c.get_multi(["a"]), lambda c: c.set_multi({"a": 1})):
+        assert raised(lambda: op(ours)) == raised(lambda: op(theirs))
+    assert issubclass(quickmc.ServerDown, quickmc.Error)
+    for op in (lambda c: c.get_stats(), lambda c: c.flush_all()):
+        assert raised(lambda: op(ours)) == raised(lambda: op(theirs)) == "SomeErrors"
+    with pytest.raises(quickmc.ServerDown):
+        ours.incr("a")
+
+
+def test_down_server_in_a_cluster_keeps_the_others_working(quickmc, server, dead_address):
+    mc = quickmc.Client([server.address, dead_address], binary=True)
+    keys = [f"k{i}" for i in range(40)]
+    live = [k for k in keys if mc.hash(k) == 0]
+    failed = mc.set_multi({k: k for k in keys})
+    assert sorted(failed) == sorted(k for k in keys if k not in live)
+    assert mc.get_multi(keys) == {k: k for k in live}
+
+
+def test_too_big_like_pylibmc(mc, real, quickmc):
+    big = b"x" * (2 << 20)
+    for client in (mc, real):
+        with pytest.raises(Exception) as info:
+            client.set("big", big)
+        assert type(info.value).__name__ == "TooBig"
+        with pytest.raises(Exception) as info:
+            client.set_multi({"big": big, "small": 1})
+        assert type(info.value).__name__ == "TooBig"
+    with pytest.raises(quickmc.TooBig):
+        mc.add("big", big)
+
+
+def test_bad_keys_like_pylibmc(mc, real):
+    long_key = "k" * 251
+    for call in (lambda c: c.get(long_key), lambda c: c.set(long_key, 1), lambda c: c.get_multi([long_key]),
+                 lambda c: c.set_multi({long_key: 1}), lambda c: c.get(1), lambda c: c.delete(long_key)):
+        assert raised(lambda: call(mc)) == raised(lambda: call(real))
+    with pytest.raises(ValueError, match="key length 251 too long, max is 250"):
+        mc.get(long_key)
+    assert mc.set("k" * 250, 1)
+    with pytest.raises(ValueError):
+        mc.incr("x", -1)
+
+
+def test_non_numeric_incr(mc, real):
+    mc.set("word", "abc")
+    assert raised(lambda: mc.incr("word")) == raised(lambda: real.incr("word")) == "UnknownReadFailure"
+
+
+def test_missing_keys(mc, real):
+    for call in (lambda c: c.incr("nope"), lambda c: c.decr("nope"), lambda c: c.cas("nope", 1, 1),
+                 lambda c: c.replace("nope", 1), lambda c: c.incr_multi(["nope"])):
+        assert raised(lambda: call(mc)) == raised(lambda: call(real)) == "NotFound"
+
+
+def test_empty_server_list_and_bad_specs(quickmc):
+    with pytest.raises(quickmc.Error, match="empty server list"):
+        quickmc.Client([])
+    with pytest.raises(ValueError):
+        quickmc.Client(["127.0.0.1:abc"])
+    with pytest.raises(quickmc.InvalidHostProtocolError):
+        quickmc.Client(["udp:127.0.0.1"])
+
+
+def test_server_spec_forms(quickmc):
+    mc = quickmc.Client(["127.0.0.1", "127.0.0.1:11212:3", "[::1]:11213", "/tmp/quickmc-none.sock",
+                         (1, "127.0.0.1", 11214)])
+    assert repr(mc) == ("Client(['127.0.0.1', '127.0.0.1:11212:3', '[::1]:11213', "
+                        "'/tmp/quickmc-none.sock', (1, '127.0.0.1', 11214)], binary=False)")
+    one = quickmc.Client("127.0.0.1:11211")  # a single spec string is one server
+    assert one.hash("x") == 0
+
+
+def test_unix_socket_server(quickmc, pylibmc, start_memcached, tmp_path):
+    path = str(tmp_path / "mc.sock")
+    server = start_memcached(unix=path)
+    ours = quickmc.Client([path], binary=True)
+    theirs = pylibmc.Client([path], binary=True)
+    assert ours.set("u", "unix") and theirs.get("u") == "unix"
+    assert ours.get_stats()[0][0] == f"{path}:0 (0)".encode() == theirs.get_stats()[0][0]
+
+
+def test_sasl_with_pylibmc_credentials(quickmc, pylibmc, tmp_path):
+    from conftest import SASL_PASSWORD, SASL_USER, start_sasl_memcached
+
+    server = start_sasl_memcached(tmp_path)
+    try:
+        ours = quickmc.Client([server.address], binary=True, username=SASL_USER, password=SASL_PASSWORD)
+        theirs = pylibmc.Client([server.address], binary=True, username=SASL_USER, password=SASL_PASSWORD)
+        assert ours.set("s", "authenticated")
+        assert theirs.get("s") == "authenticated"
+        assert ours.get_multi(["s"]) == {"s": "authenticated"}
+        wrong = quickmc.Client([server.address], binary=True, username=SASL_USER, password="wrong")
+        with pytest.raises(quickmc.Error):
+            wrong.get("s")
+        anonymous = quickmc.Client([server.address], binary=True)
+        with pytest.raises(quickmc.Error):
+            anonymous.get("s")
+    finally:
+        server.stop()
