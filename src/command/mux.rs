@@ -154,11 +154,13 @@ pub struct Mux {
 /// let e = quickmc::command::MuxError::Full;
 /// assert_eq!(e, quickmc::command::MuxError::Full);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MuxError {
     /// The connection holds as much as its limits allow: wait for replies.
+    #[error("the connection is full: wait for replies")]
     Full,
     /// The connection is broken.
+    #[error("the connection is broken")]
     Broken,
 }
 
