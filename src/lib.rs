@@ -45,6 +45,8 @@ mod server;
 mod transport;
 pub mod value;
 
+#[cfg(feature = "tokio")]
+pub use client::AsyncClient;
 pub use client::{
     BatchReport, Client, ClientBuilder, KeyFailure, PerServer, Ping, Reserved, ServerFailure,
     StoreOptions,

@@ -35,7 +35,7 @@ impl Client {
     /// on, and the whole batch is bounded by the batch deadline. Keys a
     /// failed server left unsettled are sent again on a fresh connection
     /// when the retry rule says so.
-    pub(super) fn run_batch(
+    pub(super) async fn run_batch(
         &self,
         op: BatchOp,
         keys: &BatchKeys,
@@ -64,7 +64,7 @@ impl Client {
                     .zip(batches.iter_mut())
                     .map(|((server, _), batch)| (*server, batch as &mut dyn Exchange))
                     .collect();
-                self.execute(&mut work, &deadline)
+                self.execute(&mut work, &deadline).await
             };
             let mut next = Vec::new();
             for (((server, _), batch), ran) in pending.iter().zip(batches).zip(ran) {

@@ -495,6 +495,28 @@ impl ClientBuilder {
     /// assert!(matches!(zero.build(), Err(quickmc::Error::Config(_))));
     /// ```
     pub fn build(self) -> Result<Client> {
+        self.build_client(false)
+    }
+
+    /// Builds the async client (the `tokio` feature): the same options, on
+    /// shared connections driven by tokio — 2 per server unless
+    /// [`pipelined`](ClientBuilder::pipelined) says otherwise. Pool options
+    /// (`max_connections`, `checkout_timeout`, lifetimes) do not apply.
+    /// Fails only on invalid specs or options; no connection is made.
+    ///
+    /// ```
+    /// let client = quickmc::Client::builder()
+    ///     .servers(["127.0.0.1:11211"])
+    ///     .build_async()?;
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn build_async(mut self) -> Result<crate::AsyncClient> {
+        self.pipelined.get_or_insert(2);
+        self.build_client(true).map(crate::AsyncClient::from_shared)
+    }
+
+    fn build_client(self, tokio: bool) -> Result<Client> {
         if self.servers.is_empty() {
             return Err(Error::Config("no servers given".into()));
         }
@@ -542,6 +564,7 @@ impl ClientBuilder {
                 specs,
                 pools,
                 shared,
+                tokio,
                 live_ring: RwLock::new(ring.clone()),
                 ring,
                 any_ejected: AtomicBool::new(false),

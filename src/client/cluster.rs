@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::Client;
+use super::{Client, blocking};
 use crate::command::{Command, Flush, Idempotence, Noop, Stats, Version};
 use crate::{Error, Result, TlsSession};
 
@@ -26,13 +26,16 @@ pub type PerServer<T> = Vec<(String, Result<T>)>;
 
 impl Client {
     /// Runs a command on every server, one after another.
-    fn on_every_server<C: Command>(&self, mut make: impl FnMut() -> C) -> PerServer<C::Output> {
-        (0..self.server_count())
-            .map(|index| {
-                let result = self.run(index, Idempotence::Repeatable, &mut make());
-                (self.server_name(index).to_string(), result)
-            })
-            .collect()
+    async fn on_every_server<C: Command>(
+        &self,
+        mut make: impl FnMut() -> C,
+    ) -> PerServer<C::Output> {
+        let mut results = Vec::with_capacity(self.server_count());
+        for index in 0..self.server_count() {
+            let result = self.run(index, Idempotence::Repeatable, &mut make()).await;
+            results.push((self.server_name(index).to_string(), result));
+        }
+        results
     }
 
     /// Invalidates every item on every server, after `delay` seconds (0: now).
@@ -44,7 +47,12 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn flush_all(&self, delay: u32) -> Result<()> {
+        blocking(self.flush_every_server(delay))
+    }
+
+    pub(super) async fn flush_every_server(&self, delay: u32) -> Result<()> {
         self.on_every_server(|| Flush::new(delay))
+            .await
             .into_iter()
             .try_for_each(|(_, result)| result)
     }
@@ -62,10 +70,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn stats(&self, group: &str) -> Result<Vec<(String, BTreeMap<String, String>)>> {
-        self.stats_per_server(group)
-            .into_iter()
-            .map(|(server, stats)| stats.map(|s| (server, s)))
-            .collect()
+        all_or_first_error(self.stats_per_server(group))
     }
 
     /// Like [`stats`](Client::stats), but one result per server, so a dead
@@ -82,21 +87,29 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn stats_per_server(&self, group: &str) -> PerServer<BTreeMap<String, String>> {
-        (0..self.server_count())
-            .map(|index| {
-                let server = self.server_name(index);
-                let stats = self
-                    .run(index, Idempotence::Repeatable, &mut Stats::new(group))
-                    .and_then(|entries| {
-                        entries.ok_or_else(|| Error::UnsupportedStatsGroup {
-                            server: server.clone(),
-                            group: group.to_string(),
-                        })
+        blocking(self.stats_of_every_server(group))
+    }
+
+    pub(super) async fn stats_of_every_server(
+        &self,
+        group: &str,
+    ) -> PerServer<BTreeMap<String, String>> {
+        let mut results = Vec::with_capacity(self.server_count());
+        for index in 0..self.server_count() {
+            let server = self.server_name(index);
+            let stats = self
+                .run(index, Idempotence::Repeatable, &mut Stats::new(group))
+                .await
+                .and_then(|entries| {
+                    entries.ok_or_else(|| Error::UnsupportedStatsGroup {
+                        server: server.clone(),
+                        group: group.to_string(),
                     })
-                    .map(|entries| entries.into_iter().collect());
-                (server.to_string(), stats)
-            })
-            .collect()
+                })
+                .map(|entries| entries.into_iter().collect());
+            results.push((server.to_string(), stats));
+        }
+        results
     }
 
     /// Each server's reachability: the round-trip time of a Noop on a
@@ -114,18 +127,23 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn ping(&self) -> PerServer<Ping> {
-        (0..self.server_count())
-            .map(|index| {
-                let start = Instant::now();
-                let result = self
-                    .run(index, Idempotence::Repeatable, &mut Noop)
-                    .map(|()| Ping {
-                        round_trip: start.elapsed(),
-                        tls: self.tls_session(index),
-                    });
-                (self.server_name(index).to_string(), result)
-            })
-            .collect()
+        blocking(self.ping_every_server())
+    }
+
+    pub(super) async fn ping_every_server(&self) -> PerServer<Ping> {
+        let mut results = Vec::with_capacity(self.server_count());
+        for index in 0..self.server_count() {
+            let start = Instant::now();
+            let result = self
+                .run(index, Idempotence::Repeatable, &mut Noop)
+                .await
+                .map(|()| Ping {
+                    round_trip: start.elapsed(),
+                    tls: self.tls_session(index),
+                });
+            results.push((self.server_name(index).to_string(), result));
+        }
+        results
     }
 
     /// The TLS session of a pooled connection to server `index`, if it speaks TLS.
@@ -149,6 +167,18 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn version(&self) -> PerServer<String> {
-        self.on_every_server(|| Version)
+        blocking(self.version_of_every_server())
     }
+
+    pub(super) async fn version_of_every_server(&self) -> PerServer<String> {
+        self.on_every_server(|| Version).await
+    }
+}
+
+/// Every server's result, or the first failure.
+pub(super) fn all_or_first_error<T>(per_server: PerServer<T>) -> Result<Vec<(String, T)>> {
+    per_server
+        .into_iter()
+        .map(|(server, result)| result.map(|r| (server, r)))
+        .collect()
 }

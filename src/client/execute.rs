@@ -1,6 +1,11 @@
 //! Where exchanges run: on connections checked out of the pools, or — in
-//! the pipelined mode — on connections many callers share. Everything
-//! above this (the retry rule, health, reports) is the same for both.
+//! the pipelined mode and for the async client — on connections many
+//! callers share. Everything above this (the retry rule, health, reports)
+//! is the same for all three.
+//!
+//! These are the only awaits under the operations: on the blocking client
+//! they complete where they stand (the I/O blocks the thread); on the
+//! async client the shared connections are driven by tokio.
 
 use super::Client;
 use crate::Error;
@@ -29,13 +34,13 @@ impl Client {
     /// server's requests are written before any reply is waited for.
     /// Pooled connections are checked out in the order given (callers give
     /// ascending servers, so two batches never wait on each other in a cycle).
-    pub(super) fn execute(
+    pub(super) async fn execute(
         &self,
         work: &mut [(usize, &mut dyn Exchange)],
         deadline: &Deadline,
     ) -> Vec<Ran> {
         if let Some(shared) = &self.inner.shared {
-            return self.execute_shared(shared, work, deadline);
+            return self.execute_shared(shared, work, deadline).await;
         }
         let count = work.len();
         let mut checkouts: Vec<Result<Checkout, Error>> = work
@@ -80,7 +85,7 @@ impl Client {
     }
 
     /// [`execute`](Client::execute) for one exchange, without the vectors.
-    pub(super) fn execute_one(
+    pub(super) async fn execute_one(
         &self,
         index: usize,
         exchange: &mut dyn Exchange,
@@ -90,6 +95,7 @@ impl Client {
             let mut work = [(index, exchange)];
             return self
                 .execute(&mut work, deadline)
+                .await
                 .pop()
                 .unwrap_or_else(|| Ran::failed(Error::NoServers));
         }
@@ -107,7 +113,7 @@ impl Client {
         Ran { result, from_pool }
     }
 
-    fn execute_shared(
+    async fn execute_shared(
         &self,
         shared: &crate::pool::SharedPools,
         work: &mut [(usize, &mut dyn Exchange)],
@@ -133,7 +139,12 @@ impl Client {
                 }
             }
         }
-        drive_shared(&mut jobs, deadline);
+        if self.inner.tokio {
+            #[cfg(feature = "tokio")]
+            crate::connection::drive_async(&mut jobs, deadline).await;
+        } else {
+            drive_shared(&mut jobs, deadline);
+        }
         for (slot, job) in slots.into_iter().zip(jobs.iter_mut()) {
             if let Some(entry) = ran.get_mut(slot) {
                 *entry = Some(Ran {

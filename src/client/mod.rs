@@ -2,6 +2,8 @@
 //! operations (in the files beside this one), each a few lines over the
 //! command layer, the pools and the distribution.
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod batch;
 mod builder;
 mod cluster;
@@ -21,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncClient;
 pub use builder::ClientBuilder;
 pub use cluster::{PerServer, Ping};
 pub use options::StoreOptions;
@@ -70,8 +74,10 @@ pub struct Client {
 struct Inner {
     specs: Vec<ServerSpec>,
     pools: Pools,
-    /// The shared connections, in the pipelined mode.
+    /// The shared connections, in the pipelined mode (and for the async client).
     shared: Option<SharedPools>,
+    /// The shared connections are driven by tokio (the async client).
+    tokio: bool,
     /// The distribution over every server.
     ring: Distribution,
     /// The distribution over live servers, when any is ejected.
@@ -342,7 +348,7 @@ impl Client {
 
     /// Runs one command on server `index`, with the retry rule and health
     /// bookkeeping. Status errors are outcomes, not failures.
-    fn run<C: Command>(
+    async fn run<C: Command>(
         &self,
         index: usize,
         idempotence: Idempotence,
@@ -352,7 +358,7 @@ impl Client {
         loop {
             let deadline = Deadline::reply(self.inner.behavior.io_timeout);
             let mut exchange = Single::new(command);
-            let ran = self.execute_one(index, &mut exchange, &deadline);
+            let ran = self.execute_one(index, &mut exchange, &deadline).await;
             let failure = match ran.result {
                 Ok(()) => {
                     self.succeeded(index);
@@ -379,6 +385,36 @@ impl Client {
             }
             first = false;
         }
+    }
+}
+
+/// Runs an operation of the blocking client to its end.
+///
+/// The operations are written once, as futures, for both clients. On the
+/// blocking client nothing under them ever waits on a waker — the I/O
+/// blocks the thread — so the first poll finishes them; should one ever
+/// not, the thread parks until it is woken.
+fn blocking<F: std::future::Future>(operation: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let mut operation = std::pin::pin!(operation);
+    if let Poll::Ready(output) = operation
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        return output;
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    loop {
+        if let Poll::Ready(output) = operation.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 

@@ -11,7 +11,7 @@ use std::hash::Hash;
 
 use super::batch::BatchRun;
 use super::keys::{BatchKeys, Keep};
-use super::{BatchReport, Client, KeyFailure, ServerFailure, StoreOptions};
+use super::{BatchReport, Client, KeyFailure, ServerFailure, StoreOptions, blocking};
 use crate::command::{BatchOp, CounterOp, KeyOutcome, StoreMode, ValueSource};
 use crate::value::{FromValue, Item, ToValue};
 use crate::{Error, Result};
@@ -23,7 +23,7 @@ struct StoreValues<'a, V> {
     options: StoreOptions,
 }
 
-impl<V: ToValue> ValueSource for StoreValues<'_, V> {
+impl<V: ToValue + Sync> ValueSource for StoreValues<'_, V> {
     fn value(&self, item: usize) -> Result<Item<'_>> {
         let value = self
             .values
@@ -144,7 +144,7 @@ impl Client {
         report
     }
 
-    fn get_batch<K, T>(
+    pub(super) async fn get_batch<K, T>(
         &self,
         op: BatchOp,
         keys: impl IntoIterator<Item = K>,
@@ -156,7 +156,7 @@ impl Client {
     {
         let keys: Vec<K> = keys.into_iter().collect();
         let batch = self.batch_keys(&keys, key_prefix, true, Keep::First)?;
-        let run = self.run_batch(op, &batch, None);
+        let run = self.run_batch(op, &batch, None).await;
         Ok(self.read_hits(keys, &batch, run))
     }
 
@@ -186,8 +186,7 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        self.get_batch(BatchOp::Get, keys, key_prefix.as_ref())?
-            .hits_or_error()
+        blocking(self.get_batch(BatchOp::Get, keys, key_prefix.as_ref()))?.hits_or_error()
     }
 
     /// Like [`get_multi`](Client::get_multi), also reporting failed servers,
@@ -211,9 +210,7 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        Ok(self
-            .get_batch(BatchOp::Get, keys, key_prefix.as_ref())?
-            .into_parts())
+        Ok(blocking(self.get_batch(BatchOp::Get, keys, key_prefix.as_ref()))?.into_parts())
     }
 
     /// Get-and-touch for many keys: the hits, each given the new
@@ -235,8 +232,8 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        self.get_batch(BatchOp::GetAndTouch(expiration), keys, key_prefix.as_ref())?
-            .hits_or_error()
+        let op = BatchOp::GetAndTouch(expiration);
+        blocking(self.get_batch(op, keys, key_prefix.as_ref()))?.hits_or_error()
     }
 
     /// Like [`gat_multi`](Client::gat_multi), with the report.
@@ -256,12 +253,11 @@ impl Client {
         K: AsRef<[u8]> + Eq + Hash,
         T: FromValue,
     {
-        Ok(self
-            .get_batch(BatchOp::GetAndTouch(expiration), keys, key_prefix.as_ref())?
-            .into_parts())
+        let op = BatchOp::GetAndTouch(expiration);
+        Ok(blocking(self.get_batch(op, keys, key_prefix.as_ref()))?.into_parts())
     }
 
-    fn store_multi<K: AsRef<[u8]>, V: ToValue>(
+    pub(super) async fn store_multi<K: AsRef<[u8]>, V: ToValue + Sync>(
         &self,
         mode: StoreMode,
         items: impl IntoIterator<Item = (K, V)>,
@@ -279,11 +275,11 @@ impl Client {
             mode,
             expiration: options.expiration,
         };
-        let run = self.run_batch(op, &batch, Some(&source));
+        let run = self.run_batch(op, &batch, Some(&source)).await;
         Ok(self.keyed_report(keys, &batch, run))
     }
 
-    fn key_multi<K: AsRef<[u8]>>(
+    pub(super) async fn key_multi<K: AsRef<[u8]>>(
         &self,
         op: BatchOp,
         keys: impl IntoIterator<Item = K>,
@@ -291,7 +287,7 @@ impl Client {
     ) -> Result<BatchReport<K>> {
         let keys: Vec<K> = keys.into_iter().collect();
         let batch = self.batch_keys(&keys, key_prefix, false, Keep::First)?;
-        let run = self.run_batch(op, &batch, None);
+        let run = self.run_batch(op, &batch, None).await;
         Ok(self.keyed_report(keys, &batch, run))
     }
 
@@ -306,7 +302,7 @@ impl Client {
     /// assert!(failed.is_empty());
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn set_multi<K: AsRef<[u8]>, V: ToValue>(
+    pub fn set_multi<K: AsRef<[u8]>, V: ToValue + Sync>(
         &self,
         items: impl IntoIterator<Item = (K, V)>,
         key_prefix: impl AsRef<[u8]>,
@@ -325,13 +321,13 @@ impl Client {
     /// assert!(matches!(report.failures[0].error, quickmc::Error::TooLarge));
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn set_multi_report<K: AsRef<[u8]>, V: ToValue>(
+    pub fn set_multi_report<K: AsRef<[u8]>, V: ToValue + Sync>(
         &self,
         items: impl IntoIterator<Item = (K, V)>,
         key_prefix: impl AsRef<[u8]>,
         options: impl Into<StoreOptions>,
     ) -> Result<BatchReport<K>> {
-        self.store_multi(StoreMode::Set, items, key_prefix.as_ref(), options.into())
+        blocking(self.store_multi(StoreMode::Set, items, key_prefix.as_ref(), options.into()))
     }
 
     /// Stores each pair only if its key is missing; returns the keys not
@@ -342,7 +338,7 @@ impl Client {
     /// let existing = client.add_multi([("a", "1"), ("b", "2")], "", 0)?;
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn add_multi<K: AsRef<[u8]>, V: ToValue>(
+    pub fn add_multi<K: AsRef<[u8]>, V: ToValue + Sync>(
         &self,
         items: impl IntoIterator<Item = (K, V)>,
         key_prefix: impl AsRef<[u8]>,
@@ -360,13 +356,13 @@ impl Client {
     /// let report = client.add_multi_report([("a", "1")], "", 0)?;
     /// # Ok::<(), quickmc::Error>(())
     /// ```
-    pub fn add_multi_report<K: AsRef<[u8]>, V: ToValue>(
+    pub fn add_multi_report<K: AsRef<[u8]>, V: ToValue + Sync>(
         &self,
         items: impl IntoIterator<Item = (K, V)>,
         key_prefix: impl AsRef<[u8]>,
         options: impl Into<StoreOptions>,
     ) -> Result<BatchReport<K>> {
-        self.store_multi(StoreMode::Add, items, key_prefix.as_ref(), options.into())
+        blocking(self.store_multi(StoreMode::Add, items, key_prefix.as_ref(), options.into()))
     }
 
     /// Deletes every key (one DeleteQ batch per server); true only if every
@@ -382,11 +378,7 @@ impl Client {
         keys: impl IntoIterator<Item = K>,
         key_prefix: impl AsRef<[u8]>,
     ) -> Result<bool> {
-        let report = self.delete_multi_report(keys, key_prefix)?;
-        if let Some(failed) = report.server_errors.into_iter().next() {
-            return Err(failed.error);
-        }
-        Ok(report.failures.is_empty())
+        all_deleted(self.delete_multi_report(keys, key_prefix)?)
     }
 
     /// Like [`delete_multi`](Client::delete_multi), listing the keys that
@@ -402,7 +394,7 @@ impl Client {
         keys: impl IntoIterator<Item = K>,
         key_prefix: impl AsRef<[u8]>,
     ) -> Result<BatchReport<K>> {
-        self.key_multi(BatchOp::Delete, keys, key_prefix.as_ref())
+        blocking(self.key_multi(BatchOp::Delete, keys, key_prefix.as_ref()))
     }
 
     /// Adds `delta` to every key's counter (one IncrementQ batch per
@@ -441,7 +433,7 @@ impl Client {
             op: CounterOp::Incr,
             delta,
         };
-        self.key_multi(op, keys, key_prefix.as_ref())
+        blocking(self.key_multi(op, keys, key_prefix.as_ref()))
     }
 
     /// Subtracts `delta` from every key's counter (stopping at 0); errors as
@@ -478,7 +470,7 @@ impl Client {
             op: CounterOp::Decr,
             delta,
         };
-        self.key_multi(op, keys, key_prefix.as_ref())
+        blocking(self.key_multi(op, keys, key_prefix.as_ref()))
     }
 
     /// Sets a new expiration on every key (one batch of Touch per server);
@@ -513,12 +505,12 @@ impl Client {
         key_prefix: impl AsRef<[u8]>,
         expiration: u32,
     ) -> Result<BatchReport<K>> {
-        self.key_multi(BatchOp::Touch(expiration), keys, key_prefix.as_ref())
+        blocking(self.key_multi(BatchOp::Touch(expiration), keys, key_prefix.as_ref()))
     }
 }
 
 /// What a read batch fetched.
-struct Fetched<K, T> {
+pub(super) struct Fetched<K, T> {
     hits: HashMap<K, T>,
     report: BatchReport<K>,
     /// The first key whose value could not be read (not a server's failure).
@@ -526,14 +518,14 @@ struct Fetched<K, T> {
 }
 
 impl<K, T> Fetched<K, T> {
-    fn into_parts(self) -> (HashMap<K, T>, BatchReport<K>) {
+    pub(super) fn into_parts(self) -> (HashMap<K, T>, BatchReport<K>) {
         (self.hits, self.report)
     }
 
     /// The plain form: the hits, unless every server failed or a value
     /// could not be read (an error naming its key). Keys a failed server
     /// left unread are simply absent, as libmemcached leaves them.
-    fn hits_or_error(self) -> Result<HashMap<K, T>> {
+    pub(super) fn hits_or_error(self) -> Result<HashMap<K, T>> {
         if self.report.servers_answered == 0
             && let Some(failed) = self.report.server_errors.into_iter().next()
         {
@@ -546,8 +538,17 @@ impl<K, T> Fetched<K, T> {
     }
 }
 
+/// A delete batch's plain form: a failed server's error, else whether
+/// every key was deleted.
+pub(super) fn all_deleted<K>(report: BatchReport<K>) -> Result<bool> {
+    if let Some(failed) = report.server_errors.into_iter().next() {
+        return Err(failed.error);
+    }
+    Ok(report.failures.is_empty())
+}
+
 /// A counter batch's plain form: a failed server's error, else the first key's.
-fn ok_or_first_error<K>(report: BatchReport<K>) -> Result<()> {
+pub(super) fn ok_or_first_error<K>(report: BatchReport<K>) -> Result<()> {
     if let Some(failed) = report.server_errors.into_iter().next() {
         return Err(failed.error);
     }

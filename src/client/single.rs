@@ -1,7 +1,7 @@
 //! Single-key operations, with pylibmc's semantics: each a few lines over
 //! a command, the key's server and the retry rule.
 
-use super::{Client, StoreOptions};
+use super::{Client, StoreOptions, blocking};
 use crate::command::{
     Cas, Concat, ConcatMode, Counter, CounterOp, Delete, Get, Hit, Idempotence, Store, StoreMode,
     Touch,
@@ -11,7 +11,11 @@ use crate::{Error, Result};
 
 impl Client {
     /// Fetches a key (touching it when `touch` is set) as `T` with its CAS id.
-    fn fetch_item<T: FromValue>(&self, key: &[u8], touch: Option<u32>) -> Result<Option<(T, u64)>> {
+    pub(super) async fn fetch_item<T: FromValue>(
+        &self,
+        key: &[u8],
+        touch: Option<u32>,
+    ) -> Result<Option<(T, u64)>> {
         // pylibmc: an empty key is a miss, without I/O.
         if key.is_empty() {
             return Ok(None);
@@ -22,7 +26,8 @@ impl Client {
             None => Get::new(key),
             Some(expiration) => Get::touching(key, expiration),
         };
-        let Some(Hit { flags, cas, value }) = self.run(index, Idempotence::Repeatable, &mut get)?
+        let Some(Hit { flags, cas, value }) =
+            self.run(index, Idempotence::Repeatable, &mut get).await?
         else {
             return Ok(None);
         };
@@ -45,7 +50,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn get<T: FromValue>(&self, key: impl AsRef<[u8]>) -> Result<Option<T>> {
-        Ok(self.fetch_item(key.as_ref(), None)?.map(|(v, _)| v))
+        Ok(blocking(self.fetch_item(key.as_ref(), None))?.map(|(v, _)| v))
     }
 
     /// The value of `key`, or `default` on a miss (pylibmc's `get(key, default)`).
@@ -69,7 +74,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn gets<T: FromValue>(&self, key: impl AsRef<[u8]>) -> Result<Option<(T, u64)>> {
-        self.fetch_item(key.as_ref(), None)
+        blocking(self.fetch_item(key.as_ref(), None))
     }
 
     /// Get-and-touch: the value of `key`, giving it a new `expiration` in the
@@ -83,13 +88,11 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn gat<T: FromValue>(&self, key: impl AsRef<[u8]>, expiration: u32) -> Result<Option<T>> {
-        Ok(self
-            .fetch_item(key.as_ref(), Some(expiration))?
-            .map(|(v, _)| v))
+        Ok(blocking(self.fetch_item(key.as_ref(), Some(expiration)))?.map(|(v, _)| v))
     }
 
     /// Runs one store command; `Ok(false)` for not stored / exists / not found.
-    fn store<V: ToValue + ?Sized>(
+    pub(super) async fn store<V: ToValue + ?Sized>(
         &self,
         mode: StoreMode,
         key: &[u8],
@@ -100,7 +103,7 @@ impl Client {
         let item = self.encode_value(value, options)?;
         let index = self.route(key)?;
         let mut store = Store::new(mode, key, &item.data, item.flags, options.expiration);
-        self.run(index, mode.idempotence(), &mut store)
+        self.run(index, mode.idempotence(), &mut store).await
     }
 
     /// Stores `value` under `key` unconditionally. `options` is an
@@ -120,7 +123,7 @@ impl Client {
         value: V,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(StoreMode::Set, key.as_ref(), &value, options.into())
+        blocking(self.store(StoreMode::Set, key.as_ref(), &value, options.into()))
     }
 
     /// Stores only if `key` is missing; `Ok(false)` if it exists.
@@ -138,7 +141,7 @@ impl Client {
         value: V,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(StoreMode::Add, key.as_ref(), &value, options.into())
+        blocking(self.store(StoreMode::Add, key.as_ref(), &value, options.into()))
     }
 
     /// Stores only if `key` exists; `Ok(false)` if it is missing.
@@ -154,16 +157,21 @@ impl Client {
         value: V,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        self.store(StoreMode::Replace, key.as_ref(), &value, options.into())
+        blocking(self.store(StoreMode::Replace, key.as_ref(), &value, options.into()))
     }
 
-    fn concat<V: ToValue>(&self, mode: ConcatMode, key: &[u8], value: &V) -> Result<bool> {
+    pub(super) async fn concat<V: ToValue + ?Sized>(
+        &self,
+        mode: ConcatMode,
+        key: &[u8],
+        value: &V,
+    ) -> Result<bool> {
         let key = self.check_key(key)?;
         // Appended bytes join the stored bytes raw: never compressed.
         let item = value.to_item()?;
         let index = self.route(key)?;
         let mut concat = Concat::new(mode, key, &item.data);
-        self.run(index, Idempotence::Once, &mut concat)
+        self.run(index, Idempotence::Once, &mut concat).await
     }
 
     /// Appends bytes to an existing value; `Ok(false)` if `key` is missing.
@@ -188,7 +196,7 @@ impl Client {
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
         let _ = options.into();
-        self.concat(ConcatMode::Append, key.as_ref(), &value)
+        blocking(self.concat(ConcatMode::Append, key.as_ref(), &value))
     }
 
     /// Prepends bytes to an existing value; `Ok(false)` if `key` is missing.
@@ -206,7 +214,7 @@ impl Client {
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
         let _ = options.into();
-        self.concat(ConcatMode::Prepend, key.as_ref(), &value)
+        blocking(self.concat(ConcatMode::Prepend, key.as_ref(), &value))
     }
 
     /// Compare-and-swap: stores only if the item's CAS id is still `cas`
@@ -235,12 +243,21 @@ impl Client {
         cas: u64,
         options: impl Into<StoreOptions>,
     ) -> Result<bool> {
-        let options: StoreOptions = options.into();
-        let key = self.check_key(key.as_ref())?;
-        let item = self.encode_value(&value, StoreOptions::expire(options.expiration))?;
+        blocking(self.compare_and_swap(key.as_ref(), &value, cas, options.into()))
+    }
+
+    pub(super) async fn compare_and_swap<V: ToValue + ?Sized>(
+        &self,
+        key: &[u8],
+        value: &V,
+        cas: u64,
+        options: StoreOptions,
+    ) -> Result<bool> {
+        let key = self.check_key(key)?;
+        let item = self.encode_value(value, StoreOptions::expire(options.expiration))?;
         let index = self.route(key)?;
         let mut swap = Cas::new(key, &item.data, item.flags, options.expiration, cas);
-        self.run(index, Idempotence::Once, &mut swap)
+        self.run(index, Idempotence::Once, &mut swap).await
     }
 
     /// Deletes `key`; `Ok(false)` if it was missing.
@@ -251,15 +268,21 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        let key = self.check_key(key.as_ref())?;
-        let index = self.route(key)?;
-        self.run(index, Idempotence::Repeatable, &mut Delete::new(key))
+        blocking(self.delete_key(key.as_ref()))
     }
 
-    fn counter(&self, op: CounterOp, key: &[u8], delta: u64) -> Result<u64> {
+    pub(super) async fn delete_key(&self, key: &[u8]) -> Result<bool> {
         let key = self.check_key(key)?;
         let index = self.route(key)?;
-        self.run(index, Idempotence::Once, &mut Counter::new(op, key, delta))
+        let mut delete = Delete::new(key);
+        self.run(index, Idempotence::Repeatable, &mut delete).await
+    }
+
+    pub(super) async fn counter(&self, op: CounterOp, key: &[u8], delta: u64) -> Result<u64> {
+        let key = self.check_key(key)?;
+        let index = self.route(key)?;
+        let mut counter = Counter::new(op, key, delta);
+        self.run(index, Idempotence::Once, &mut counter).await
     }
 
     /// Adds `delta` to a decimal counter and returns the new value (wrapping
@@ -274,7 +297,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn incr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<u64> {
-        self.counter(CounterOp::Incr, key.as_ref(), delta)
+        blocking(self.counter(CounterOp::Incr, key.as_ref(), delta))
     }
 
     /// Subtracts `delta` (stopping at 0) and returns the new value. Same
@@ -287,7 +310,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn decr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<u64> {
-        self.counter(CounterOp::Decr, key.as_ref(), delta)
+        blocking(self.counter(CounterOp::Decr, key.as_ref(), delta))
     }
 
     /// Sets a new expiration on `key`; `Ok(false)` if it is missing.
@@ -298,10 +321,14 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn touch(&self, key: impl AsRef<[u8]>, expiration: u32) -> Result<bool> {
-        let key = self.check_key(key.as_ref())?;
+        blocking(self.touch_key(key.as_ref(), expiration))
+    }
+
+    pub(super) async fn touch_key(&self, key: &[u8], expiration: u32) -> Result<bool> {
+        let key = self.check_key(key)?;
         let index = self.route(key)?;
         let mut touch = Touch::new(key, expiration);
-        self.run(index, Idempotence::Repeatable, &mut touch)
+        self.run(index, Idempotence::Repeatable, &mut touch).await
     }
 
     /// Whether `key` is present (a get, as pylibmc's `key in mc`).
@@ -312,14 +339,19 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        let key = key.as_ref();
+        blocking(self.contains_key(key.as_ref()))
+    }
+
+    pub(super) async fn contains_key(&self, key: &[u8]) -> Result<bool> {
         if key.is_empty() {
             return Ok(false);
         }
         let key = self.check_key(key)?;
         let index = self.route(key)?;
+        let mut get = Get::new(key);
         Ok(self
-            .run(index, Idempotence::Repeatable, &mut Get::new(key))?
+            .run(index, Idempotence::Repeatable, &mut get)
+            .await?
             .is_some())
     }
 

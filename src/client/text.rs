@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Client, PerServer};
+use super::{Client, PerServer, blocking};
 use crate::command::{Idempotence, Noop};
 use crate::connection::text_command;
 use crate::protocol::{MetadumpEntry, TextLine, encode_metadump, encode_text_stats};
@@ -23,7 +23,7 @@ impl Client {
         if options.credentials.is_some() {
             return Err(refused());
         }
-        match self.run(index, Idempotence::Repeatable, &mut Noop) {
+        match blocking(self.run(index, Idempotence::Repeatable, &mut Noop)) {
             Err(Error::Auth(_)) => Err(refused()),
             other => other,
         }

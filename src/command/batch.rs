@@ -120,7 +120,7 @@ impl BatchOp {
 ///     }
 /// }
 /// ```
-pub trait ValueSource {
+pub trait ValueSource: Sync {
     /// The stored form (bytes and flags) of item `item`'s value. An error
     /// leaves that item out of the batch, reported as a [`KeyEvent`].
     fn value(&self, item: usize) -> Result<Item<'_>, Error>;

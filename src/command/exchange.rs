@@ -28,7 +28,7 @@ use crate::{Error, ProtocolError};
 /// assert!(exchange.is_complete());
 /// # Ok::<(), quickmc::ProtocolError>(())
 /// ```
-pub trait Exchange {
+pub trait Exchange: Send {
     /// Appends requests to `out` until it holds at least `budget` bytes or
     /// every request is encoded. Each request takes the opaque
     /// `*next_opaque`, which then advances.

@@ -77,9 +77,9 @@ pub enum Step<T> {
 /// assert!(matches!(delete.outcome(&missing)?, Step::Done(Ok(false))));
 /// # Ok::<(), quickmc::ProtocolError>(())
 /// ```
-pub trait Command {
+pub trait Command: Send {
     /// What a completed command yields.
-    type Output;
+    type Output: Send;
     /// The request (its opaque is set by whoever sends it).
     fn request(&self) -> Request<'_>;
     /// Turns one reply frame (already matched to the request by opaque and

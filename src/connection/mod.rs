@@ -10,6 +10,8 @@
 mod driver;
 mod read_buffer;
 mod shared;
+#[cfg(feature = "tokio")]
+mod shared_async;
 mod text;
 
 use std::fmt;
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 pub(crate) use driver::{Deadline, Failure, Lane, drive};
 use read_buffer::ReadBuffer;
 pub(crate) use shared::{Job, SharedConnection, drive_shared};
+#[cfg(feature = "tokio")]
+pub(crate) use shared_async::drive_async;
 pub(crate) use text::text_command;
 
 use crate::command::{Command, Noop, SaslPlain, Single};

@@ -47,8 +47,32 @@ fn my_wake() -> Option<Arc<OwnedFd>> {
     WAKE.with(Clone::clone)
 }
 
-fn wake(fd: &OwnedFd) {
-    let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+/// How a waiting caller is woken: a thread through its eventfd, a task
+/// through its waker.
+#[derive(Clone)]
+pub(crate) enum Waiter {
+    Thread(Arc<OwnedFd>),
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Task(std::task::Waker),
+}
+
+impl Waiter {
+    fn same_as(&self, other: &Waiter) -> bool {
+        match (self, other) {
+            (Waiter::Thread(a), Waiter::Thread(b)) => Arc::ptr_eq(a, b),
+            (Waiter::Task(a), Waiter::Task(b)) => a.will_wake(b),
+            _ => false,
+        }
+    }
+}
+
+fn wake(waiter: &Waiter) {
+    match waiter {
+        Waiter::Thread(fd) => {
+            let _ = rustix::io::write(&**fd, &1u64.to_ne_bytes());
+        }
+        Waiter::Task(waker) => waker.wake_by_ref(),
+    }
 }
 
 fn drain(fd: &OwnedFd) {
@@ -57,27 +81,56 @@ fn drain(fd: &OwnedFd) {
 }
 
 /// The connection while it is up.
-struct Live {
+pub(crate) struct Live {
     /// Its transport and read buffer (the rest of it is unused here).
-    conn: Connection,
+    pub(crate) conn: Connection,
     /// A duplicate of the socket's descriptor, polled without the lock
     /// (the socket stays open while a poller holds it, even if the
     /// connection is dropped meanwhile).
-    poll_fd: Arc<OwnedFd>,
+    pub(crate) poll_fd: Arc<OwnedFd>,
+    /// The same, registered with tokio's reactor (made by the async driver).
+    #[cfg(feature = "tokio")]
+    pub(crate) readiness: Option<Arc<tokio::io::unix::AsyncFd<Arc<OwnedFd>>>>,
     needed: usize,
-    mux: Mux,
+    pub(crate) mux: Mux,
     created: Instant,
 }
 
-struct State {
-    live: Option<Live>,
+pub(crate) struct State {
+    pub(crate) live: Option<Live>,
     /// Incremented on every (re)connect: tickets belong to one epoch.
     epoch: u64,
-    reader: Option<Ticket>,
-    waiters: Vec<(Ticket, Arc<OwnedFd>)>,
+    pub(crate) reader: Option<Ticket>,
+    waiters: Vec<(Ticket, Waiter)>,
+    /// A job connects (outside the lock, in the async driver).
+    connecting: bool,
+    /// Callers waiting for that connect.
+    connect_waiters: Vec<Waiter>,
     /// Tickets of a connection that broke: what they had received, and why
     /// it broke.
     casualties: Vec<Casualty>,
+}
+
+/// Connects and proves the connection (SASL, the TLS round trip) on a
+/// private connection; its transport is then shared.
+pub(crate) fn connect_live(
+    address: &Address,
+    options: &ConnectionOptions,
+    server: Arc<str>,
+    limits: MuxLimits,
+) -> Result<Live, Error> {
+    let conn = Connection::connect(address, options, server.clone())?;
+    let poll_fd = rustix::io::fcntl_dupfd_cloexec(conn.transport.fd(), 0)
+        .map_err(|e| io_error(&server, e.into()))?;
+    Ok(Live {
+        mux: Mux::new(conn.next_opaque, limits),
+        conn,
+        poll_fd: Arc::new(poll_fd),
+        #[cfg(feature = "tokio")]
+        readiness: None,
+        needed: 0,
+        created: Instant::now(),
+    })
 }
 
 /// A ticket of a connection that broke.
@@ -93,9 +146,9 @@ struct Casualty {
 pub(crate) struct SharedConnection {
     address: Address,
     options: ConnectionOptions,
-    server: Arc<str>,
+    pub(crate) server: Arc<str>,
     limits: MuxLimits,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
 }
 
 impl std::fmt::Debug for SharedConnection {
@@ -108,13 +161,13 @@ impl std::fmt::Debug for SharedConnection {
 
 /// One caller's exchange on one shared connection.
 pub(crate) struct Job<'a> {
-    shared: &'a SharedConnection,
+    pub(crate) shared: &'a SharedConnection,
     exchange: &'a mut dyn Exchange,
-    ticket: Option<(Ticket, u64)>,
+    pub(crate) ticket: Option<(Ticket, u64)>,
     started: Instant,
     /// The connection existed before this job began (for the retry rule).
     pub(crate) from_pool: bool,
-    result: Option<Result<(), Failure>>,
+    pub(crate) result: Option<Result<(), Failure>>,
 }
 
 impl<'a> Job<'a> {
@@ -141,8 +194,11 @@ impl<'a> Job<'a> {
 }
 
 /// What a job waits for next.
-enum Next {
+pub(crate) enum Next {
     Done,
+    /// The connection must be made, outside the lock (async driver).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Connect,
     /// Replies (routed by another reader) or a hand-over.
     Wake,
     /// This job reads the socket; `write` when output is pending.
@@ -168,6 +224,8 @@ impl SharedConnection {
                 epoch: 0,
                 reader: None,
                 waiters: Vec::new(),
+                connecting: false,
+                connect_waiters: Vec::new(),
                 casualties: Vec::new(),
             }),
         }
@@ -202,23 +260,55 @@ impl SharedConnection {
     }
 
     fn connect(&self) -> Result<Live, Error> {
-        // The connection's own set-up (SASL, the TLS proof) runs on a
-        // private connection; its transport is then shared.
-        let conn = Connection::connect(&self.address, &self.options, self.server.clone())?;
-        let poll_fd = rustix::io::fcntl_dupfd_cloexec(conn.transport.fd(), 0)
-            .map_err(|e| io_error(&self.server, e.into()))?;
-        Ok(Live {
-            mux: Mux::new(conn.next_opaque, self.limits),
-            conn,
-            poll_fd: Arc::new(poll_fd),
-            needed: 0,
-            created: Instant::now(),
-        })
+        connect_live(
+            &self.address,
+            &self.options,
+            self.server.clone(),
+            self.limits,
+        )
+    }
+
+    /// What [`connect_live`] needs, owned (to connect on another thread).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn connect_params(&self) -> (Address, ConnectionOptions, Arc<str>, MuxLimits) {
+        (
+            self.address.clone(),
+            self.options.clone(),
+            self.server.clone(),
+            self.limits,
+        )
+    }
+
+    /// Installs a connection made outside the lock (or the failure to make
+    /// it) and wakes whoever waited for it.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn install(&self, made: Result<Live, Error>) -> Result<(), Error> {
+        let mut st = self.state.lock();
+        st.connecting = false;
+        for waiter in std::mem::take(&mut st.connect_waiters) {
+            wake(&waiter);
+        }
+        let live = made?;
+        if st.live.is_none() {
+            st.live = Some(live);
+            st.epoch += 1;
+        }
+        Ok(())
+    }
+
+    /// A connect given up (its caller went away): let another caller try.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn abandon_connect(&self) {
+        let mut st = self.state.lock();
+        st.connecting = false;
+        for waiter in std::mem::take(&mut st.connect_waiters) {
+            wake(&waiter);
+        }
     }
 
     /// Breaks the connection: every ticket on it fails with `error` (the
     /// first counted against the server, the others not again).
-    fn break_connection(&self, st: &mut State, error: Error) {
+    pub(crate) fn break_connection(&self, st: &mut State, error: Error) {
         self.break_with(st, error, true);
     }
 
@@ -246,16 +336,18 @@ impl SharedConnection {
             });
         }
         st.reader = None;
-        for (_, waker) in &st.waiters {
-            wake(waker);
+        for (_, waiter) in &st.waiters {
+            wake(waiter);
         }
     }
 
     /// Reads what the socket has and routes every whole reply; wakes the
     /// owners. An error breaks the connection.
-    fn read_and_route(&self, st: &mut State, me: Ticket) {
+    /// Returns whether the socket had nothing more (for edge-triggered
+    /// readiness, which must then be re-armed).
+    pub(crate) fn read_and_route(&self, st: &mut State, me: Ticket) -> bool {
         let Some(live) = st.live.as_mut() else {
-            return;
+            return true;
         };
         let max_value = self.options.max_value;
         let conn = &mut live.conn;
@@ -265,12 +357,12 @@ impl SharedConnection {
         let error = match result {
             Ok(0) => Some(closed(&self.server)),
             Ok(_) => None,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
             Err(e) => Some(io_error(&self.server, e)),
         };
         if let Some(error) = error {
             self.break_connection(st, error);
-            return;
+            return true;
         }
         let mut woken: Vec<Ticket> = Vec::new();
         let mut broken: Option<Error> = None;
@@ -320,9 +412,9 @@ impl SharedConnection {
         }
         for ticket in woken {
             if ticket != me
-                && let Some((_, waker)) = st.waiters.iter().find(|(t, _)| *t == ticket)
+                && let Some((_, waiter)) = st.waiters.iter().find(|(t, _)| *t == ticket)
             {
-                wake(waker);
+                wake(waiter);
             }
         }
         if let Some(error) = broken {
@@ -339,10 +431,11 @@ impl SharedConnection {
             };
             self.break_with(st, error, false);
         }
+        false
     }
 
     /// Writes what is queued, as far as the socket takes it now.
-    fn flush(&self, st: &mut State) {
+    pub(crate) fn flush(&self, st: &mut State) {
         let Some(live) = st.live.as_mut() else {
             return;
         };
@@ -376,9 +469,9 @@ impl SharedConnection {
             .iter()
             .find(|(t, _)| Some(*t) == head)
             .or_else(|| st.waiters.iter().find(|(t, _)| *t != me));
-        if let Some((ticket, waker)) = next {
+        if let Some((ticket, waiter)) = next {
             st.reader = Some(*ticket);
-            wake(waker);
+            wake(waiter);
         }
     }
 
@@ -391,6 +484,18 @@ impl SharedConnection {
             && let Some(live) = st.live.as_mut()
         {
             live.mux.close(me);
+        }
+    }
+}
+
+impl Drop for Job<'_> {
+    /// A caller that goes away mid-exchange (a dropped future, a panic)
+    /// leaves the connection in order: its replies will be read and
+    /// dropped, and the reader role passes on.
+    fn drop(&mut self) {
+        if let Some((ticket, epoch)) = self.ticket.take() {
+            let mut st = self.shared.state.lock();
+            self.shared.leave(&mut st, ticket, epoch);
         }
     }
 }
@@ -410,13 +515,30 @@ impl Job<'_> {
 
     /// One step under the lock: connect, take what was routed here, feed it
     /// to the exchange, enqueue more, write. Says what to wait for next.
-    fn step(&mut self, st: &mut State, now: Instant, deadline: &Deadline) -> Next {
+    /// `waiter` is how to wake this caller; with `inline_connect` off, a
+    /// missing connection is asked for (Next::Connect) instead of made here.
+    pub(crate) fn step(
+        &mut self,
+        st: &mut State,
+        now: Instant,
+        deadline: &Deadline,
+        waiter: &Waiter,
+        inline_connect: bool,
+    ) -> Next {
         if self.result.is_some() {
             return Next::Done;
         }
         let shared = self.shared;
         let (ticket, epoch) = match self.ticket {
-            Some(held) => held,
+            Some(held) => {
+                // A task may be polled with another waker than last time.
+                if let Some((_, registered)) = st.waiters.iter_mut().find(|(t, _)| *t == held.0)
+                    && !registered.same_as(waiter)
+                {
+                    *registered = waiter.clone();
+                }
+                held
+            }
             None => {
                 // An idle shared connection is looked at before use, as a
                 // pooled one is at checkout: closed by a restart, or holding
@@ -431,6 +553,14 @@ impl Job<'_> {
                 }
                 if st.live.is_none() {
                     self.from_pool = false;
+                    if st.connecting {
+                        st.connect_waiters.push(waiter.clone());
+                        return Next::Wake;
+                    }
+                    if !inline_connect {
+                        st.connecting = true;
+                        return Next::Connect;
+                    }
                     match shared.connect() {
                         Ok(live) => {
                             st.live = Some(live);
@@ -443,12 +573,8 @@ impl Job<'_> {
                     return Next::Wake;
                 };
                 self.from_pool &= live.created < self.started;
-                let Some(waker) = my_wake() else {
-                    let error = io_error(&shared.server, std::io::Error::other("no eventfd"));
-                    return self.finish(st, Err(Failure::unwritten(error)));
-                };
                 let ticket = live.mux.open();
-                st.waiters.push((ticket, waker));
+                st.waiters.push((ticket, waiter.clone()));
                 self.ticket = Some((ticket, st.epoch));
                 (ticket, st.epoch)
             }
@@ -600,6 +726,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         }
         return;
     };
+    let waiter = Waiter::Thread(wake_fd.clone());
     loop {
         let now = Instant::now();
         // (job index, socket to read, also writable?)
@@ -620,9 +747,9 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                 };
                 shared.break_connection(&mut st, error);
             }
-            match job.step(&mut st, now, deadline) {
+            match job.step(&mut st, now, deadline, &waiter, true) {
                 Next::Done => {}
-                Next::Wake => waiting = true,
+                Next::Wake | Next::Connect => waiting = true,
                 Next::Read { write } => {
                     if st
                         .live
@@ -631,7 +758,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                     {
                         // Decrypted bytes already in hand: no waiting.
                         if let Some((ticket, _)) = job.ticket {
-                            shared.read_and_route(&mut st, ticket);
+                            let _ = shared.read_and_route(&mut st, ticket);
                         }
                         wait = Some(Duration::ZERO);
                     }
@@ -716,7 +843,7 @@ fn wait_and_read(
             shared.flush(&mut st);
         }
         if flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-            shared.read_and_route(&mut st, ticket);
+            let _ = shared.read_and_route(&mut st, ticket);
         }
     }
 }

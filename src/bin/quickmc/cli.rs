@@ -169,6 +169,18 @@ impl ClientArgs {
             .build()
     }
 
+    /// The async client: `connections` shared per server (or --pool-size of them).
+    pub fn build_async(
+        &self,
+        servers: &[String],
+        connections: u32,
+    ) -> Result<quickmc::AsyncClient, Error> {
+        let connections = self.pool_size.unwrap_or(connections);
+        self.builder(servers, None)?
+            .pipelined(connections as usize)
+            .build_async()
+    }
+
     fn builder(
         &self,
         servers: &[String],

@@ -49,12 +49,17 @@ fn run(cli: Cli) -> Result<Outcome, Failure> {
             let (servers, _local) = servers_or_throwaway(&client, memory, json)?;
             let callers = u32::try_from(args.concurrency).unwrap_or(u32::MAX);
             // Pooled: one connection per caller unless --pool-size says
-            // otherwise; pipelined: two shared connections per server.
-            let client = match args.mode {
-                bench::Mode::Pooled => client.build(&servers, Some(callers))?,
-                bench::Mode::Pipelined => client.build_pipelined(&servers, 2)?,
+            // otherwise; pipelined and async: two shared connections per server.
+            let target = match args.mode {
+                bench::Mode::Pooled => {
+                    bench::Target::Blocking(client.build(&servers, Some(callers))?)
+                }
+                bench::Mode::Pipelined => {
+                    bench::Target::Blocking(client.build_pipelined(&servers, 2)?)
+                }
+                bench::Mode::Async => bench::Target::Async(client.build_async(&servers, 2)?),
             };
-            bench::run(client, &servers, args, json)
+            bench::run(target, &servers, args, json)
         }
         Command::Demo => {
             let (servers, _local) = servers_or_throwaway(&client, 64, json)?;

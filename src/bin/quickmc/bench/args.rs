@@ -11,12 +11,13 @@ use crate::output::Failure;
 #[derive(Args, Clone)]
 pub struct BenchArgs {
     /// How the client runs: pooled (a connection per caller from each
-    /// server's pool), pipelined (callers share a few connections per
-    /// server, their requests coalesced).
+    /// server's pool), pipelined (threads share a few connections per
+    /// server, their requests coalesced), async (the tokio client: tasks
+    /// share a few connections per server).
     #[arg(long, value_enum, default_value_t = Mode::Pooled)]
     pub mode: Mode,
-    /// Concurrent callers: threads sharing one client, as a service's
-    /// workers would.
+    /// Concurrent callers sharing one client, as a service's workers
+    /// would: threads, or tasks with --mode async.
     #[arg(long, visible_alias = "threads", default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub concurrency: usize,
     /// Size of the key space.
@@ -67,8 +68,10 @@ pub struct BenchArgs {
 pub enum Mode {
     /// A pool of connections per server; each caller checks one out.
     Pooled,
-    /// A few connections per server shared by every caller.
+    /// A few connections per server shared by every thread.
     Pipelined,
+    /// The async client: a few connections per server shared by every task.
+    Async,
 }
 
 impl BenchArgs {

@@ -6,15 +6,15 @@
 mod args;
 mod monitor;
 mod summary;
+mod target;
 mod verify;
 mod worker;
 
 use std::sync::Arc;
 
-use quickmc::Client;
-
 pub use args::{BenchArgs, Mode, memory_mb};
 use summary::Results;
+pub use target::Target;
 use worker::Shared;
 
 use crate::outcome::Outcome;
@@ -22,17 +22,17 @@ use crate::output::Failure;
 
 /// Runs the benchmark; a verify mismatch is a miss (exit 1).
 pub fn run(
-    client: Client,
+    target: Target,
     servers: &[String],
     args: BenchArgs,
     json: bool,
 ) -> Result<Outcome, Failure> {
     args.check()?;
     if args.prefill {
-        prefill(&client, &args);
+        prefill(&target, &args)?;
     }
     let shared = Arc::new(Shared::new(args.clone()));
-    let workers = worker::spawn(&client, &shared);
+    let workers = worker::spawn(&target, &shared);
     let measured = monitor::watch(&shared, &workers, !json && !args.quiet);
     let (tally, latency) = worker::join(workers)?;
     let results = Results {
@@ -45,7 +45,16 @@ pub fn run(
 }
 
 /// Stores every key once, 1,000 to a batch (with --verify, values it can check).
-fn prefill(client: &Client, args: &BenchArgs) {
+fn prefill(target: &Target, args: &BenchArgs) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting a tokio runtime: {e}"))?;
+    runtime.block_on(prefill_keys(target, args));
+    Ok(())
+}
+
+async fn prefill_keys(target: &Target, args: &BenchArgs) {
     const CHUNK: u64 = 1000;
     for start in (0..args.keys).step_by(CHUNK as usize) {
         let end = (start + CHUNK).min(args.keys);
@@ -63,8 +72,9 @@ fn prefill(client: &Client, args: &BenchArgs) {
         let items = keys
             .iter()
             .map(String::as_str)
-            .zip(values.iter().map(|v| &v[..]));
+            .zip(values.iter().map(|v| &v[..]))
+            .collect();
         // A prefill is best effort: what failed to store shows as misses.
-        let _ = client.set_multi(items, "", 0);
+        let _ = target.set_multi_report(items).await;
     }
 }

@@ -1,5 +1,7 @@
-//! The worker threads: each picks keys, runs gets and sets through the
-//! shared client, and tallies what happened while measuring.
+//! The workers: each picks keys, runs gets and sets through the shared
+//! client, and tallies what happened while measuring. A worker is a thread
+//! for the blocking client, a task for the async one (all on one tokio
+//! runtime); the loop is the same.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,12 +10,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use quickmc::{Client, Error};
+use quickmc::Error;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
 use super::args::{BenchArgs, KeyDistribution};
+use super::target::Target;
 use super::verify::{self, Check};
 use crate::output::Failure;
 
@@ -75,27 +78,66 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds")
 }
 
-pub fn spawn(client: &Client, shared: &Arc<Shared>) -> Vec<JoinHandle<(Tally, Histogram<u64>)>> {
-    (0..shared.args.concurrency)
-        .map(|t| {
-            let worker = Worker::new(client.clone(), shared.clone(), 0x5eed_0000 + t as u64);
-            std::thread::spawn(move || worker.run())
-        })
-        .collect()
+/// What a worker measured.
+pub type Measured = (Tally, Histogram<u64>);
+
+/// A thread running workers (one, or every task of the async client).
+pub type WorkerThread = JoinHandle<Result<Vec<Measured>, String>>;
+
+/// Starts `--concurrency` workers: threads for the blocking client, tasks
+/// on one multi-threaded runtime (a worker thread per core) for the async one.
+pub fn spawn(target: &Target, shared: &Arc<Shared>) -> Vec<WorkerThread> {
+    let worker = |t: usize| Worker::new(target.clone(), shared.clone(), 0x5eed_0000 + t as u64);
+    match target {
+        Target::Blocking(_) => (0..shared.args.concurrency)
+            .map(|t| {
+                let worker = worker(t);
+                std::thread::spawn(move || Ok(vec![runtime(false)?.block_on(worker.run())]))
+            })
+            .collect(),
+        Target::Async(_) => {
+            let workers: Vec<Worker> = (0..shared.args.concurrency).map(worker).collect();
+            vec![std::thread::spawn(move || {
+                runtime(true)?.block_on(async move {
+                    let tasks: Vec<_> =
+                        workers.into_iter().map(|w| tokio::spawn(w.run())).collect();
+                    let mut measured = Vec::with_capacity(tasks.len());
+                    for task in tasks {
+                        measured.push(task.await.map_err(|e| e.to_string())?);
+                    }
+                    Ok(measured)
+                })
+            })]
+        }
+    }
+}
+
+/// A runtime to run workers on: the current thread only (blocking
+/// workers, whose calls never wait on it), or a worker thread per core.
+fn runtime(multi_threaded: bool) -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = if multi_threaded {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting a tokio runtime: {e}"))
 }
 
 /// Waits for the workers and adds up their tallies and latencies.
-pub fn join(
-    workers: Vec<JoinHandle<(Tally, Histogram<u64>)>>,
-) -> Result<(Tally, Histogram<u64>), Failure> {
+pub fn join(workers: Vec<WorkerThread>) -> Result<Measured, Failure> {
     let mut tally = Tally::default();
     let mut latency = new_histogram();
-    for worker in workers {
-        let (t, l) = worker.join().map_err(|_| "a benchmark worker panicked")?;
-        tally.merge(t);
-        latency
-            .add(&l)
-            .map_err(|e| format!("merging histograms: {e}"))?;
+    for thread in workers {
+        let measured = thread.join().map_err(|_| "a benchmark worker panicked")??;
+        for (t, l) in measured {
+            tally.merge(t);
+            latency
+                .add(&l)
+                .map_err(|e| format!("merging histograms: {e}"))?;
+        }
     }
     Ok((tally, latency))
 }
@@ -110,7 +152,7 @@ struct Done {
 }
 
 struct Worker {
-    client: Client,
+    client: Target,
     shared: Arc<Shared>,
     rng: SmallRng,
     zipf: Option<Zipf<f64>>,
@@ -122,7 +164,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(client: Client, shared: Arc<Shared>, seed: u64) -> Worker {
+    fn new(client: Target, shared: Arc<Shared>, seed: u64) -> Worker {
         let args = &shared.args;
         let zipf = match args.key_distribution {
             KeyDistribution::Zipf => Zipf::new(args.keys as f64, args.zipf_exponent).ok(),
@@ -140,7 +182,7 @@ impl Worker {
         }
     }
 
-    fn run(mut self) -> (Tally, Histogram<u64>) {
+    async fn run(mut self) -> Measured {
         while !self.shared.stop.load(Ordering::Relaxed) {
             let measuring = self.shared.measuring.load(Ordering::Relaxed);
             if measuring && !self.take_from_budget() {
@@ -149,7 +191,11 @@ impl Worker {
             self.pick_keys();
             let is_get = self.pick_get();
             let start = Instant::now();
-            let done = if is_get { self.get() } else { self.set() };
+            let done = if is_get {
+                self.get().await
+            } else {
+                self.set().await
+            };
             let elapsed = start.elapsed();
             self.shared.progress.fetch_add(1, Ordering::Relaxed);
             if measuring {
@@ -157,7 +203,7 @@ impl Worker {
             }
             if !done.errors.is_empty() {
                 // A failing server answers fast; do not spin on it.
-                std::thread::sleep(Duration::from_millis(1));
+                self.client.pause(Duration::from_millis(1)).await;
             }
         }
         (self.tally, self.latency)
@@ -189,20 +235,17 @@ impl Worker {
         self.rng.random_range(0..ratio.get + ratio.set) < ratio.get
     }
 
-    fn get(&self) -> Done {
+    async fn get(&self) -> Done {
         let mut done = Done::default();
         if let [key] = &self.keys[..] {
-            match self.client.get::<Vec<u8>>(key) {
+            match self.client.get(key).await {
                 Ok(Some(value)) => self.judge(key, &value, &mut done),
                 Ok(None) => {}
                 Err(e) => done.errors.push(e),
             }
             return done;
         }
-        match self
-            .client
-            .get_multi_report::<_, Vec<u8>>(self.keys.iter().map(String::as_str), "")
-        {
+        match self.client.get_multi_report(&self.keys).await {
             Ok((found, report)) => {
                 for (key, value) in &found {
                     self.judge(key, value, &mut done);
@@ -238,10 +281,10 @@ impl Worker {
         }
     }
 
-    fn set(&self) -> Done {
+    async fn set(&self) -> Done {
         let mut done = Done::default();
         if let [key] = &self.keys[..] {
-            if let Err(e) = self.client.set(key, &self.value_for(key)[..], 0) {
+            if let Err(e) = self.client.set(key, &self.value_for(key)).await {
                 done.errors.push(e);
             }
             return done;
@@ -251,8 +294,9 @@ impl Worker {
             .keys
             .iter()
             .map(String::as_str)
-            .zip(values.iter().map(|v| &v[..]));
-        match self.client.set_multi_report(items, "", 0) {
+            .zip(values.iter().map(|v| &v[..]))
+            .collect();
+        match self.client.set_multi_report(items).await {
             Ok(report) => done
                 .errors
                 .extend(report.failures.into_iter().map(|f| f.error)),

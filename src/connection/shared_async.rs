@@ -1,0 +1,231 @@
+//! The async driver of shared connections, for tokio: the same jobs, the
+//! same multiplexer and the same rules as the blocking driver; only the
+//! waiting differs — socket readiness from tokio's reactor, wake-ups
+//! through task wakers, connects on the blocking pool.
+//!
+//! Dropping the future at any point leaves every connection in order: a
+//! job that goes away abandons its requests (their replies are read and
+//! dropped) and passes the reader role on (see `Job`'s `Drop`).
+
+use std::future::Future;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::task::JoinHandle;
+
+use super::driver::{Deadline, Failure};
+use super::io_error;
+use super::shared::{Job, Live, Next, SharedConnection, State, Waiter, connect_live};
+use crate::Error;
+
+/// A job's connect, running on tokio's blocking pool.
+type Connecting = JoinHandle<Result<Live, Error>>;
+
+/// The connects a drive started, given up if the drive is dropped first:
+/// another caller may then connect.
+struct Connects<'a> {
+    running: Vec<Option<(Connecting, &'a SharedConnection)>>,
+}
+
+impl Drop for Connects<'_> {
+    fn drop(&mut self) {
+        for (handle, shared) in self.running.iter_mut().filter_map(Option::take) {
+            handle.abort();
+            shared.abandon_connect();
+        }
+    }
+}
+
+/// Runs every job to completion (or failure), as one future.
+/// Outside a tokio runtime every job fails with [`Error::Config`].
+pub(crate) async fn drive_async(jobs: &mut [Job<'_>], deadline: &Deadline) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        for job in jobs.iter_mut() {
+            let error = Error::Config("the async client runs inside a tokio runtime".into());
+            job.result = Some(Err(Failure::unwritten(error)));
+        }
+        return;
+    }
+    let mut connects = Connects {
+        running: jobs.iter().map(|_| None).collect(),
+    };
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+    std::future::poll_fn(|cx| poll_jobs(cx, jobs, &mut connects.running, timer.as_mut(), deadline))
+        .await;
+}
+
+fn poll_jobs<'a>(
+    cx: &mut Context<'_>,
+    jobs: &mut [Job<'a>],
+    connects: &mut [Option<(Connecting, &'a SharedConnection)>],
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    deadline: &Deadline,
+) -> Poll<()> {
+    let waiter = Waiter::Task(cx.waker().clone());
+    loop {
+        let now = Instant::now();
+        let mut pending = false;
+        let mut again = false;
+        let mut wake_at = deadline.overall;
+        for (job, connect) in jobs.iter_mut().zip(connects.iter_mut()) {
+            if let Some((handle, _)) = connect.as_mut() {
+                match Pin::new(handle).poll(cx) {
+                    Poll::Pending => {
+                        pending = true;
+                        continue;
+                    }
+                    Poll::Ready(joined) => {
+                        *connect = None;
+                        let made = joined.unwrap_or_else(|e| {
+                            Err(io_error(&job.shared.server, std::io::Error::other(e)))
+                        });
+                        if let Err(error) = job.shared.install(made) {
+                            job.result = Some(Err(Failure::unwritten(error)));
+                            continue;
+                        }
+                    }
+                }
+            }
+            match step(cx, job, &waiter, now, deadline, &mut wake_at) {
+                Stepped::Done => {}
+                Stepped::Pending => pending = true,
+                Stepped::Again => again = true,
+                Stepped::Connect => {
+                    let (address, options, server, limits) = job.shared.connect_params();
+                    let handle = tokio::task::spawn_blocking(move || {
+                        connect_live(&address, &options, server, limits)
+                    });
+                    *connect = Some((handle, job.shared));
+                    again = true;
+                }
+            }
+        }
+        if again {
+            continue;
+        }
+        if !pending {
+            return Poll::Ready(());
+        }
+        if let Some(at) = wake_at {
+            timer.as_mut().reset(tokio::time::Instant::from_std(at));
+            if timer.as_mut().poll(cx).is_ready() {
+                continue;
+            }
+        }
+        return Poll::Pending;
+    }
+}
+
+enum Stepped {
+    Done,
+    Pending,
+    /// Progress was made: step everything again.
+    Again,
+    Connect,
+}
+
+/// One job's step, then its reading or writing when the socket is ready.
+fn step(
+    cx: &mut Context<'_>,
+    job: &mut Job<'_>,
+    waiter: &Waiter,
+    now: Instant,
+    deadline: &Deadline,
+    wake_at: &mut Option<Instant>,
+) -> Stepped {
+    let shared = job.shared;
+    let mut st = shared.state.lock();
+    // The rule every driver applies: a connection whose oldest request is
+    // past the I/O timeout breaks.
+    if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
+        && let Some(oldest) = live.mux.oldest()
+    {
+        if now.duration_since(oldest) >= timeout {
+            let error = Error::Timeout {
+                server: shared.server.clone(),
+            };
+            shared.break_connection(&mut st, error);
+        } else {
+            let at = oldest + timeout;
+            *wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
+        }
+    }
+    let write = match job.step(&mut st, now, deadline, waiter, false) {
+        Next::Done => return Stepped::Done,
+        Next::Wake => return Stepped::Pending,
+        Next::Connect => return Stepped::Connect,
+        Next::Read { write } => write,
+    };
+    let Some(ticket) = job.ticket.map(|(t, _)| t) else {
+        return Stepped::Pending;
+    };
+    if st
+        .live
+        .as_ref()
+        .is_some_and(|l| l.conn.transport.has_buffered_input())
+    {
+        let _ = shared.read_and_route(&mut st, ticket);
+        return Stepped::Again;
+    }
+    let Some(readiness) = registered(&mut st) else {
+        // Not registered with the reactor (out of descriptors?): the
+        // connection cannot be waited on.
+        let error = io_error(&shared.server, std::io::Error::other("no readiness"));
+        shared.break_connection(&mut st, error);
+        return Stepped::Again;
+    };
+    drop(st);
+    if write && let Poll::Ready(Ok(mut guard)) = readiness.poll_write_ready(cx) {
+        let mut st = shared.state.lock();
+        shared.flush(&mut st);
+        let still = st
+            .live
+            .as_ref()
+            .is_some_and(|l| !l.mux.output().is_empty() || l.conn.transport.has_pending_output());
+        if still {
+            guard.clear_ready();
+        }
+        return Stepped::Again;
+    }
+    match readiness.poll_read_ready(cx) {
+        Poll::Ready(Ok(mut guard)) => {
+            let mut st = shared.state.lock();
+            if st.reader == Some(ticket) && shared.read_and_route(&mut st, ticket) {
+                guard.clear_ready();
+            }
+            Stepped::Again
+        }
+        Poll::Ready(Err(e)) => {
+            let mut st = shared.state.lock();
+            shared.break_connection(&mut st, io_error(&shared.server, e));
+            Stepped::Again
+        }
+        Poll::Pending => Stepped::Pending,
+    }
+}
+
+/// The connection's socket registered with tokio's reactor (once per
+/// connection, with the runtime that first waits on it).
+fn registered(st: &mut State) -> Option<Arc<AsyncFd<Arc<OwnedFd>>>> {
+    let live = st.live.as_mut()?;
+    if live.readiness.is_none() {
+        // SAFETY: the descriptor is `poll_fd`, a duplicate of the socket
+        // owned by the `Arc<OwnedFd>` moved into the `AsyncFd`: it stays
+        // open, and names the same socket, until the `AsyncFd` is dropped,
+        // and `as_raw_fd` on it always returns that one descriptor.
+        let fd = unsafe {
+            AsyncFd::register_with_interest(
+                live.poll_fd.clone(),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+        }
+        .ok()?;
+        live.readiness = Some(Arc::new(fd));
+    }
+    live.readiness.clone()
+}
