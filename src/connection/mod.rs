@@ -13,6 +13,7 @@ mod shared;
 #[cfg(feature = "tokio")]
 mod shared_async;
 mod text;
+mod thread_wake;
 
 use std::fmt;
 use std::io;

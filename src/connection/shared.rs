@@ -18,10 +18,12 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use super::driver::{Deadline, Failure};
+use super::thread_wake::ThreadWake;
 use super::{Connection, ConnectionOptions, closed, io_error};
 use crate::command::{Exchange, Mux, MuxError, MuxLimits, Ticket};
 use crate::protocol::{DecodeError, Decoded, decode_response};
@@ -35,23 +37,11 @@ const WINDOWS_AHEAD: usize = 2;
 /// The largest body a real server can send (see the pooled driver).
 const LARGEST_ITEM: u32 = (1 << 30) + 4096;
 
-/// Each thread's wake-up: an eventfd other threads write to (made once
-/// per thread; `None` if the process is out of descriptors).
-fn my_wake() -> Option<Arc<OwnedFd>> {
-    thread_local! {
-        static WAKE: Option<Arc<OwnedFd>> =
-            rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
-                .ok()
-                .map(Arc::new);
-    }
-    WAKE.with(Clone::clone)
-}
-
-/// How a waiting caller is woken: a thread through its eventfd, a task
-/// through its waker.
+/// How a waiting caller is woken: a thread through its [`ThreadWake`], a
+/// task through its waker.
 #[derive(Clone)]
 pub(crate) enum Waiter {
-    Thread(Arc<OwnedFd>),
+    Thread(Arc<ThreadWake>),
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Task(std::task::Waker),
 }
@@ -66,18 +56,24 @@ impl Waiter {
     }
 }
 
-fn wake(waiter: &Waiter) {
-    match waiter {
-        Waiter::Thread(fd) => {
-            let _ = rustix::io::write(&**fd, &1u64.to_ne_bytes());
+/// Callers to wake, woken when this is dropped: declared before a lock
+/// guard, after the guard is released.
+#[derive(Default)]
+pub(crate) struct Wakes(Vec<Waiter>);
+
+impl Drop for Wakes {
+    fn drop(&mut self) {
+        for waiter in &self.0 {
+            wake(waiter);
         }
-        Waiter::Task(waker) => waker.wake_by_ref(),
     }
 }
 
-fn drain(fd: &OwnedFd) {
-    let mut buf = [0u8; 8];
-    let _ = rustix::io::read(fd, &mut buf);
+fn wake(waiter: &Waiter) {
+    match waiter {
+        Waiter::Thread(thread) => thread.wake(),
+        Waiter::Task(waker) => waker.wake_by_ref(),
+    }
 }
 
 /// The connection while it is up.
@@ -104,6 +100,8 @@ pub(crate) struct State {
     waiters: Vec<(Ticket, Waiter)>,
     /// A job connects (outside the lock, in the async driver).
     connecting: bool,
+    /// Requests were queued for the reader to write (async driver).
+    pub(crate) flush_wanted: bool,
     /// Callers waiting for that connect.
     connect_waiters: Vec<Waiter>,
     /// Tickets of a connection that broke: what they had received, and why
@@ -148,7 +146,9 @@ pub(crate) struct SharedConnection {
     options: ConnectionOptions,
     pub(crate) server: Arc<str>,
     limits: MuxLimits,
-    pub(crate) state: Mutex<State>,
+    state: Mutex<State>,
+    /// Callers on it now (read without the lock, to pick the least busy).
+    callers: AtomicUsize,
 }
 
 impl std::fmt::Debug for SharedConnection {
@@ -168,6 +168,9 @@ pub(crate) struct Job<'a> {
     /// The connection existed before this job began (for the retry rule).
     pub(crate) from_pool: bool,
     pub(crate) result: Option<Result<(), Failure>>,
+    /// The async reader put its write off once, for the tasks woken with
+    /// it to queue theirs first.
+    pub(crate) write_deferred: bool,
 }
 
 impl<'a> Job<'a> {
@@ -179,6 +182,7 @@ impl<'a> Job<'a> {
             started: Instant::now(),
             from_pool: true,
             result: None,
+            write_deferred: false,
         }
     }
 
@@ -191,6 +195,19 @@ impl<'a> Job<'a> {
             }))
         })
     }
+}
+
+/// Which driver runs the jobs, and so who connects and who writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driver {
+    /// Blocking threads: a caller connects and writes its own requests
+    /// (with whatever else is queued) at once.
+    Threads,
+    /// Tokio tasks: connects run elsewhere (`Next::Connect`), and the
+    /// reader writes for everyone — a caller that queues requests asks it
+    /// to, and it writes once the tasks woken with it have queued theirs.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Tasks,
 }
 
 /// What a job waits for next.
@@ -219,28 +236,40 @@ impl SharedConnection {
             options,
             server,
             limits,
+            callers: AtomicUsize::new(0),
             state: Mutex::new(State {
                 live: None,
                 epoch: 0,
                 reader: None,
                 waiters: Vec::new(),
                 connecting: false,
+                flush_wanted: false,
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
             }),
         }
     }
 
+    /// The connection's state, locked. (A std mutex: under contention it
+    /// sleeps rather than spinning with `sched_yield`, which on a few
+    /// cores shared by many callers only burns the time the lock holder
+    /// needs.) A panic while it was held leaves nothing half-done that the
+    /// next caller cannot see, so a poisoned lock is used as is.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Requests queued or in flight (to pick the least busy connection).
     pub(crate) fn load(&self) -> usize {
-        let st = self.state.lock();
-        st.waiters.len()
+        self.callers.load(Ordering::Relaxed)
     }
 
     /// Drops the connection (the next caller connects afresh); callers
     /// waiting on it fail.
     pub(crate) fn retire(&self) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let error = Error::Io {
             server: self.server.clone(),
             source: Arc::new(std::io::Error::new(
@@ -253,7 +282,7 @@ impl SharedConnection {
 
     /// The negotiated TLS session, if connected over TLS.
     pub(crate) fn tls_session(&self) -> Option<crate::TlsSession> {
-        let st = self.state.lock();
+        let st = self.lock();
         st.live
             .as_ref()
             .and_then(|l| l.conn.transport.tls_session())
@@ -283,7 +312,7 @@ impl SharedConnection {
     /// it) and wakes whoever waited for it.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn install(&self, made: Result<Live, Error>) -> Result<(), Error> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.connecting = false;
         for waiter in std::mem::take(&mut st.connect_waiters) {
             wake(&waiter);
@@ -299,7 +328,7 @@ impl SharedConnection {
     /// A connect given up (its caller went away): let another caller try.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn abandon_connect(&self) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.connecting = false;
         for waiter in std::mem::take(&mut st.connect_waiters) {
             wake(&waiter);
@@ -345,7 +374,9 @@ impl SharedConnection {
     /// owners. An error breaks the connection.
     /// Returns whether the socket had nothing more (for edge-triggered
     /// readiness, which must then be re-armed).
-    pub(crate) fn read_and_route(&self, st: &mut State, me: Ticket) -> bool {
+    /// The owners to wake are added to `wakes` (woken once the lock is
+    /// released, so they do not wake only to wait for it).
+    pub(crate) fn read_and_route(&self, st: &mut State, me: Ticket, wakes: &mut Wakes) -> bool {
         let Some(live) = st.live.as_mut() else {
             return true;
         };
@@ -414,7 +445,7 @@ impl SharedConnection {
             if ticket != me
                 && let Some((_, waiter)) = st.waiters.iter().find(|(t, _)| *t == ticket)
             {
-                wake(waiter);
+                wakes.0.push(waiter.clone());
             }
         }
         if let Some(error) = broken {
@@ -436,6 +467,7 @@ impl SharedConnection {
 
     /// Writes what is queued, as far as the socket takes it now.
     pub(crate) fn flush(&self, st: &mut State) {
+        st.flush_wanted = false;
         let Some(live) = st.live.as_mut() else {
             return;
         };
@@ -453,6 +485,18 @@ impl SharedConnection {
         if let Err(e) = result {
             let error = io_error(&self.server, e);
             self.break_connection(st, error);
+        }
+    }
+
+    /// Wakes the reader to write what is queued (once until it does).
+    fn ask_reader_to_flush(&self, st: &mut State) {
+        let queued = st.live.as_ref().is_some_and(|l| !l.mux.output().is_empty());
+        if !queued || st.flush_wanted {
+            return;
+        }
+        st.flush_wanted = true;
+        if let Some((_, waiter)) = st.waiters.iter().find(|(t, _)| Some(*t) == st.reader) {
+            wake(waiter);
         }
     }
 
@@ -477,7 +521,10 @@ impl SharedConnection {
 
     fn leave(&self, st: &mut State, me: Ticket, epoch: u64) {
         self.hand_over(st, me);
+        let before = st.waiters.len();
         st.waiters.retain(|(t, _)| *t != me);
+        self.callers
+            .fetch_sub(before - st.waiters.len(), Ordering::Relaxed);
         st.casualties
             .retain(|c| !(c.epoch == epoch && c.ticket == me));
         if epoch == st.epoch
@@ -494,7 +541,7 @@ impl Drop for Job<'_> {
     /// dropped, and the reader role passes on.
     fn drop(&mut self) {
         if let Some((ticket, epoch)) = self.ticket.take() {
-            let mut st = self.shared.state.lock();
+            let mut st = self.shared.lock();
             self.shared.leave(&mut st, ticket, epoch);
         }
     }
@@ -515,15 +562,15 @@ impl Job<'_> {
 
     /// One step under the lock: connect, take what was routed here, feed it
     /// to the exchange, enqueue more, write. Says what to wait for next.
-    /// `waiter` is how to wake this caller; with `inline_connect` off, a
-    /// missing connection is asked for (Next::Connect) instead of made here.
+    /// `waiter` is how to wake this caller; `driver` says who connects and
+    /// who writes.
     pub(crate) fn step(
         &mut self,
         st: &mut State,
         now: Instant,
         deadline: &Deadline,
         waiter: &Waiter,
-        inline_connect: bool,
+        driver: Driver,
     ) -> Next {
         if self.result.is_some() {
             return Next::Done;
@@ -557,7 +604,7 @@ impl Job<'_> {
                         st.connect_waiters.push(waiter.clone());
                         return Next::Wake;
                     }
-                    if !inline_connect {
+                    if driver == Driver::Tasks {
                         st.connecting = true;
                         return Next::Connect;
                     }
@@ -575,6 +622,7 @@ impl Job<'_> {
                 self.from_pool &= live.created < self.started;
                 let ticket = live.mux.open();
                 st.waiters.push((ticket, waiter.clone()));
+                shared.callers.fetch_add(1, Ordering::Relaxed);
                 self.ticket = Some((ticket, st.epoch));
                 (ticket, st.epoch)
             }
@@ -617,9 +665,16 @@ impl Job<'_> {
             return self.finish(st, Err(failure));
         }
         self.enqueue(st, ticket, now);
-        shared.flush(st);
         if st.reader.is_none() {
             st.reader = Some(ticket);
+        }
+        // The reader writes what everyone queued: a caller that is not the
+        // reader wakes it (once until it writes) rather than writing itself,
+        // so requests queued meanwhile leave in one write.
+        if st.reader != Some(ticket) {
+            shared.ask_reader_to_flush(st);
+        } else if driver == Driver::Threads {
+            shared.flush(st);
         }
         match &st.live {
             None => Next::Wake,
@@ -719,14 +774,14 @@ impl Job<'_> {
 
 /// Runs every job to completion (or failure), waiting for all at once.
 pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
-    let Some(wake_fd) = my_wake() else {
+    let Some(me) = ThreadWake::mine() else {
         for job in jobs.iter_mut() {
             let error = io_error(&job.shared.server, std::io::Error::other("no eventfd"));
             job.result = Some(Err(Failure::unwritten(error)));
         }
         return;
     };
-    let waiter = Waiter::Thread(wake_fd.clone());
+    let waiter = Waiter::Thread(me.clone());
     loop {
         let now = Instant::now();
         // (job index, socket to read, also writable?)
@@ -735,7 +790,8 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         let mut wait = deadline.remaining(now);
         for (index, job) in jobs.iter_mut().enumerate() {
             let shared = job.shared;
-            let mut st = shared.state.lock();
+            let mut wakes = Wakes::default();
+            let mut st = shared.lock();
             // The reader's duty first: a connection whose oldest request is
             // past the I/O timeout breaks.
             if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
@@ -747,7 +803,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                 };
                 shared.break_connection(&mut st, error);
             }
-            match job.step(&mut st, now, deadline, &waiter, true) {
+            match job.step(&mut st, now, deadline, &waiter, Driver::Threads) {
                 Next::Done => {}
                 Next::Wake | Next::Connect => waiting = true,
                 Next::Read { write } => {
@@ -758,7 +814,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                     {
                         // Decrypted bytes already in hand: no waiting.
                         if let Some((ticket, _)) = job.ticket {
-                            let _ = shared.read_and_route(&mut st, ticket);
+                            let _ = shared.read_and_route(&mut st, ticket, &mut wakes);
                         }
                         wait = Some(Duration::ZERO);
                     }
@@ -779,7 +835,11 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         if wait == Some(Duration::ZERO) {
             continue;
         }
-        wait_and_read(jobs, &reading, &wake_fd, wait);
+        if reading.is_empty() {
+            me.park(wait);
+        } else {
+            wait_and_read(jobs, &reading, &me, wait);
+        }
     }
 }
 
@@ -789,14 +849,14 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
 fn wait_and_read(
     jobs: &mut [Job<'_>],
     reading: &[(usize, bool)],
-    wake_fd: &OwnedFd,
+    me: &ThreadWake,
     wait: Option<Duration>,
 ) {
     let sockets: Vec<(usize, Arc<OwnedFd>, PollFlags)> = reading
         .iter()
         .filter_map(|&(index, write)| {
             let job = jobs.get(index)?;
-            let st = job.shared.state.lock();
+            let st = job.shared.lock();
             let fd = st.live.as_ref()?.poll_fd.clone();
             let flags = if write {
                 PollFlags::IN | PollFlags::OUT
@@ -806,24 +866,23 @@ fn wait_and_read(
             Some((index, fd, flags))
         })
         .collect();
-    let ready: Vec<PollFlags> = {
+    let mut ready: Vec<PollFlags> = Vec::new();
+    me.polling(|| {
         let mut fds: Vec<PollFd<'_>> = sockets
             .iter()
             .map(|(_, fd, flags)| PollFd::new(fd, *flags))
             .collect();
-        fds.push(PollFd::new(wake_fd, PollFlags::IN));
+        fds.push(PollFd::new(&me.fd, PollFlags::IN));
         let timeout = wait.map(|w| Timespec {
             tv_sec: w.as_secs() as i64,
             tv_nsec: i64::from(w.subsec_nanos()),
         });
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            // Nothing to do but look again (the deadline still holds).
-            Err(_) => {}
-        }
-        fds.iter().map(|fd| fd.revents()).collect()
-    };
-    drain(wake_fd);
+        // An error (EINTR) means nothing but to look again: the deadline
+        // still holds.
+        let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+        ready = fds.iter().map(|fd| fd.revents()).collect();
+        ready.pop().is_some_and(|woken| !woken.is_empty())
+    });
     for ((index, _, _), flags) in sockets.iter().zip(ready) {
         if flags.is_empty() {
             continue;
@@ -835,7 +894,8 @@ fn wait_and_read(
             continue;
         };
         let shared = job.shared;
-        let mut st = shared.state.lock();
+        let mut wakes = Wakes::default();
+        let mut st = shared.lock();
         if st.reader != Some(ticket) {
             continue;
         }
@@ -843,7 +903,7 @@ fn wait_and_read(
             shared.flush(&mut st);
         }
         if flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-            let _ = shared.read_and_route(&mut st, ticket);
+            let _ = shared.read_and_route(&mut st, ticket, &mut wakes);
         }
     }
 }

@@ -20,7 +20,9 @@ use tokio::task::JoinHandle;
 
 use super::driver::{Deadline, Failure};
 use super::io_error;
-use super::shared::{Job, Live, Next, SharedConnection, State, Waiter, connect_live};
+use super::shared::{
+    Driver, Job, Live, Next, SharedConnection, State, Waiter, Wakes, connect_live,
+};
 use crate::Error;
 
 /// A job's connect, running on tokio's blocking pool.
@@ -139,7 +141,9 @@ fn step(
     wake_at: &mut Option<Instant>,
 ) -> Stepped {
     let shared = job.shared;
-    let mut st = shared.state.lock();
+    let mut wakes = Wakes::default();
+    let wakes = &mut wakes;
+    let mut st = shared.lock();
     // The rule every driver applies: a connection whose oldest request is
     // past the I/O timeout breaks.
     if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
@@ -155,7 +159,7 @@ fn step(
             *wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
         }
     }
-    let write = match job.step(&mut st, now, deadline, waiter, false) {
+    let write = match job.step(&mut st, now, deadline, waiter, Driver::Tasks) {
         Next::Done => return Stepped::Done,
         Next::Wake => return Stepped::Pending,
         Next::Connect => return Stepped::Connect,
@@ -164,14 +168,29 @@ fn step(
     let Some(ticket) = job.ticket.map(|(t, _)| t) else {
         return Stepped::Pending;
     };
+    if write {
+        // The reader writes for everyone, but only after letting the tasks
+        // scheduled with it run once: what they queue goes in the same write.
+        if !job.write_deferred {
+            job.write_deferred = true;
+            cx.waker().wake_by_ref();
+            return Stepped::Pending;
+        }
+        job.write_deferred = false;
+        shared.flush(&mut st);
+    }
     if st
         .live
         .as_ref()
         .is_some_and(|l| l.conn.transport.has_buffered_input())
     {
-        let _ = shared.read_and_route(&mut st, ticket);
+        let _ = shared.read_and_route(&mut st, ticket, wakes);
         return Stepped::Again;
     }
+    let unwritten = st
+        .live
+        .as_ref()
+        .is_some_and(|l| !l.mux.output().is_empty() || l.conn.transport.has_pending_output());
     let Some(readiness) = registered(&mut st) else {
         // Not registered with the reactor (out of descriptors?): the
         // connection cannot be waited on.
@@ -180,8 +199,9 @@ fn step(
         return Stepped::Again;
     };
     drop(st);
-    if write && let Poll::Ready(Ok(mut guard)) = readiness.poll_write_ready(cx) {
-        let mut st = shared.state.lock();
+    if unwritten && let Poll::Ready(Ok(mut guard)) = readiness.poll_write_ready(cx) {
+        // The socket took part of the output: the rest once it has room.
+        let mut st = shared.lock();
         shared.flush(&mut st);
         let still = st
             .live
@@ -194,14 +214,15 @@ fn step(
     }
     match readiness.poll_read_ready(cx) {
         Poll::Ready(Ok(mut guard)) => {
-            let mut st = shared.state.lock();
-            if st.reader == Some(ticket) && shared.read_and_route(&mut st, ticket) {
+            let mut wakes = Wakes::default();
+            let mut st = shared.lock();
+            if st.reader == Some(ticket) && shared.read_and_route(&mut st, ticket, &mut wakes) {
                 guard.clear_ready();
             }
             Stepped::Again
         }
         Poll::Ready(Err(e)) => {
-            let mut st = shared.state.lock();
+            let mut st = shared.lock();
             shared.break_connection(&mut st, io_error(&shared.server, e));
             Stepped::Again
         }
