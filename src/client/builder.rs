@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     batch_deadline: Option<Duration>,
     /// Shared connections per server, in the pipelined mode.
     pipelined: Option<usize>,
+    pipeline_limits: MuxLimits,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
     /// Whether `tls` applies to every server, or to `tls://` ones only.
@@ -92,6 +93,7 @@ impl Default for ClientBuilder {
             transcoder: None,
             batch_deadline: Some(Duration::from_secs(10)),
             pipelined: None,
+            pipeline_limits: MuxLimits::default(),
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -468,6 +470,24 @@ impl ClientBuilder {
         self
     }
 
+    /// How much each shared connection (pipelined mode, async client) takes
+    /// in before callers wait for replies to make room: requests or batch
+    /// windows queued or in flight, and their bytes (default 4,096 and 8
+    /// MiB). A caller alone on a connection is always let in, whatever its
+    /// size; a caller kept waiting past its deadline gets
+    /// [`Error::Timeout`](crate::Error::Timeout).
+    ///
+    /// ```
+    /// use quickmc::command::MuxLimits;
+    /// let b = quickmc::Client::builder()
+    ///     .pipelined(2)
+    ///     .pipeline_limits(MuxLimits { max_segments: 256, max_bytes: 1 << 20 });
+    /// ```
+    pub fn pipeline_limits(mut self, limits: MuxLimits) -> ClientBuilder {
+        self.pipeline_limits = limits;
+        self
+    }
+
     /// Shares the cluster with pylibmc (default off): compression becomes
     /// zlib (flag 8), which pylibmc reads, and any write pylibmc could not
     /// read — a [`Serde`](crate::value::Serde) value, zstd — fails with
@@ -558,7 +578,7 @@ impl ClientBuilder {
         });
         let shared = self
             .pipelined
-            .map(|per_server| SharedPools::new(&pools, per_server, MuxLimits::default()));
+            .map(|per_server| SharedPools::new(&pools, per_server, self.pipeline_limits));
         Ok(Client {
             inner: Arc::new(Inner {
                 specs,

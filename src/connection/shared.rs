@@ -102,6 +102,8 @@ pub(crate) struct State {
     connecting: bool,
     /// Requests were queued for the reader to write (async driver).
     pub(crate) flush_wanted: bool,
+    /// Callers waiting for room on the connection (back-pressure).
+    room_waiters: Vec<Waiter>,
     /// Callers waiting for that connect.
     connect_waiters: Vec<Waiter>,
     /// Tickets of a connection that broke: what they had received, and why
@@ -244,6 +246,7 @@ impl SharedConnection {
                 waiters: Vec::new(),
                 connecting: false,
                 flush_wanted: false,
+                room_waiters: Vec::new(),
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
             }),
@@ -365,6 +368,7 @@ impl SharedConnection {
             });
         }
         st.reader = None;
+        st.room_waiters.clear();
         for (_, waiter) in &st.waiters {
             wake(waiter);
         }
@@ -440,6 +444,10 @@ impl SharedConnection {
             {
                 woken.push(ticket);
             }
+        }
+        if !woken.is_empty() {
+            // Replies made room: whoever waited for it tries again.
+            wakes.0.append(&mut st.room_waiters);
         }
         for ticket in woken {
             if ticket != me
@@ -664,7 +672,7 @@ impl Job<'_> {
             let failure = self.timeout(st, ticket);
             return self.finish(st, Err(failure));
         }
-        self.enqueue(st, ticket, now);
+        self.enqueue(st, ticket, now, waiter);
         if st.reader.is_none() {
             st.reader = Some(ticket);
         }
@@ -733,15 +741,22 @@ impl Job<'_> {
 
     /// Enqueues the exchange's next requests: all of a single command, up
     /// to [`WINDOWS_AHEAD`] windows of a batch.
-    fn enqueue(&mut self, st: &mut State, ticket: Ticket, now: Instant) {
+    /// When the connection is full, the caller waits for replies to make
+    /// room (back-pressure) and is woken when some arrive.
+    fn enqueue(&mut self, st: &mut State, ticket: Ticket, now: Instant, waiter: &Waiter) {
         let Some(live) = st.live.as_mut() else {
             return;
         };
         while !self.exchange.is_transmitted() && live.mux.pending(ticket) < WINDOWS_AHEAD {
             match live.mux.enqueue(ticket, self.exchange, now) {
                 Ok(()) => {}
-                // Back-pressure: wait for replies to make room.
-                Err(MuxError::Full) | Err(MuxError::Broken) => break,
+                Err(MuxError::Full) => {
+                    if !st.room_waiters.iter().any(|w| w.same_as(waiter)) {
+                        st.room_waiters.push(waiter.clone());
+                    }
+                    break;
+                }
+                Err(MuxError::Broken) => break,
             }
         }
     }
