@@ -57,7 +57,8 @@ pub use server::{Address, DEFAULT_PORT, ServerSpec};
 pub use transport::TlsConfig;
 pub use transport::TlsSession;
 
-/// The README's examples, compiled as doctests so they stay accurate.
-#[cfg(doctest)]
+/// The README's examples, compiled as doctests so they stay accurate
+/// (with every feature on: they show TLS and the async client).
+#[cfg(all(doctest, feature = "tls", feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
