@@ -1,13 +1,15 @@
-//! A connection many callers share (the pipelined mode).
+//! A connection many callers share (the pipelined mode and the async client).
 //!
-//! Callers enqueue their requests into the connection's [`Mux`] and write
-//! whatever is queued, so concurrent requests leave in shared writes. The
-//! replies are read by one of the waiting callers — the reader — which
-//! routes every reply to its owner and wakes it (flat combining): an
-//! uncontended caller does its own I/O, with no thread hand-off. When the
+//! Callers enqueue their requests into the connection's [`Mux`]. One of the
+//! waiting callers — the reader — writes what everyone queued and reads the
+//! replies, routing each to its owner and waking it (flat combining): a
+//! caller that queues requests wakes the reader rather than writing itself,
+//! so requests queued meanwhile leave in one write, and an uncontended
+//! caller is the reader and does its own I/O, with no hand-off. When the
 //! reader's own exchange completes, it hands the role to the owner of the
-//! oldest request still in flight. Each thread waits on an eventfd of its
-//! own, with the sockets it reads for, in one `poll`.
+//! oldest request still in flight. A blocking caller waits parked on a
+//! futex, or in `poll` on its sockets and an eventfd while it is a reader
+//! ([`ThreadWake`]); a task waits on tokio readiness (`shared_async`).
 //!
 //! The connection breaks — failing every caller waiting on it, counted as
 //! one failure of the server — on an I/O error, a reply that belongs to no
