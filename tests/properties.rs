@@ -456,7 +456,14 @@ proptest! {
     #[test]
     fn reading_any_bytes_as_any_type_never_panics(data in prop::collection::vec(any::<u8>(), 0..64), f in prop_oneof![any::<u32>(), (0u32..32), Just(flags::POSTCARD)]) {
         let item = Item::new(&data[..], f);
-        prop_assert_eq!(Vec::<u8>::from_item(item.clone()).unwrap(), data.clone());
+        // Bytes come back as stored, except a number's (flags 2 and 4, with
+        // or without a compression flag): memcached's decrement padding goes.
+        let mut expected = data.clone();
+        if matches!(f & !flags::COMPRESSION_MASK, flags::LONG | flags::INTEGER) {
+            let end = expected.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+            expected.truncate(end);
+        }
+        prop_assert_eq!(Vec::<u8>::from_item(item.clone()).unwrap(), expected);
         let _ = String::from_item(item.clone());
         let _ = i64::from_item(item.clone());
         let _ = u128::from_item(item.clone());
