@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex, OnceLock};
+use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use quickmc::command::MuxLimits;
@@ -625,6 +625,24 @@ fn callers_on_a_stopped_server_time_out_and_each_connection_counts_as_one_failur
     );
 }
 
+/// The same with back-pressure: two requests per connection, the other
+/// callers waiting for room. When the connection breaks, the waiters fail
+/// as the queued callers do (with the timeout, not retried on a fresh
+/// connection to the stopped server), and the break still counts once.
+#[test]
+fn callers_waiting_for_room_on_a_stopped_server_fail_with_the_break_counted_once() {
+    let limits = MuxLimits {
+        max_segments: 2,
+        max_bytes: 4096,
+    };
+    let (kinds, ejected) = sixteen_callers_on_a_stopped_server(limits);
+    assert!(kinds.iter().all(|k| k == "Timeout"), "{kinds:?}");
+    assert!(
+        !ejected,
+        "one stalled moment ejected the server ({kinds:?})"
+    );
+}
+
 /// Runs `threads` callers, each storing then reading back its own key
 /// through a proxy, while the server is stopped: once they have had time
 /// to queue, returns the request bytes the client put on the wire and how
@@ -796,4 +814,69 @@ fn a_hundred_thousand_key_batch_shares_the_connection_with_calls_that_keep_compl
         during_get > 0,
         "no small call completed during the 100,000-key get_multi"
     );
+}
+
+/// With back-pressure and a short I/O timeout, 32 threads (single calls
+/// and batches) on a stopped server fail with `Error::Timeout` — the ones
+/// waiting for room as well as the ones queued — rather than wait for the
+/// server; after it resumes, calls succeed again.
+#[test]
+fn callers_waiting_for_room_fail_with_a_timeout_instead_of_hanging() {
+    const THREADS: usize = 32;
+    let server = Memcached::start();
+    let client = pipelined([server.spec()])
+        .pipeline_limits(MuxLimits {
+            max_segments: 2,
+            max_bytes: 4096,
+        })
+        .io_timeout(Some(Duration::from_millis(200)))
+        .batch_deadline(Some(Duration::from_millis(400)))
+        .retry_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let name = |t: usize| key("pipe_bp_timeout", &t.to_string());
+    for t in 0..THREADS {
+        assert!(client.set(name(t), value_of(&name(t)), 0).unwrap());
+    }
+    server.pause();
+    let (done, results) = mpsc::channel();
+    let start = Arc::new(Barrier::new(THREADS));
+    for t in 0..THREADS {
+        let (client, done, start) = (client.clone(), done.clone(), start.clone());
+        std::thread::spawn(move || {
+            start.wait();
+            let result = if t % 4 == 0 {
+                let keys: Vec<String> = (0..300).map(|i| name((t + i) % THREADS)).collect();
+                client
+                    .get_multi::<_, String>(keys.iter().cloned(), "")
+                    .map(|hits| hits.len())
+            } else {
+                client
+                    .get::<String>(name(t))
+                    .map(|hit| usize::from(hit.is_some()))
+            };
+            let _ = done.send(result);
+        });
+    }
+    // A hang shows as a missing result (bounded wait, not a timing claim).
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut kinds = BTreeMap::<String, usize>::new();
+    for _ in 0..THREADS {
+        let left = end.saturating_duration_since(Instant::now());
+        match results.recv_timeout(left) {
+            Ok(Err(e)) => *kinds.entry(kind_of(&e)).or_default() += 1,
+            Ok(Ok(n)) => panic!("a call on a stopped server returned {n} hits"),
+            Err(_) => panic!("calls still waiting after 20 s: {kinds:?}"),
+        }
+    }
+    server.resume();
+    println!("errors: {kinds:?}");
+    assert_eq!(kinds.get("Timeout"), Some(&THREADS), "{kinds:?}");
+    std::thread::sleep(Duration::from_millis(150)); // the retry timeout
+    for t in 0..THREADS {
+        assert_eq!(
+            client.get::<String>(name(t)).unwrap(),
+            Some(value_of(&name(t)))
+        );
+    }
 }

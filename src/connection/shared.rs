@@ -109,6 +109,9 @@ pub(crate) struct State {
     /// Tickets of a connection that broke: what they had received, and why
     /// it broke.
     casualties: Vec<Casualty>,
+    /// The epoch that ended last and why: what its callers that had
+    /// nothing queued (they waited for room) fail with.
+    last_break: Option<(u64, Error)>,
 }
 
 /// Connects and proves the connection (SASL, the TLS round trip) on a
@@ -249,6 +252,7 @@ impl SharedConnection {
                 room_waiters: Vec::new(),
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
+                last_break: None,
             }),
         }
     }
@@ -351,6 +355,7 @@ impl SharedConnection {
             return;
         };
         let epoch = st.epoch;
+        st.last_break = Some((epoch, error.clone()));
         let failed = live.mux.break_all(error.clone());
         for (n, ticket) in failed.into_iter().enumerate() {
             let delivery = live.mux.take(ticket);
@@ -650,7 +655,17 @@ impl Job<'_> {
             };
         }
         if epoch != st.epoch || st.live.is_none() {
-            let failure = Failure::unwritten(closed(&shared.server));
+            // The connection broke while this job had nothing queued (it
+            // waited for room): it fails as the callers queued did, and
+            // the break was counted for the server once.
+            let error = match &st.last_break {
+                Some((ended, error)) if *ended == epoch => error.clone(),
+                _ => closed(&shared.server),
+            };
+            let failure = Failure {
+                counted: true,
+                ..Failure::unwritten(error)
+            };
             return self.finish(st, Err(failure));
         }
         let delivery = match st.live.as_mut() {
