@@ -643,6 +643,69 @@ fn callers_waiting_for_room_on_a_stopped_server_fail_with_the_break_counted_once
     );
 }
 
+/// Eight get_multi calls whose batch deadline (200 ms) is shorter than the
+/// I/O timeout (1 s), queued behind a single get on one shared connection
+/// to a stopped server: each batch times out on its own deadline while the
+/// get still waits. Those are late because of the queue, not news about
+/// the server: only the connection's break (for the get) counts, so the
+/// server is not ejected with a failure limit of 3.
+#[test]
+fn batches_timing_out_behind_a_stalled_request_are_not_each_a_failure_of_the_server() {
+    let servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
+    let client = Client::builder()
+        .servers(specs(&servers))
+        .pipelined(1)
+        .io_timeout(Some(Duration::from_secs(1)))
+        .batch_deadline(Some(Duration::from_millis(200)))
+        .distribution(DistributionKind::Ketama)
+        .remove_failed(true)
+        .failure_limit(3)
+        .retry_timeout(Duration::from_millis(300))
+        .dead_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let victim = 2;
+    let keys = keys_on(&client, "pipe_behind", victim, 9);
+    for k in &keys {
+        assert!(client.set(k, value_of(k), 0).unwrap());
+    }
+    servers[victim].pause();
+    let (head, batches) = keys.split_first().unwrap();
+    let (single, kinds) = std::thread::scope(|s| {
+        let single = s.spawn(|| client.get::<String>(head));
+        // Let the get be the oldest request (waiting is not asserted on).
+        std::thread::sleep(Duration::from_millis(50));
+        let calls: Vec<_> = batches
+            .iter()
+            .map(|k| {
+                let client = &client;
+                s.spawn(move || client.get_multi::<_, String>([k.as_str()], ""))
+            })
+            .collect();
+        let kinds: Vec<String> = calls
+            .into_iter()
+            .map(|c| match c.join().unwrap() {
+                Err(e) if is_outage(&e) => kind_of(&e),
+                other => panic!("a batch on a stopped server returned {other:?}"),
+            })
+            .collect();
+        (single.join().unwrap(), kinds)
+    });
+    println!("get: {single:?}, batches: {kinds:?}");
+    assert!(matches!(single, Err(Error::Timeout { .. })), "{single:?}");
+    assert!(kinds.iter().all(|k| k == "Timeout"), "{kinds:?}");
+    let ejected = keys.iter().any(|k| client.hash(k).unwrap() != victim);
+    servers[victim].resume();
+    assert!(
+        !ejected,
+        "timeouts behind one stalled request ejected the server"
+    );
+    std::thread::sleep(Duration::from_millis(350)); // the retry timeout
+    for k in &keys {
+        assert_eq!(client.get::<String>(k).unwrap(), Some(value_of(k)));
+    }
+}
+
 /// Runs `threads` callers, each storing then reading back its own key
 /// through a proxy, while the server is stopped: once they have had time
 /// to queue, returns the request bytes the client put on the wire and how

@@ -784,17 +784,21 @@ impl Job<'_> {
             return Failure::unwritten(Error::Timeout { server });
         };
         let delivery = live.mux.take(ticket);
+        let head = live.mux.head_owner() == Some(ticket);
         let failure = Failure {
             error: Error::Timeout {
                 server: server.clone(),
             },
             written: delivery.written,
             replied: delivery.replies > 0,
-            counted: false,
+            // Behind the oldest request (or waiting for room): late because
+            // of the queue, not news about the server — if the server is
+            // stuck, the connection breaks for the oldest, counted once.
+            counted: !head,
         };
         // Waiting on the oldest request in flight: the connection is as late
         // as this job (the rule is the same for every caller on it).
-        if live.mux.head_owner() == Some(ticket) {
+        if head {
             let error = Error::Timeout { server };
             self.shared.break_with(st, error, false);
         }
