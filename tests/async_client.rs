@@ -11,6 +11,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -695,6 +696,164 @@ async fn kills_restarts_and_stops_under_load_give_typed_errors_then_recover_with
     drop(servers);
 }
 
+/// Waits at most `micros` microseconds for `call`, dropping it mid-flight
+/// when the time runs out.
+async fn within<F: Future>(micros: u64, call: F) -> Option<F::Output> {
+    tokio::time::timeout(Duration::from_micros(micros), call)
+        .await
+        .ok()
+}
+
+/// Two hundred tasks whose calls are dropped at random points — a tokio
+/// timeout of 0 to 300 µs around each call (3 ms for 3,000-key batches),
+/// `select!` between two calls (the loser dropped), or between a call and
+/// a yield — never desynchronize the connections: every call that
+/// completes returns its own key's value and never an error, every key
+/// still reads its own value afterwards, the connections stay the two the
+/// client had, and none is ever replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_dropped_at_random_points_never_desynchronize_the_connections() {
+    const KEYS: u64 = 3000;
+    let server = Memcached::start(); // private: its connections are counted
+    let spec = server.spec();
+    let idle = stat(&spec, "curr_connections").await;
+    let client = AsyncClient::builder()
+        .servers([spec.clone()])
+        .io_timeout(Some(Duration::from_secs(5)))
+        .build_async()
+        .unwrap();
+    let name = |i: u64| key("async_cancel", &i.to_string());
+    let keys: Vec<String> = (0..KEYS).map(name).collect();
+    let items = keys.iter().map(|k| (k.as_str(), value_of(k)));
+    assert!(client.set_multi(items, "", 0).await.unwrap().is_empty());
+    // Both shared connections made (calls at once take the least busy).
+    let warm: Vec<_> = (0..50)
+        .map(|i| {
+            let (client, k) = (client.clone(), name(i));
+            tokio::spawn(async move { client.get::<String>(&k).await.unwrap() })
+        })
+        .collect();
+    for w in warm {
+        w.await.unwrap();
+    }
+    let with_client = stat(&spec, "curr_connections").await;
+    let accepted_before = stat(&spec, "total_connections").await;
+    assert_eq!(
+        with_client,
+        idle + 2,
+        "the client holds its two connections"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let all = Arc::new(keys.clone());
+    let completed = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..200u64)
+        .map(|t| {
+            let (client, completed, dropped) = (client.clone(), completed.clone(), dropped.clone());
+            let all = all.clone();
+            tokio::spawn(async move {
+                let all_keys: &[String] = &all;
+                let mut rng = Rng(0xdead_beef ^ (t + 1));
+                let check = |k: &str, v: Option<String>| {
+                    assert_eq!(v, Some(value_of(k)), "task {t}: {k} read another value");
+                };
+                let check_hits = |asked: &[String], hits: HashMap<String, String>| {
+                    // Every key asked for is stored: each (distinct) one hits.
+                    let distinct: std::collections::HashSet<&String> = asked.iter().collect();
+                    assert_eq!(hits.len(), distinct.len(), "task {t}: hits went missing");
+                    for (k, v) in hits {
+                        assert_eq!(v, value_of(&k), "task {t}: {k} read another value");
+                    }
+                };
+                let mut ops = 0;
+                while ops < 400 && (ops < 10 || Instant::now() < deadline) {
+                    ops += 1;
+                    let k = name(rng.below(KEYS));
+                    let micros = rng.below(300);
+                    let done = match rng.below(6) {
+                        0 => within(micros, client.get::<String>(&k))
+                            .await
+                            .map(|r| check(&k, r.unwrap()))
+                            .is_some(),
+                        1 => within(micros, client.set(&k, value_of(&k), 0))
+                            .await
+                            .map(|r| assert!(r.unwrap()))
+                            .is_some(),
+                        2 => {
+                            let asked: Vec<String> = (0..1 + rng.below(40))
+                                .map(|_| name(rng.below(KEYS)))
+                                .collect();
+                            within(micros, client.get_multi(asked.iter().cloned(), ""))
+                                .await
+                                .map(|r| check_hits(&asked, r.unwrap()))
+                                .is_some()
+                        }
+                        3 => {
+                            // The whole key space: three windows, dropped
+                            // anywhere among them.
+                            let all = all.iter().cloned();
+                            within(micros * 10, client.get_multi(all, ""))
+                                .await
+                                .map(|r| check_hits(all_keys, r.unwrap()))
+                                .is_some()
+                        }
+                        4 => {
+                            let other = name(rng.below(KEYS));
+                            tokio::select! {
+                                r = client.get::<String>(&k) => check(&k, r.unwrap()),
+                                r = client.gets::<String>(&other) => {
+                                    check(&other, r.unwrap().map(|(v, _)| v))
+                                }
+                            }
+                            true
+                        }
+                        _ => tokio::select! {
+                            r = client.get::<String>(&k) => {
+                                check(&k, r.unwrap());
+                                true
+                            }
+                            _ = tokio::task::yield_now() => false,
+                        },
+                    };
+                    let counter = if done { &completed } else { &dropped };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a task panicked");
+    }
+    let (completed, dropped) = (
+        completed.load(Ordering::Relaxed),
+        dropped.load(Ordering::Relaxed),
+    );
+    println!("completed: {completed}, dropped mid-flight: {dropped}");
+    assert!(completed > 100 && dropped > 100, "both outcomes happened");
+
+    // No desync: every key still reads its own value, one by one and all
+    // at once.
+    for i in 0..300 {
+        let k = name(i * 10);
+        assert_eq!(client.get::<String>(&k).await.unwrap(), Some(value_of(&k)));
+    }
+    let hits: HashMap<String, String> = client.get_multi(keys.iter().cloned(), "").await.unwrap();
+    assert_eq!(hits.len(), keys.len());
+    for (k, v) in &hits {
+        assert_eq!(v, &value_of(k));
+    }
+    // The connections stayed the client's two: none replaced (the only
+    // connection accepted since is the probe asking), none more.
+    let accepted = stat(&spec, "total_connections").await - accepted_before;
+    assert_eq!(accepted, 1, "the storm made {} connections", accepted - 1);
+    let now = settle_connections(&spec, |n| n <= with_client).await;
+    assert_eq!(now, with_client, "connections open beside the client's two");
+    drop(client);
+    let now = settle_connections(&spec, |n| n == idle).await;
+    assert_eq!(now, idle, "connections left open by the dropped client");
+}
+
 /// Back-pressure: with at most 2 requests per shared connection, 200
 /// tasks calling a stopped server (through a proxy that counts request
 /// bytes) put at most 2 requests per connection on the wire and none
@@ -976,7 +1135,7 @@ async fn a_dropped_client_leaves_no_connection_open() {
 
 /// Polls `future` to its end on this thread, without any runtime: a
 /// waker that unparks the thread, and a bounded number of polls.
-fn block_on_without_runtime<F: std::future::Future>(future: F) -> F::Output {
+fn block_on_without_runtime<F: Future>(future: F) -> F::Output {
     use std::task::{Context, Poll, Wake, Waker};
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {

@@ -521,10 +521,12 @@ impl SharedConnection {
         }
         st.reader = None;
         let head = st.live.as_ref().and_then(|l| l.mux.head_owner());
+        // Never `me`: a caller that gives up (a dropped future) may still
+        // own the oldest request, and a reader that has left reads nothing.
         let next = st
             .waiters
             .iter()
-            .find(|(t, _)| Some(*t) == head)
+            .find(|(t, _)| *t != me && Some(*t) == head)
             .or_else(|| st.waiters.iter().find(|(t, _)| *t != me));
         if let Some((ticket, waiter)) = next {
             st.reader = Some(*ticket);
