@@ -1179,3 +1179,65 @@ fn outside_a_tokio_runtime_calls_fail_with_a_config_error_instead_of_panicking()
     let stats = block_on_without_runtime(client.stats(""));
     assert!(matches!(stats, Err(Error::Config(_))), "{stats:?}");
 }
+
+/// A client built once and used from one runtime after another — as
+/// `#[tokio::test]`s sharing a client in a static do — keeps working when
+/// the runtime it last ran on is gone: every call on the next runtime, a
+/// non-repeatable incr included, succeeds, on the same two connections.
+#[test]
+fn a_client_outlives_the_runtimes_it_ran_on() {
+    const TASKS: u64 = 20;
+    let server = Memcached::start();
+    let client = quick([server.spec()])
+        .io_timeout(Some(Duration::from_secs(5)))
+        .build_async()
+        .unwrap();
+    let total = || -> u64 {
+        let probe = Client::new([server.spec()]).unwrap();
+        probe.stats("").unwrap()[0].1["total_connections"]
+            .parse()
+            .unwrap()
+    };
+    let accepted_before = total();
+    let k = key("async_runtimes", "hits");
+    for round in 0..4 {
+        let runtime = if round % 2 == 0 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        let results = runtime.block_on(async {
+            if round == 0 {
+                assert!(client.set(&k, 0u64, 0).await.unwrap());
+            }
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let (client, k) = (client.clone(), k.clone());
+                    tokio::spawn(async move { client.incr(&k, 1).await })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.expect("a task panicked"));
+            }
+            results
+        });
+        drop(runtime);
+        for result in results {
+            assert!(result.is_ok(), "round {round}: {result:?}");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hits = runtime.block_on(client.get::<u64>(&k)).unwrap();
+    assert_eq!(hits, Some(4 * TASKS), "every incr counted once");
+    // The client's two connections, and the probe asking now.
+    assert_eq!(total() - accepted_before, 3, "connections were replaced");
+}
