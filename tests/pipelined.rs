@@ -491,7 +491,8 @@ fn kills_restarts_and_stops_under_load_give_typed_errors_then_recover_without_le
                 ops.fetch_add(done, Ordering::Relaxed);
             });
         }
-        // The chaos: each server stopped for a while, killed, restarted.
+        // The chaos: each server in turn stopped for a while, then killed
+        // and restarted later, then restarted at once (killed under load).
         let quiet = || std::thread::sleep(Duration::from_millis(250));
         for round in 0..4 {
             let victim = &mut servers[round % 2];
