@@ -111,6 +111,9 @@ pub(crate) struct State {
     /// Tickets of a connection that broke: what they had received, and why
     /// it broke.
     casualties: Vec<Casualty>,
+    /// The epoch that ended last and why: what its callers that had
+    /// nothing queued (they waited for room) fail with.
+    last_break: Option<(u64, Error)>,
 }
 
 /// Connects and proves the connection (SASL, the TLS round trip) on a
@@ -251,6 +254,7 @@ impl SharedConnection {
                 room_waiters: Vec::new(),
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
+                last_break: None,
             }),
         }
     }
@@ -353,6 +357,7 @@ impl SharedConnection {
             return;
         };
         let epoch = st.epoch;
+        st.last_break = Some((epoch, error.clone()));
         let failed = live.mux.break_all(error.clone());
         for (n, ticket) in failed.into_iter().enumerate() {
             let delivery = live.mux.take(ticket);
@@ -518,10 +523,12 @@ impl SharedConnection {
         }
         st.reader = None;
         let head = st.live.as_ref().and_then(|l| l.mux.head_owner());
+        // Never `me`: a caller that gives up (a dropped future) may still
+        // own the oldest request, and a reader that has left reads nothing.
         let next = st
             .waiters
             .iter()
-            .find(|(t, _)| Some(*t) == head)
+            .find(|(t, _)| *t != me && Some(*t) == head)
             .or_else(|| st.waiters.iter().find(|(t, _)| *t != me));
         if let Some((ticket, waiter)) = next {
             st.reader = Some(*ticket);
@@ -652,7 +659,17 @@ impl Job<'_> {
             };
         }
         if epoch != st.epoch || st.live.is_none() {
-            let failure = Failure::unwritten(closed(&shared.server));
+            // The connection broke while this job had nothing queued (it
+            // waited for room): it fails as the callers queued did, and
+            // the break was counted for the server once.
+            let error = match &st.last_break {
+                Some((ended, error)) if *ended == epoch => error.clone(),
+                _ => closed(&shared.server),
+            };
+            let failure = Failure {
+                counted: true,
+                ..Failure::unwritten(error)
+            };
             return self.finish(st, Err(failure));
         }
         let delivery = match st.live.as_mut() {
@@ -771,17 +788,21 @@ impl Job<'_> {
             return Failure::unwritten(Error::Timeout { server });
         };
         let delivery = live.mux.take(ticket);
+        let head = live.mux.head_owner() == Some(ticket);
         let failure = Failure {
             error: Error::Timeout {
                 server: server.clone(),
             },
             written: delivery.written,
             replied: delivery.replies > 0,
-            counted: false,
+            // Behind the oldest request (or waiting for room): late because
+            // of the queue, not news about the server — if the server is
+            // stuck, the connection breaks for the oldest, counted once.
+            counted: !head,
         };
         // Waiting on the oldest request in flight: the connection is as late
         // as this job (the rule is the same for every caller on it).
-        if live.mux.head_owner() == Some(ticket) {
+        if head {
             let error = Error::Timeout { server };
             self.shared.break_with(st, error, false);
         }

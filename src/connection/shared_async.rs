@@ -191,7 +191,7 @@ fn step(
         .live
         .as_ref()
         .is_some_and(|l| !l.mux.output().is_empty() || l.conn.transport.has_pending_output());
-    let Some(readiness) = registered(&mut st) else {
+    let Some((readiness, fresh)) = registered(&mut st) else {
         // Not registered with the reactor (out of descriptors?): the
         // connection cannot be waited on.
         let error = io_error(&shared.server, std::io::Error::other("no readiness"));
@@ -222,8 +222,23 @@ fn step(
             Stepped::Again
         }
         Poll::Ready(Err(e)) => {
+            // Readiness fails when the runtime the socket was registered
+            // with is gone (the client outlived it): the socket is fine,
+            // so it is registered again, with this task's runtime. Only a
+            // registration just made failing breaks the connection.
             let mut st = shared.lock();
-            shared.break_connection(&mut st, io_error(&shared.server, e));
+            match st.live.as_mut() {
+                _ if fresh => shared.break_connection(&mut st, io_error(&shared.server, e)),
+                Some(live)
+                    if live
+                        .readiness
+                        .as_ref()
+                        .is_some_and(|r| Arc::ptr_eq(r, &readiness)) =>
+                {
+                    live.readiness = None;
+                }
+                _ => {} // replaced meanwhile
+            }
             Stepped::Again
         }
         Poll::Pending => Stepped::Pending,
@@ -231,10 +246,12 @@ fn step(
 }
 
 /// The connection's socket registered with tokio's reactor (once per
-/// connection, with the runtime that first waits on it).
-fn registered(st: &mut State) -> Option<Arc<AsyncFd<Arc<OwnedFd>>>> {
+/// connection, with the runtime that first waits on it), and whether
+/// that registration was made just now.
+fn registered(st: &mut State) -> Option<(Arc<AsyncFd<Arc<OwnedFd>>>, bool)> {
     let live = st.live.as_mut()?;
-    if live.readiness.is_none() {
+    let fresh = live.readiness.is_none();
+    if fresh {
         // SAFETY: the descriptor is `poll_fd`, a duplicate of the socket
         // owned by the `Arc<OwnedFd>` moved into the `AsyncFd`: it stays
         // open, and names the same socket, until the `AsyncFd` is dropped,
@@ -248,5 +265,5 @@ fn registered(st: &mut State) -> Option<Arc<AsyncFd<Arc<OwnedFd>>>> {
         .ok()?;
         live.readiness = Some(Arc::new(fd));
     }
-    live.readiness.clone()
+    live.readiness.clone().map(|readiness| (readiness, fresh))
 }

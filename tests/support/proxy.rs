@@ -93,6 +93,8 @@ struct State {
     fault: Mutex<(Fault, bool)>,
     stop: AtomicBool,
     accepted: AtomicUsize,
+    /// Request bytes forwarded upstream, over every connection.
+    forwarded: AtomicUsize,
     gate_seen: AtomicBool,
     connect_delay: Mutex<Duration>,
 }
@@ -115,6 +117,7 @@ impl Proxy {
             fault: Mutex::new((Fault::Pass, false)),
             stop: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
+            forwarded: AtomicUsize::new(0),
             gate_seen: AtomicBool::new(false),
             connect_delay: Mutex::new(Duration::ZERO),
         });
@@ -162,6 +165,12 @@ impl Proxy {
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.state.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Request bytes the client sent that were forwarded upstream so far
+    /// (every connection together): how much a client put on the wire.
+    pub fn request_bytes(&self) -> usize {
+        self.state.forwarded.load(Ordering::SeqCst)
     }
 }
 
@@ -216,6 +225,7 @@ fn serve(client: TcpStream, state: Arc<State>) {
                     if u_write.write_all(&buf[..n]).is_err() {
                         break;
                     }
+                    req_state.forwarded.fetch_add(n, Ordering::SeqCst);
                 }
                 Err(e)
                     if matches!(
