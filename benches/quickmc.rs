@@ -586,20 +586,186 @@ fn tls(c: &mut Criterion) {
 }
 
 #[cfg(not(feature = "tls"))]
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_secs(1))
-        .measurement_time(std::time::Duration::from_secs(3));
-    targets = single, batch_small, batch_large, fanout, threads
+fn tls(_: &mut Criterion) {}
+
+/// The shared-connection modes with a single caller, where there is nothing
+/// to coalesce, each against its own floor in alternation: the pipelined
+/// blocking client against the raw socket, and the async client against a
+/// raw tokio socket loop (both awaited on one current-thread runtime).
+/// Single get and get_multi of 100 x 100 B.
+#[cfg(feature = "tokio")]
+fn modes(c: &mut Criterion) {
+    let server = support::Memcached::start();
+    let spec = server.spec();
+    let pipelined = quickmc::Client::builder()
+        .servers([&spec])
+        .pipelined(2)
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let asynchronous = quickmc::Client::builder()
+        .servers([&spec])
+        .build_async()
+        .unwrap();
+    let keys: Vec<String> = (0..100).map(|i| format!("bench:modes:{i}")).collect();
+    let value = vec![b'v'; 100];
+    pipelined
+        .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
+        .unwrap();
+    let get = encode(&[Request::new(Opcode::Get, keys[0].as_bytes())]);
+    let noop = Request::new(Opcode::Noop, b"").opaque(u32::MAX);
+    let batch: Vec<Request<'_>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Request::new(Opcode::GetKQ, k.as_bytes()).opaque(i as u32))
+        .chain([noop])
+        .collect();
+    let batch = encode(&batch);
+    let raw = std::cell::RefCell::new(Raw::connect(&spec));
+    let raw_tokio = std::cell::RefCell::new(runtime.block_on(RawTokio::connect(&spec)));
+
+    let mut group = c.benchmark_group("modes");
+    let raw_get = || raw.borrow_mut().exchange(&get, Opcode::Get as u8);
+    let pipelined_get = || pipelined.get::<Vec<u8>>(&keys[0]).unwrap().unwrap();
+    group.bench_function(BenchmarkId::new("pipelined_get", "raw"), |b| {
+        paired(b, None, raw_get, pipelined_get)
+    });
+    group.bench_function(BenchmarkId::new("pipelined_get", "quickmc"), |b| {
+        paired(b, Some("modes/pipelined_get"), pipelined_get, raw_get)
+    });
+    let raw_batch = || raw.borrow_mut().exchange(&batch, Opcode::Noop as u8);
+    let pipelined_batch = || -> HashMap<&str, Vec<u8>> {
+        pipelined
+            .get_multi(keys.iter().map(String::as_str), "")
+            .unwrap()
+    };
+    group.bench_function(
+        BenchmarkId::new("pipelined_get_multi_100x100B", "raw"),
+        |b| paired(b, None, raw_batch, pipelined_batch),
+    );
+    group.bench_function(
+        BenchmarkId::new("pipelined_get_multi_100x100B", "quickmc"),
+        |b| {
+            paired(
+                b,
+                Some("modes/pipelined_get_multi_100x100B"),
+                pipelined_batch,
+                raw_batch,
+            )
+        },
+    );
+    let tokio_get = || {
+        runtime.block_on(async {
+            raw_tokio
+                .borrow_mut()
+                .exchange(&get, Opcode::Get as u8)
+                .await
+        })
+    };
+    let async_get = || {
+        runtime
+            .block_on(asynchronous.get::<Vec<u8>>(&keys[0]))
+            .unwrap()
+            .unwrap()
+    };
+    group.bench_function(BenchmarkId::new("async_get", "raw_tokio"), |b| {
+        paired(b, None, tokio_get, async_get)
+    });
+    group.bench_function(BenchmarkId::new("async_get", "quickmc"), |b| {
+        paired(b, Some("modes/async_get"), async_get, tokio_get)
+    });
+    let tokio_batch = || {
+        runtime.block_on(async {
+            raw_tokio
+                .borrow_mut()
+                .exchange(&batch, Opcode::Noop as u8)
+                .await
+        })
+    };
+    let async_batch = || -> HashMap<&str, Vec<u8>> {
+        runtime
+            .block_on(asynchronous.get_multi(keys.iter().map(String::as_str), ""))
+            .unwrap()
+    };
+    group.bench_function(
+        BenchmarkId::new("async_get_multi_100x100B", "raw_tokio"),
+        |b| paired(b, None, tokio_batch, async_batch),
+    );
+    group.bench_function(
+        BenchmarkId::new("async_get_multi_100x100B", "quickmc"),
+        |b| {
+            paired(
+                b,
+                Some("modes/async_get_multi_100x100B"),
+                async_batch,
+                tokio_batch,
+            )
+        },
+    );
+    group.finish();
 }
 
-#[cfg(feature = "tls")]
+#[cfg(not(feature = "tokio"))]
+fn modes(_: &mut Criterion) {}
+
+/// The raw baseline on tokio: a tokio socket and a reused buffer.
+#[cfg(feature = "tokio")]
+struct RawTokio {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+#[cfg(feature = "tokio")]
+impl RawTokio {
+    async fn connect(spec: &str) -> RawTokio {
+        let stream = tokio::net::TcpStream::connect(spec).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawTokio {
+            stream,
+            buf: vec![0; 1 << 16],
+        }
+    }
+
+    /// As [`Raw::exchange`], awaiting the socket.
+    async fn exchange(&mut self, request: &[u8], last: u8) -> usize {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(request).await.unwrap();
+        let mut have = 0;
+        loop {
+            let mut frame_start = 0;
+            while have - frame_start >= 24 {
+                let h = &self.buf[frame_start..];
+                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                if have - frame_start < 24 + body {
+                    break;
+                }
+                if h[1] == last {
+                    return have;
+                }
+                frame_start += 24 + body;
+            }
+            if frame_start > 0 {
+                self.buf.copy_within(frame_start..have, 0);
+                have -= frame_start;
+            }
+            if have == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let n = self.stream.read(&mut self.buf[have..]).await.unwrap();
+            assert!(n > 0, "server closed");
+            have += n;
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
-    targets = single, batch_small, batch_large, fanout, threads, tls
+    targets = single, batch_small, batch_large, fanout, threads, tls, modes
 }
 criterion_main!(benches);

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo bench --bench quickmc --features tls -- "$@"
+cargo bench --bench quickmc --features tls,tokio -- "$@"
 echo
 echo "machine: $(nproc) cores, $(uname -sr); $(memcached -V); $(date -u +%Y-%m-%d)"
 cargo run --quiet --release --example bench_table -- --markdown

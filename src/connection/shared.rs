@@ -99,7 +99,7 @@ pub(crate) struct State {
     /// Incremented on every (re)connect: tickets belong to one epoch.
     epoch: u64,
     pub(crate) reader: Option<Ticket>,
-    waiters: Vec<(Ticket, Waiter)>,
+    pub(crate) waiters: Vec<(Ticket, Waiter)>,
     /// A job connects (outside the lock, in the async driver).
     connecting: bool,
     /// Requests were queued for the reader to write (async driver).

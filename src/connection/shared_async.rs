@@ -171,7 +171,8 @@ fn step(
     if write {
         // The reader writes for everyone, but only after letting the tasks
         // scheduled with it run once: what they queue goes in the same write.
-        if !job.write_deferred {
+        // (Alone on the connection, it has nobody to wait for.)
+        if !job.write_deferred && st.waiters.len() > 1 {
             job.write_deferred = true;
             cx.waker().wake_by_ref();
             return Stepped::Pending;
