@@ -658,12 +658,8 @@ fn modes(c: &mut Criterion) {
         },
     );
     let tokio_get = || {
-        runtime.block_on(async {
-            raw_tokio
-                .borrow_mut()
-                .exchange(&get, Opcode::Get as u8)
-                .await
-        })
+        let mut raw = raw_tokio.borrow_mut();
+        runtime.block_on(raw.exchange(&get, Opcode::Get as u8))
     };
     let async_get = || {
         runtime
@@ -678,12 +674,8 @@ fn modes(c: &mut Criterion) {
         paired(b, Some("modes/async_get"), async_get, tokio_get)
     });
     let tokio_batch = || {
-        runtime.block_on(async {
-            raw_tokio
-                .borrow_mut()
-                .exchange(&batch, Opcode::Noop as u8)
-                .await
-        })
+        let mut raw = raw_tokio.borrow_mut();
+        runtime.block_on(raw.exchange(&batch, Opcode::Noop as u8))
     };
     let async_batch = || -> HashMap<&str, Vec<u8>> {
         runtime
