@@ -611,7 +611,7 @@ fn modes(c: &mut Criterion) {
         .build_async()
         .unwrap();
     let keys: Vec<String> = (0..100).map(|i| format!("bench:modes:{i}")).collect();
-    let value = vec![b'v'; 100];
+    let value = [b'v'; 100];
     pipelined
         .set_multi(keys.iter().map(|k| (k.as_str(), &value[..])), "", 0)
         .unwrap();
