@@ -171,14 +171,20 @@ pub struct ValueRef {
     end: usize,
 }
 
-/// Chunks past this are not appended to; values of a quarter of it or more
-/// get a chunk of their own (handed out whole, never copied).
+/// Chunks past this are not appended to.
 const VALUE_CHUNK: usize = 256 * 1024;
 
-/// The bytes of a batch's hits, stored back to back in chunks: no
-/// allocation per hit, and the reader frees each chunk once it has read
-/// past it, so reading the values into their final types never holds much
-/// more than the result.
+/// Values this large or larger get an allocation of their own, handed out
+/// whole: reading them as bytes or text then copies nothing more (the
+/// allocation is one the result needs anyway, and for a value this size
+/// the copy would cost more than the allocation).
+const VALUE_ALONE: usize = 512;
+
+/// The bytes of a batch's hits: small ones back to back in chunks (no
+/// allocation per hit: numbers and short strings decode without one), large
+/// ones each alone. The reader frees each chunk once it has read past it,
+/// so reading the values into their final types never holds much more
+/// than the result.
 ///
 /// ```
 /// use quickmc::command::HitValues;
@@ -203,7 +209,7 @@ impl HitValues {
     /// let r = values.push(b"v");
     /// ```
     pub fn push(&mut self, bytes: &[u8]) -> ValueRef {
-        let alone = bytes.len() >= VALUE_CHUNK / 4;
+        let alone = bytes.len() >= VALUE_ALONE;
         let fits = !alone
             && self
                 .chunks
@@ -242,7 +248,7 @@ impl HitValues {
         let Some(chunk) = self.chunks.get_mut(value.chunk) else {
             return std::borrow::Cow::Borrowed(&[]);
         };
-        if value.start == 0 && value.end == chunk.len() && chunk.len() >= VALUE_CHUNK / 4 {
+        if value.start == 0 && value.end == chunk.len() && chunk.len() >= VALUE_ALONE {
             return std::borrow::Cow::Owned(std::mem::take(chunk));
         }
         std::borrow::Cow::Borrowed(chunk.get(value.start..value.end).unwrap_or_default())
