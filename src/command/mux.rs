@@ -463,17 +463,20 @@ impl Mux {
         Ok(Some(ticket))
     }
 
-    /// Breaks the connection: every ticket with segments queued or in flight
-    /// fails with `error`; returns those tickets. Nothing more is accepted.
+    /// Breaks the connection: every open ticket fails with `error` — those
+    /// with segments queued or in flight first, in stream order, then the
+    /// others (one may hold replies it has not taken yet, or have had
+    /// requests written before) — and those tickets are returned. A closed
+    /// ticket's slot is freed. Nothing more is accepted.
     ///
     /// ```
     /// use quickmc::command::{Mux, Noop, Single};
     /// let mut mux = Mux::new(1, Default::default());
-    /// let t = mux.open();
+    /// let (t, idle) = (mux.open(), mux.open());
     /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now()).unwrap();
     /// let failed = mux.break_all(quickmc::Error::NoServers);
-    /// assert_eq!(failed, vec![t]);
-    /// assert!(mux.take(t).failure.is_some());
+    /// assert_eq!(failed, vec![t, idle]);
+    /// assert!(mux.take(t).failure.is_some() && mux.take(idle).failure.is_some());
     /// ```
     pub fn break_all(&mut self, error: Error) -> Vec<Ticket> {
         self.broken.get_or_insert(error.clone());
@@ -485,6 +488,26 @@ impl Mux {
         }
         self.out.clear();
         self.queued_bytes = 0;
+        for (index, slot) in self.slots.iter().enumerate() {
+            let ticket = Ticket {
+                index,
+                generation: slot.generation,
+            };
+            if slot.live && !slot.abandoned && !failed.contains(&ticket) {
+                failed.push(ticket);
+            }
+        }
+        failed.retain(|&ticket| {
+            self.slots
+                .get(ticket.index)
+                .is_some_and(|s| s.live && s.generation == ticket.generation && !s.abandoned)
+        });
+        for slot in &mut self.slots {
+            // Nobody waits on a closed ticket: its slot is free.
+            if slot.abandoned {
+                slot.live = false;
+            }
+        }
         for &ticket in &failed {
             if let Some(slot) = self.slot(ticket) {
                 slot.segments = 0;
@@ -682,12 +705,40 @@ mod tests {
             Err(MuxError::Full)
         );
         let failed = mux.break_all(Error::NoServers);
-        assert_eq!(failed, vec![tickets[0], tickets[1]]);
+        assert_eq!(failed, tickets, "every open ticket, the waiting one too");
         assert!(mux.take(tickets[0]).failure.is_some());
         assert!(mux.take(tickets[0]).failure.is_none(), "taken once");
         assert_eq!(
             mux.enqueue(tickets[2], &mut Single::new(&mut Noop), now),
             Err(MuxError::Broken)
+        );
+    }
+
+    #[test]
+    fn a_break_fails_every_open_ticket_and_frees_closed_ones() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let (answered, waiting, gone) = (mux.open(), mux.open(), mux.open());
+        mux.enqueue(answered, &mut Single::new(&mut Noop), now)
+            .unwrap();
+        mux.enqueue(gone, &mut Single::new(&mut Noop), now).unwrap();
+        let n = mux.output().len();
+        mux.written(n);
+        let reply = reply(Opcode::Noop, Status::Ok, 0);
+        assert_eq!(feed(&mut mux, &reply).unwrap(), Some(answered));
+        mux.close(gone);
+        // `answered` has not taken its reply yet: it fails with it in hand
+        // (its caller must not think nothing was written).
+        let failed = mux.break_all(Error::NoServers);
+        assert_eq!(failed, vec![answered, waiting]);
+        let delivery = mux.take(answered);
+        assert!(delivery.failure.is_some() && delivery.written);
+        assert_eq!(delivery.frames, reply);
+        assert!(mux.take(gone).failure.is_none());
+        assert_eq!(
+            mux.open().index,
+            gone.index,
+            "the closed ticket's slot is free"
         );
     }
 }
