@@ -402,6 +402,10 @@ impl Mux {
             ReplyShape::Stream => frame.key.is_empty() || frame.status != Status::Ok,
             ReplyShape::NoopClosed => frame.opaque == last && frame.opcode == Opcode::Noop,
         };
+        if done && head.byte_end > self.sent {
+            // The server cannot have read the whole segment yet.
+            return Err(ProtocolError::Unexpected("a reply to a request not sent"));
+        }
         let ticket = head.ticket;
         if done {
             self.finish_head();
@@ -446,6 +450,9 @@ impl Mux {
         let Some(head) = self.segments.front() else {
             return Err(ProtocolError::Unexpected("a reply with nothing in flight"));
         };
+        if head.begins() >= self.sent {
+            return Err(ProtocolError::Unexpected("a reply to a request not sent"));
+        }
         if !head.owns(opaque) {
             return Err(ProtocolError::Unexpected(
                 "a reply out of order (to another request than the oldest)",
@@ -740,5 +747,27 @@ mod tests {
             gone.index,
             "the closed ticket's slot is free"
         );
+    }
+
+    #[test]
+    fn a_reply_to_what_was_not_wholly_written_is_refused() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let t = mux.open();
+        let mut get = Get::new(b"key");
+        mux.enqueue(t, &mut Single::new(&mut get), now).unwrap();
+        assert!(
+            mux.receive_oversized(0, 1 << 30).is_err(),
+            "nothing written"
+        );
+        mux.written(10);
+        assert!(feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 0)).is_err());
+        let rest = mux.output().len();
+        mux.written(rest);
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 0)).unwrap(),
+            Some(t)
+        );
+        assert!(mux.is_idle() && mux.output().is_empty());
     }
 }
