@@ -172,6 +172,7 @@ pub(crate) struct Job<'a> {
     pub(crate) result: Option<Result<(), Failure>>,
     /// The async reader put its write off once, for the tasks woken with
     /// it to queue theirs first.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) write_deferred: bool,
 }
 
