@@ -121,6 +121,11 @@ pub fn build(
     // (Not `pylibmc_compatible`: a subclass's `serialize` may use flags of
     // its own, which pylibmc allows.)
     builder = builder.compression(compression);
+    // Pipelined: that many connections per server, shared by every thread.
+    let pipelined = o.get("pipelined", 0usize)?;
+    if pipelined > 0 {
+        builder = builder.pipelined(pipelined);
+    }
     let username: Option<String> = o.get("username", None)?;
     let password: Option<String> = o.get("password", None)?;
     if let (Some(username), Some(password)) = (username, password) {
