@@ -12,6 +12,10 @@ verify_keys, _sort_hosts, pickle_protocol, and quickmc's compression,
 max_connections and pipelined (connections per server shared by every
 thread; 0, the default, is the pooled mode).
 
+TLS is not a behavior: it is set by the constructor's ``tls*`` keyword
+arguments (and ``tls://`` server specs), as SASL is by ``username`` and
+``password``.
+
 Accepted and reported back, with no effect: cas (gets/cas always work),
 no_block (quickmc's I/O always has deadlines), buffer_requests and _noreply
 (every write waits for its reply), ketama_hash (libmemcached places keys
