@@ -3,7 +3,7 @@
 # real memcached processes, side by side with Debian's pylibmc. The
 # virtualenv (target/python-venv, gitignored) is made from Debian's
 # /usr/bin/python3 with --system-site-packages, where python3-pylibmc
-# imports; maturin and pytest come from the package index. The extension is
+# imports; maturin, pytest and cryptography come from the package index. The extension is
 # built in the dev profile (quick to build; the benchmark wants a release
 # build: `pip install ./python`). Run ./scripts/setup.sh --tests first, as
 # ./scripts/test.sh does.
@@ -20,7 +20,8 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "test-python: making $venv from /usr/bin/python3 (--system-site-packages)" >&2
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest
+# cryptography: the TLS tests make their certificates with it.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest cryptography
 
 # pip runs maturin from PATH (--no-build-isolation: the venv's own).
 export PATH="$PWD/$venv/bin:$PATH"

@@ -795,6 +795,7 @@ fn real_traffic_feeds_every_fuzz_target() {
         ("commands", targets::seeds::commands()),
         ("batch_machine", targets::seeds::batch_machine()),
         ("text", targets::seeds::text()),
+        ("mux", targets::seeds::mux()),
     ];
     for (target, inputs) in handwritten {
         let named = inputs
@@ -803,7 +804,7 @@ fn real_traffic_feeds_every_fuzz_target() {
         seeds.entry(target).or_default().extend(named);
     }
 
-    let run: [(&str, Target); 8] = [
+    let run: [(&str, Target); 9] = [
         ("decode", targets::decode),
         ("roundtrip", targets::roundtrip),
         ("chunked", targets::chunked),
@@ -812,6 +813,7 @@ fn real_traffic_feeds_every_fuzz_target() {
         ("commands", targets::commands),
         ("batch_machine", targets::batch_machine),
         ("text", targets::text),
+        ("mux", targets::mux),
     ];
     for (target, f) in run {
         let inputs = seeds.get(target).map(Vec::as_slice).unwrap_or_default();

@@ -76,6 +76,11 @@ fn commands_seeds_and_regressions() {
 }
 
 #[test]
+fn mux_seeds_and_regressions() {
+    replay("mux", targets::mux);
+}
+
+#[test]
 fn text_seeds_and_regressions() {
     replay("text", targets::text);
 }
@@ -103,6 +108,7 @@ fn handwritten_seeds_as_built_today() {
         targets::batch_machine,
     );
     run("text", targets::seeds::text(), targets::text);
+    run("mux", targets::seeds::mux(), targets::mux);
 }
 
 #[test]

@@ -14,9 +14,10 @@
 //! - [`alloc`]: allocation is measured by [`CountingAlloc`] when a binary
 //!   installs it as its global allocator (the fuzz library and the replay
 //!   test both do).
-//! - [`commands_model`] and [`batch_model`]: what the command layer's
-//!   documentation says each command and a batch must do, which the
-//!   `commands` and `batch_machine` targets check the code against.
+//! - [`commands_model`], [`batch_model`] and [`mux_model`]: what the
+//!   command layer's documentation says each command, a batch and the
+//!   multiplexer of a shared connection must do, which the `commands`,
+//!   `batch_machine` and `mux` targets check the code against.
 //! - [`seeds`]: hand-written seeds, built with the targets' own writers.
 // Each includer (the fuzz library, the replay and capture tests) uses only
 // part of this: what one leaves unused is not dead.
@@ -32,6 +33,8 @@ pub mod chunked;
 pub mod commands;
 pub mod commands_model;
 pub mod decode;
+pub mod mux;
+pub mod mux_model;
 pub mod roundtrip;
 pub mod seeds;
 pub mod text;
@@ -44,6 +47,7 @@ pub use chunked::{chunked, write_chunked};
 pub use commands::commands;
 pub use decode::decode;
 pub use input::{Reader, Writer, write_request, write_response};
+pub use mux::mux;
 pub use roundtrip::roundtrip;
 pub use text::text;
 pub use value::{check_bombs, value, write_value};

@@ -9,6 +9,11 @@ use quickmc::protocol::{Opcode, Response, Status};
 use super::batch_machine::{write_honest_reply, write_noop, write_setup, write_transmit_all};
 use super::commands::{Kind, Params, STATUSES, write_params};
 use super::input::{Writer, opcode_index};
+use super::mux::{
+    write_batch, write_break, write_close, write_header, write_honest, write_hostile,
+    write_old_handle, write_open, write_oversized, write_single, write_spec, write_take,
+    write_written,
+};
 use super::text::{write_lines, write_metadump_line, write_stats_group};
 
 /// Named inputs.
@@ -270,5 +275,166 @@ pub fn text() -> Seeds {
         write_stats_group(&mut w, group);
         seeds.push((format!("stats-group-{i}"), w.out));
     }
+    seeds
+}
+
+/// Hand-written inputs for the multiplexer: callers' requests answered in
+/// order (singles, a stats stream, batch windows with gaps), partial
+/// writes, a caller giving up, tight limits and a segment held back,
+/// opaques wrapping, each kind of hostile reply, an oversized reply, a
+/// break and old handles.
+pub fn mux() -> Seeds {
+    let mut seeds = Vec::new();
+    let get = |w: &mut Writer, pick: u8, key: &[u8]| write_single(w, pick, 0, key, 0, 0);
+    let take_all = |w: &mut Writer, n: u8| {
+        for pick in 0..n {
+            write_take(w, pick);
+        }
+    };
+    // Three callers: a get, a set and a delete go out in one write and are
+    // answered in order.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, 1, 0);
+    for _ in 0..3 {
+        write_open(&mut w);
+    }
+    get(&mut w, 0, b"a");
+    write_single(&mut w, 1, 2, b"b", 10, 16);
+    write_single(&mut w, 2, 4, b"c", 0, 0);
+    write_written(&mut w, None);
+    write_honest(&mut w, Status::Ok, 0, 5);
+    write_honest(&mut w, Status::Ok, 0, 0);
+    write_honest(&mut w, Status::KeyNotFound, 0, 0);
+    take_all(&mut w, 3);
+    seeds.push(("three-callers".into(), w.out));
+    // Partial writes: replies only once each request is written.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, Some(4096), 0, 0);
+    write_open(&mut w);
+    write_open(&mut w);
+    get(&mut w, 0, b"first");
+    write_single(&mut w, 1, 5, b"", 0, 0);
+    for _ in 0..8 {
+        write_written(&mut w, Some(7));
+    }
+    write_honest(&mut w, Status::KeyNotFound, 0, 0);
+    write_honest(&mut w, Status::Ok, 0, 0);
+    take_all(&mut w, 2);
+    seeds.push(("partial-writes".into(), w.out));
+    // A stats stream: entries, then the empty one.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, 9, 0);
+    write_open(&mut w);
+    write_single(&mut w, 0, 7, b"", 0, 0);
+    write_written(&mut w, None);
+    for extra in [1, 2, 1, 0] {
+        write_honest(&mut w, Status::Ok, 0, extra);
+    }
+    write_take(&mut w, 0);
+    seeds.push(("stats-stream".into(), w.out));
+    // Batches: a get over 2 windows (1,024 requests each) and a set whose
+    // values fill windows by bytes (some fail to serialize), answered with
+    // gaps, opaques wrapping past u32::MAX.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, u32::MAX - 40, 2);
+    write_spec(&mut w, 0, &[b"x", b"", b"yy"], 1100, 0, &[]);
+    write_spec(&mut w, 2, &[b"s"], 6, 0b0100, &[60 << 10, 10]);
+    write_open(&mut w);
+    write_open(&mut w);
+    write_batch(&mut w, 0, 0);
+    write_batch(&mut w, 1, 1);
+    write_batch(&mut w, 0, 0);
+    write_written(&mut w, None);
+    for gap in [0, 3, 1, 2, 200] {
+        write_honest(&mut w, Status::Ok, gap, 1);
+    }
+    write_take(&mut w, 0);
+    write_batch(&mut w, 1, 1);
+    write_written(&mut w, Some(1000));
+    for gap in [0, 0, 1, 200, 200, 200] {
+        write_honest(&mut w, Status::NotStored, gap, 0);
+    }
+    take_all(&mut w, 2);
+    seeds.push(("batch-windows".into(), w.out));
+    // A caller gives up with its get in flight: its reply is read and
+    // dropped, the next caller gets its own; its slot is reused.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, 100, 0);
+    write_open(&mut w);
+    write_open(&mut w);
+    get(&mut w, 0, b"gone");
+    get(&mut w, 1, b"here");
+    write_written(&mut w, None);
+    write_close(&mut w, 0);
+    write_honest(&mut w, Status::Ok, 0, 3);
+    write_hostile(&mut w, 0, 0, 0, 0, 0);
+    write_open(&mut w);
+    write_honest(&mut w, Status::Ok, 0, 3);
+    take_all(&mut w, 2);
+    write_old_handle(&mut w, 0, false);
+    write_old_handle(&mut w, 0, true);
+    seeds.push(("caller-gives-up".into(), w.out));
+    // Tight limits: one segment at a time, then 100 bytes with a set too
+    // big to join (held back until the others are answered).
+    for (name, segments, bytes) in [("one-segment", 1, None), ("100-bytes", 6, Some(100))] {
+        let mut w = Writer::default();
+        write_header(&mut w, segments, bytes, 0, 0);
+        for _ in 0..3 {
+            write_open(&mut w);
+        }
+        write_single(&mut w, 0, 5, b"", 0, 0);
+        write_single(&mut w, 1, 2, b"big", 300, 0);
+        get(&mut w, 2, b"c");
+        for _ in 0..3 {
+            write_written(&mut w, None);
+            write_honest(&mut w, Status::Ok, 0, 0);
+            get(&mut w, 2, b"c");
+        }
+        take_all(&mut w, 3);
+        seeds.push((format!("limits-{name}"), w.out));
+    }
+    // Each kind of hostile reply after one honest one, with two batch
+    // windows and a get in flight.
+    for kind in 0..8u8 {
+        let mut w = Writer::default();
+        write_header(&mut w, 6, None, 1 << 31, 1);
+        write_spec(&mut w, 1, &[b"d1", b"d2", b"d3"], 0, 0, &[]);
+        write_open(&mut w);
+        write_open(&mut w);
+        get(&mut w, 0, b"g");
+        write_batch(&mut w, 1, 0);
+        get(&mut w, 0, b"h");
+        write_written(&mut w, None);
+        write_honest(&mut w, Status::Ok, 0, 2);
+        write_hostile(&mut w, kind, 1, 0, 12345, kind);
+        take_all(&mut w, 2);
+        seeds.push((format!("hostile-{kind}"), w.out));
+    }
+    // An oversized reply to a get; then a break, and what follows it.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, 5, 0);
+    write_open(&mut w);
+    write_open(&mut w);
+    get(&mut w, 0, b"huge");
+    get(&mut w, 1, b"next");
+    write_written(&mut w, None);
+    write_oversized(&mut w, 0, 0, 1 << 30);
+    take_all(&mut w, 2);
+    get(&mut w, 0, b"after");
+    seeds.push(("oversized-reply".into(), w.out));
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, 5, 0);
+    write_open(&mut w);
+    write_open(&mut w);
+    get(&mut w, 0, b"answered");
+    write_written(&mut w, None);
+    write_honest(&mut w, Status::Ok, 0, 4);
+    get(&mut w, 1, b"in-flight");
+    write_close(&mut w, 1);
+    write_break(&mut w);
+    take_all(&mut w, 2);
+    write_open(&mut w);
+    get(&mut w, 1, b"refused");
+    seeds.push(("break".into(), w.out));
     seeds
 }

@@ -12,8 +12,11 @@ Same API, same exceptions, same value flags (pickle, zlib) and the same key
 placement as pylibmc 1.6, so both can share a cluster. Differences: quickmc
 always speaks the binary protocol, one Client is safe to share between
 threads (the GIL is released during I/O), multi-key operations reach every
-server at once, and zstd compression is available (behavior
-``compression="zstd"``). No libmemcached: the wheel is all it needs.
+server at once, zstd compression is available (behavior
+``compression="zstd"``), TLS too (``Client(servers, tls=True,
+tls_ca="ca.pem")``, or ``"tls://host:port"`` specs), and the pipelined
+mode (behavior ``pipelined``: a few connections per server shared by
+every thread). No libmemcached: the wheel is all it needs.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from ._quickmc import (
     SocketCreateError,
     SomeErrors,
     Timeout,
+    TLSConfigError,
+    TLSError,
     TooBig,
     UnixSocketError,
     UnknownReadFailure,
@@ -99,4 +104,6 @@ __all__ = [
     "support_sasl",
     "MemcachedError",
     "Timeout",
+    "TLSError",
+    "TLSConfigError",
 ] + [name for name, _ in exceptions]

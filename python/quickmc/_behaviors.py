@@ -8,8 +8,13 @@ Honoured: hash, distribution, ketama, ketama_weighted, connect_timeout (ms),
 send_timeout / receive_timeout (µs), _poll_timeout (ms, the I/O timeout when
 both are 0), retry_timeout (s), dead_timeout (s; 0 = retry_timeout),
 failure_limit, remove_failed / auto_eject, tcp_nodelay, tcp_keepalive,
-verify_keys, _sort_hosts, pickle_protocol, and quickmc's compression and
-max_connections.
+verify_keys, _sort_hosts, pickle_protocol, and quickmc's compression,
+max_connections and pipelined (connections per server shared by every
+thread; 0, the default, is the pooled mode).
+
+TLS is not a behavior: it is set by the constructor's ``tls*`` keyword
+arguments (and ``tls://`` server specs), as SASL is by ``username`` and
+``password``.
 
 Accepted and reported back, with no effect: cas (gets/cas always work),
 no_block (quickmc's I/O always has deadlines), buffer_requests and _noreply
@@ -62,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     # quickmc's own
     "compression": "zlib",
     "max_connections": 16,
+    "pipelined": 0,
 }
 
 #: Behaviors read back as 0 or 1 whatever true value was given.
@@ -153,6 +159,8 @@ def apply(current: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict
     new["ketama_weighted"] = int(weighted)
     if new["max_connections"] < 1:
         raise ValueError("behavior max_connections must be at least 1")
+    if new["pipelined"] < 0:
+        raise ValueError("behavior pipelined must be 0 (off) or a number of connections per server")
     return new
 
 

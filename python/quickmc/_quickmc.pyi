@@ -16,8 +16,13 @@ class Client:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Client": ...
     def _configure(self, servers: list[str], options: Mapping[str, Any]) -> None:
-        """(Re)builds the Rust client for canonical server specs and
-        behaviors (used by ``quickmc.Client``)."""
+        """(Re)builds the Rust client for canonical server specs
+        (``tls://host:port:weight`` for a server spoken to over TLS) and
+        options: the behaviors (``pipelined`` included), ``binary``,
+        ``username``/``password``, and the TLS options ``tls``, ``tls_ca``,
+        ``tls_cert``, ``tls_key``, ``tls_server_name``,
+        ``tls_dangerously_skip_verification`` (used by ``quickmc.Client``).
+        TLSConfigError if a TLS file cannot be used."""
     def get(self, key: Key, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` on a miss (an empty key is a miss)."""
     def gets(self, key: Key) -> tuple[Any, Optional[int]]:
@@ -130,6 +135,15 @@ class TooBig(Error):
 class UnknownStatKey(Error): ...
 class Timeout(Error):
     """quickmc's own: a server did not answer in time."""
+class TLSError(ConnectionError):
+    """quickmc's own: the TLS handshake with a server failed (a certificate
+    not signed by the trusted CA, not for the server's name, or expired; a
+    client certificate the server refused; a server that does not speak
+    TLS). A ConnectionError: it counts as a failed connect."""
+class TLSConfigError(Error):
+    """quickmc's own: a TLS option cannot be used (a ``tls_ca``,
+    ``tls_cert`` or ``tls_key`` file missing, unreadable, or holding no
+    PEM certificate or key). Raised by the constructor."""
 
 #: (name, class) for every pylibmc exception, in pylibmc's order.
 exceptions: list[tuple[str, type[Error]]]

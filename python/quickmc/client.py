@@ -4,7 +4,8 @@ base class, which does every operation."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Union
+import os
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from . import _behaviors, _quickmc
 from .consts import BehaviorDict
@@ -17,6 +18,11 @@ server_type_udp = 2
 server_type_unix = 4
 
 ServerSpec = Union[str, tuple]
+#: A file path, as ``open`` takes it.
+StrPath = Union[str, "os.PathLike[str]"]
+
+#: The scheme of a server spoken to over TLS (``tls://host:port``).
+TLS_SCHEME = "tls://"
 
 _MISS_SENTINEL = object()
 
@@ -78,26 +84,89 @@ def translate_server_specs(servers: Iterable[ServerSpec]) -> list[tuple[int, str
     return out
 
 
-def _canonical(spec: tuple[int, str, int, int]) -> str:
-    """The spec string the Rust core parses."""
+def _split_tls(server: ServerSpec) -> tuple[ServerSpec, bool]:
+    """A spec without its ``tls://`` scheme, and whether it had one."""
+    if isinstance(server, bytes):
+        server = server.decode()
+    if isinstance(server, str) and server.startswith(TLS_SCHEME):
+        return (server[len(TLS_SCHEME):], True)
+    return (server, False)
+
+
+def _canonical(spec: tuple[int, str, int, int], tls: bool = False) -> str:
+    """The spec string the Rust core parses (``tls://`` first for a server
+    spoken to over TLS)."""
     stype, addr, port, weight = spec
     if stype == server_type_unix:
+        if tls:
+            raise _quickmc.InvalidHostProtocolError(
+                f"server {addr!r}: TLS is spoken over TCP, not over a Unix socket"
+            )
         return addr
     if stype != server_type_tcp:
         raise _quickmc.InvalidHostProtocolError(
             f"server {addr!r}: quickmc speaks TCP and Unix sockets, not UDP"
         )
     host = f"[{addr}]" if ":" in addr else addr
-    return f"{host}:{port or 11211}:{weight}"
+    scheme = TLS_SCHEME if tls else ""
+    return f"{scheme}{host}:{port or 11211}:{weight}"
+
+
+def _tls_options(
+    tls: bool,
+    tls_ca: Optional[StrPath],
+    tls_cert: Optional[StrPath],
+    tls_key: Optional[StrPath],
+    tls_server_name: Optional[str],
+    tls_dangerously_skip_verification: bool,
+) -> dict[str, Any]:
+    """The TLS keyword arguments as the Rust core takes them (paths as str)."""
+    if (tls_cert is None) != (tls_key is None):
+        raise TypeError("a client certificate requires both tls_cert and tls_key")
+    if tls_server_name is not None and not isinstance(tls_server_name, str):
+        raise TypeError(f"tls_server_name must be str, not {type(tls_server_name).__name__}")
+
+    def path(value: Optional[StrPath]) -> Optional[str]:
+        return None if value is None else os.fspath(value)
+
+    return {
+        "tls": bool(tls),
+        "tls_ca": path(tls_ca),
+        "tls_cert": path(tls_cert),
+        "tls_key": path(tls_key),
+        "tls_server_name": tls_server_name,
+        "tls_dangerously_skip_verification": bool(tls_dangerously_skip_verification),
+    }
 
 
 class Client(_quickmc.Client):
     """A memcached client with pylibmc's API, on quickmc's Rust core.
 
     Safe to share between threads: every operation releases the GIL during
-    its I/O and takes a pooled connection of the key's server. quickmc always
-    speaks memcached's binary protocol; ``binary=False`` is accepted (and
-    shown in ``repr``) for compatibility.
+    its I/O and takes a pooled connection of the key's server (or, with the
+    ``pipelined`` behavior, shares a few connections per server between all
+    threads). quickmc always speaks memcached's binary protocol;
+    ``binary=False`` is accepted (and shown in ``repr``) for compatibility.
+
+    TLS (memcached started with ``-Z``), keyword-only, beyond pylibmc:
+
+    - ``tls``: speak TLS to every server. Without it, only the servers given
+      as ``"tls://host:port"`` (weight too: ``"tls://host:port:2"``) do,
+      with the options below. TLS never moves a key.
+    - ``tls_ca``: a PEM file of the CA certificates to trust (default: the
+      platform's roots).
+    - ``tls_cert``, ``tls_key``: a PEM client certificate chain and its
+      private key (mutual TLS; both or neither).
+    - ``tls_server_name``: the name the servers' certificates must carry
+      (default: each server's host), to connect by IP address to a
+      certificate issued for a name.
+    - ``tls_dangerously_skip_verification``: accept any server certificate,
+      unverified. Anyone on the path can then read and change everything:
+      for a test server only.
+
+    A file that cannot be used raises :class:`TLSConfigError` here; a
+    handshake that fails raises :class:`TLSError` (a ``ConnectionError``)
+    from the operation that connects.
     """
 
     def __init__(
@@ -107,6 +176,13 @@ class Client(_quickmc.Client):
         binary: bool = False,
         username: str | None = None,
         password: str | None = None,
+        *,
+        tls: bool = False,
+        tls_ca: StrPath | None = None,
+        tls_cert: StrPath | None = None,
+        tls_key: StrPath | None = None,
+        tls_server_name: str | None = None,
+        tls_dangerously_skip_verification: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(servers, (str, bytes)):
@@ -116,11 +192,22 @@ class Client(_quickmc.Client):
         if (username is None) != (password is None):
             raise TypeError("SASL requires both username and password")
         self._credentials = (username, password)
-        self._specs = translate_server_specs(self.addresses)
+        split = [_split_tls(server) for server in self.addresses]
+        self._specs = translate_server_specs([spec for spec, _ in split])
+        self._tls_marked = [marked for _, marked in split]
         if not self._specs:
             raise _quickmc.Error("empty server list")
-        for spec in self._specs:
-            _canonical(spec)
+        for spec, marked in zip(self._specs, self._tls_marked):
+            _canonical(spec, marked)
+        self._tls = _tls_options(tls, tls_ca, tls_cert, tls_key, tls_server_name,
+                                 tls_dangerously_skip_verification)
+        if not tls and not any(self._tls_marked) and any(
+            v for k, v in self._tls.items() if k != "tls"
+        ):
+            raise ValueError(
+                "TLS options given, but no server uses TLS: pass tls=True, "
+                "or give servers as 'tls://host:port'"
+            )
         self._behaviors: dict[str, Any] = dict(_behaviors.DEFAULTS)
         applied = _behaviors.apply(self._behaviors, behaviors)
         # libmemcached adds servers after the behaviors; a weight above 1
@@ -130,13 +217,14 @@ class Client(_quickmc.Client):
         self._reconfigure(applied)
 
     def _reconfigure(self, behaviors: dict[str, Any]) -> None:
-        specs = self._specs
+        specs = list(zip(self._specs, self._tls_marked))
         if behaviors["_sort_hosts"]:
-            specs = sorted(specs, key=lambda s: (s[1].encode(), s[2]))
+            specs.sort(key=lambda s: (s[0][1].encode(), s[0][2]))
         options = dict(behaviors)
         options["binary"] = bool(self.binary)
         options["username"], options["password"] = self._credentials
-        self._configure([_canonical(s) for s in specs], options)
+        options.update(self._tls)
+        self._configure([_canonical(spec, tls) for spec, tls in specs], options)
         self._behaviors = behaviors
 
     def __repr__(self) -> str:
@@ -190,5 +278,7 @@ class Client(_quickmc.Client):
         obj.binary = self.binary
         obj._credentials = self._credentials
         obj._specs = list(self._specs)
+        obj._tls_marked = list(self._tls_marked)
+        obj._tls = dict(self._tls)
         obj._behaviors = dict(self._behaviors)
         return obj

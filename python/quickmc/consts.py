@@ -84,6 +84,11 @@ quickmc_behaviors: list[str] = [
     "compression",
     # Pooled connections per server, shared by every thread using the client.
     "max_connections",
+    # The pipelined mode: this many connections per server (0: off, the
+    # pooled mode; 2 is a good start), each shared by every thread, whose
+    # requests go out together in shared writes. max_connections then does
+    # not apply.
+    "pipelined",
 ]
 
 

@@ -1,7 +1,8 @@
 //! Behaviors (pylibmc's names and units, already checked and normalised by
-//! the Python layer) to a `quickmc::ClientBuilder`. One option, one line:
-//! a new builder option (TLS, pipelining) is a name in
-//! `quickmc/_behaviors.py` and a line here.
+//! the Python layer) and the constructor's connection options (SASL
+//! credentials, TLS) to a `quickmc::ClientBuilder`. One option, one line:
+//! a new builder option is a name in `quickmc/_behaviors.py` and a line
+//! here.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use pyo3::types::PyDict;
 use quickmc::distribution::{DistributionKind, HashAlgorithm};
 use quickmc::value::CompressionAlgorithm;
 
-use crate::errors::NotSupportedError;
+use crate::errors::{NotSupportedError, TLSConfigError};
 
 /// What the Python-facing client needs besides the Rust client.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +58,49 @@ fn distribution(name: &str) -> PyResult<DistributionKind> {
              (modula, consistent, consistent ketama and consistent weighted are)"
         ))),
     }
+}
+
+/// The TLS configuration the `tls*` options ask for, and whether it is for
+/// every server (`tls=True`) or only those given as `tls://host:port`;
+/// `None` when no TLS option is set. A file that cannot be used is a
+/// `TLSConfigError` naming the option.
+fn tls(o: &Options<'_, '_>) -> PyResult<Option<(quickmc::TlsConfig, bool)>> {
+    let everywhere = o.flag("tls", false)?;
+    let ca: Option<String> = o.get("tls_ca", None)?;
+    let cert: Option<String> = o.get("tls_cert", None)?;
+    let key: Option<String> = o.get("tls_key", None)?;
+    let name: Option<String> = o.get("tls_server_name", None)?;
+    let skip = o.flag("tls_dangerously_skip_verification", false)?;
+    let any = everywhere || ca.is_some() || cert.is_some() || name.is_some() || skip;
+    if !any {
+        return Ok(None);
+    }
+    let unusable =
+        |option: &str, e: quickmc::Error| TLSConfigError::new_err(format!("{option}: {e}"));
+    let mut config = quickmc::TlsConfig::new();
+    if let Some(ca) = ca {
+        config = config.ca_file(&ca).map_err(|e| unusable("tls_ca", e))?;
+    }
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            config = config
+                .client_cert_files(&cert, &key)
+                .map_err(|e| unusable("tls_cert/tls_key", e))?;
+        }
+        (None, None) => {}
+        _ => {
+            return Err(PyValueError::new_err(
+                "a client certificate needs both tls_cert and tls_key",
+            ));
+        }
+    }
+    if let Some(name) = name {
+        config = config.server_name(name);
+    }
+    if skip {
+        config = config.dangerously_accept_any_server_certificate();
+    }
+    Ok(Some((config, everywhere)))
 }
 
 fn millis(n: u64) -> Duration {
@@ -121,6 +165,16 @@ pub fn build(
     // (Not `pylibmc_compatible`: a subclass's `serialize` may use flags of
     // its own, which pylibmc allows.)
     builder = builder.compression(compression);
+    // Pipelined: that many connections per server, shared by every thread.
+    let pipelined = o.get("pipelined", 0usize)?;
+    if pipelined > 0 {
+        builder = builder.pipelined(pipelined);
+    }
+    match tls(&o)? {
+        Some((config, true)) => builder = builder.tls(config),
+        Some((config, false)) => builder = builder.tls_config(config),
+        None => {}
+    }
     let username: Option<String> = o.get("username", None)?;
     let password: Option<String> = o.get("password", None)?;
     if let (Some(username), Some(password)) = (username, password) {

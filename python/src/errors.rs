@@ -28,8 +28,9 @@ macro_rules! pylibmc_errors {
         $(create_exception!(quickmc, $name, Error, $doc);)*
 
         /// Adds `Error`, `CacheMiss`, every pylibmc class, `MemcachedError`
-        /// (pylibmc's old name for `Error`), `Timeout` and the `exceptions`
-        /// list of (name, class) pairs to the module.
+        /// (pylibmc's old name for `Error`), quickmc's own `Timeout`,
+        /// `TLSError` and `TLSConfigError`, and the `exceptions` list of
+        /// (name, class) pairs (pylibmc's classes only) to the module.
         pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             let py = m.py();
             let list = PyList::empty(py);
@@ -45,6 +46,8 @@ macro_rules! pylibmc_errors {
             )*
             m.add("MemcachedError", py.get_type::<Error>())?;
             m.add("Timeout", py.get_type::<Timeout>())?;
+            m.add("TLSError", py.get_type::<TLSError>())?;
+            m.add("TLSConfigError", py.get_type::<TLSConfigError>())?;
             m.add("exceptions", list)?;
             Ok(())
         }
@@ -90,6 +93,25 @@ create_exception!(
      the same `except` clauses."
 );
 
+create_exception!(
+    quickmc,
+    TLSError,
+    ConnectionError,
+    "quickmc's own: the TLS handshake with a server failed (a certificate \
+     not signed by the trusted CA, or not for the server's name, or \
+     expired; a client certificate the server refused; a server that does \
+     not speak TLS). A subclass of ConnectionError, as it counts as a failed \
+     connect."
+);
+create_exception!(
+    quickmc,
+    TLSConfigError,
+    Error,
+    "quickmc's own: the TLS options cannot be used (a tls_ca, tls_cert or \
+     tls_key file that is missing, unreadable or holds no PEM certificate \
+     or key). Raised by the constructor, before any connection."
+);
+
 /// The Python exception for a quickmc error raised by operation `op`.
 pub fn to_py(op: &str, error: quickmc::Error) -> PyErr {
     use quickmc::Error as E;
@@ -105,6 +127,7 @@ pub fn to_py(op: &str, error: quickmc::Error) -> PyErr {
         E::BadKey(_) => BadKeyProvided::new_err(message),
         E::ServerDown { .. } => ServerDown::new_err(message),
         E::NoServers => NoServers::new_err(message),
+        E::Tls { .. } => TLSError::new_err(message),
         E::Connect { .. } | E::Io { .. } => ConnectionError::new_err(message),
         E::Timeout { .. } | E::PoolTimeout { .. } => Timeout::new_err(message),
         E::Protocol { .. } => ProtocolError::new_err(message),

@@ -128,6 +128,127 @@ def start_sasl_memcached(directory) -> Memcached:
     return Memcached(("-S",), env={"SASL_CONF_PATH": str(directory)})
 
 
+def _require_cryptography():
+    try:
+        import cryptography  # noqa: F401
+    except ImportError as e:  # pragma: no cover
+        pytest.fail(
+            f"cryptography is not importable ({e}): the TLS tests make their certificates "
+            "with it; install it in the test virtualenv with `pip install cryptography` "
+            "(./scripts/test-python.sh does)",
+            pytrace=False,
+        )
+
+
+class Pki:
+    """Certificates made by the tests: a CA and what it signed, and another
+    CA that signed nothing here. PEM files in ``directory``."""
+
+    def __init__(self, directory) -> None:
+        _require_cryptography()
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        day = datetime.timedelta(days=1)
+
+        def name(common_name: str) -> x509.Name:
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+        def write(file: str, data: bytes) -> str:
+            path = directory / file
+            path.write_bytes(data)
+            return str(path)
+
+        def pem(cert) -> bytes:
+            return cert.public_bytes(serialization.Encoding.PEM)
+
+        def ca(common_name: str):
+            key = ec.generate_private_key(ec.SECP256R1())
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(name(common_name))
+                .issuer_name(name(common_name))
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - day)
+                .not_valid_after(now + 30 * day)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(
+                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                  data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                  crl_sign=True, encipher_only=False, decipher_only=False),
+                    critical=True,
+                )
+                .sign(key, hashes.SHA256())
+            )
+            return cert, key
+
+        def leaf(file: str, issuer, names: list, ip: bool) -> tuple[str, str]:
+            issuer_cert, issuer_key = issuer
+            key = ec.generate_private_key(ec.SECP256R1())
+            alt = [x509.DNSName(n) for n in names]
+            if ip:
+                alt.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(name(names[0]))
+                .issuer_name(issuer_cert.subject)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - day)
+                .not_valid_after(now + 30 * day)
+                .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .sign(issuer_key, hashes.SHA256())
+            )
+            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+            return write(f"{file}.pem", pem(cert)), write(f"{file}.key", key_pem)
+
+        issuer = ca("quickmc test CA")
+        other = ca("another CA")
+        self.ca = write("ca.pem", pem(issuer[0]))
+        self.other_ca = write("other-ca.pem", pem(other[0]))
+        #: For localhost and 127.0.0.1.
+        self.server = leaf("server", issuer, ["localhost"], ip=True)
+        #: For the name cache.test only (no IP address).
+        self.named = leaf("named", issuer, ["cache.test"], ip=False)
+        #: A client certificate the CA signed (mutual TLS).
+        self.client = leaf("client", issuer, ["quickmc client"], ip=False)
+
+
+def start_tls_memcached(cert: tuple[str, str], ca: str | None = None) -> Memcached:
+    """A memcached serving TLS with ``cert`` (and, given ``ca``, requiring a
+    client certificate it signed), with a plain listener beside it on
+    ``plain_address`` (memcached's ``notls:``)."""
+    plain = free_port()
+    ssl = f"ssl_chain_cert={cert[0]},ssl_key={cert[1]}"
+    if ca:
+        ssl += f",ssl_ca_cert={ca},ssl_verify_mode=2"
+    server = Memcached(("-l", f"notls:127.0.0.1:{plain}", "-Z", "-o", ssl))
+    server.plain_address = f"127.0.0.1:{plain}"
+    return server
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def tls_server(pki):
+    """memcached -Z with a certificate for localhost and 127.0.0.1."""
+    server = start_tls_memcached(pki.server)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def quickmc():
     return _require_quickmc()

@@ -36,6 +36,10 @@ def test_exception_classes_have_pylibmc_names_hierarchy_and_retcodes(quickmc, py
         assert [c.__name__ for c in ours.__mro__[:-3]] == [c.__name__ for c in theirs.__mro__[:-3]]
         assert getattr(ours, "retcode", None) == getattr(theirs, "retcode", None), name
     assert issubclass(quickmc.Timeout, quickmc.Error)
+    # quickmc's own TLS errors: a failed handshake is a failed connect.
+    assert issubclass(quickmc.TLSError, quickmc.ConnectionError)
+    assert issubclass(quickmc.TLSConfigError, quickmc.Error)
+    assert "TLSError" not in dict(quickmc.exceptions)
 
 
 def test_repr_and_str_like_pylibmc(quickmc, pylibmc, server):

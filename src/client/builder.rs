@@ -473,8 +473,10 @@ impl ClientBuilder {
     /// How much each shared connection (pipelined mode, async client) takes
     /// in before callers wait for replies to make room: requests or batch
     /// windows queued or in flight, and their bytes (default 4,096 and 8
-    /// MiB). A caller alone on a connection is always let in, whatever its
-    /// size; a caller kept waiting past its deadline gets
+    /// MiB). A request or window too big to join those in flight waits,
+    /// off the wire, until replies make room; a caller alone on a
+    /// connection is always let in, whatever its size; a caller kept
+    /// waiting past its deadline gets
     /// [`Error::Timeout`](crate::Error::Timeout).
     ///
     /// ```

@@ -21,6 +21,13 @@ use crate::{Error, ProtocolError};
 
 /// How much one connection takes in before callers must wait.
 ///
+/// While other segments are queued or in flight, a segment is let in only
+/// if fewer than `max_segments` are, and if its bytes with theirs stay
+/// within `max_bytes`. A segment's size is known only once it is encoded,
+/// so one that turns out not to fit is taken but held back — off the wire,
+/// and nobody else let in — until replies make room for it or it is alone.
+/// A caller alone on an idle connection is always let in, whatever its size.
+///
 /// ```
 /// let limits = quickmc::command::MuxLimits::default();
 /// assert!(limits.max_segments >= 64);
@@ -138,9 +145,14 @@ pub struct Mux {
     /// Stream positions: bytes ever enqueued, and ever handed to the transport.
     enqueued: u64,
     sent: u64,
-    /// Segments in stream order: sent ones first, then queued ones.
+    /// Segments in stream order: sent ones first, then queued ones (the
+    /// last may be held back).
     segments: VecDeque<Segment>,
+    /// Request bytes of the segments let in (not held back).
     queued_bytes: usize,
+    /// The bytes of the last segment, held back at the end of `out` until
+    /// they fit within the limits or it is alone (0: none held).
+    held: usize,
     slots: Vec<Slot>,
     generations: u64,
     broken: Option<Error>,
@@ -180,6 +192,7 @@ impl Mux {
             sent: 0,
             segments: VecDeque::new(),
             queued_bytes: 0,
+            held: 0,
             slots: Vec::new(),
             generations: 0,
             broken: None,
@@ -223,17 +236,20 @@ impl Mux {
             .filter(|s| s.live && s.generation == ticket.generation)
     }
 
-    /// Whether the connection may take `bytes` more request bytes now.
-    fn has_room(&self, bytes: usize) -> bool {
-        let busy = !self.segments.is_empty();
-        !busy
-            || (self.segments.len() < self.limits.max_segments
-                && self.queued_bytes + bytes <= self.limits.max_bytes)
+    /// Whether the connection takes another segment now.
+    fn has_room(&self) -> bool {
+        self.segments.is_empty()
+            || (self.held == 0
+                && self.segments.len() < self.limits.max_segments
+                && self.queued_bytes <= self.limits.max_bytes)
     }
 
     /// Enqueues the next segment of `exchange` for `ticket`: its one
     /// request, or one whole batch window. Nothing is enqueued when the
-    /// exchange has nothing left to send.
+    /// exchange has nothing left to send. [`MuxError::Full`] while the
+    /// connection holds what its [`MuxLimits`] allow; a segment that turns
+    /// out too big to join the others is taken but held back off the wire
+    /// until it fits (see [`MuxLimits`]).
     ///
     /// ```
     /// use quickmc::command::{Mux, Noop, Single};
@@ -252,7 +268,7 @@ impl Mux {
         if self.broken.is_some() {
             return Err(MuxError::Broken);
         }
-        if !self.has_room(0) {
+        if !self.has_room() {
             return Err(MuxError::Full);
         }
         if self.slot(ticket).is_none() || exchange.is_transmitted() {
@@ -270,7 +286,12 @@ impl Mux {
             return Ok(());
         }
         self.enqueued += bytes as u64;
-        self.queued_bytes += bytes;
+        if self.segments.is_empty() || self.queued_bytes + bytes <= self.limits.max_bytes {
+            self.queued_bytes += bytes;
+        } else {
+            // Too big to join the others now: off the wire until it fits.
+            self.held = bytes;
+        }
         self.segments.push_back(Segment {
             ticket,
             first,
@@ -286,14 +307,16 @@ impl Mux {
         Ok(())
     }
 
-    /// The bytes waiting to be written: everything every caller queued.
+    /// The bytes waiting to be written: everything every caller queued
+    /// (but a segment held back until it fits within the limits).
     ///
     /// ```
     /// let mux = quickmc::command::Mux::new(1, Default::default());
     /// assert!(mux.output().is_empty());
     /// ```
     pub fn output(&self) -> &[u8] {
-        &self.out
+        let end = self.out.len().saturating_sub(self.held);
+        self.out.get(..end).unwrap_or_default()
     }
 
     /// Records that the transport took the first `n` bytes of [`output`](Mux::output).
@@ -307,7 +330,7 @@ impl Mux {
     /// assert!(mux.output().is_empty() && mux.take(t).written);
     /// ```
     pub fn written(&mut self, n: usize) {
-        let n = n.min(self.out.len());
+        let n = n.min(self.output().len());
         self.out.drain(..n);
         self.sent += n as u64;
         let sent = self.sent;
@@ -402,6 +425,10 @@ impl Mux {
             ReplyShape::Stream => frame.key.is_empty() || frame.status != Status::Ok,
             ReplyShape::NoopClosed => frame.opaque == last && frame.opcode == Opcode::Noop,
         };
+        if done && head.byte_end > self.sent {
+            // The server cannot have read the whole segment yet.
+            return Err(ProtocolError::Unexpected("a reply to a request not sent"));
+        }
         let ticket = head.ticket;
         if done {
             self.finish_head();
@@ -429,6 +456,13 @@ impl Mux {
         if let Some(head) = self.segments.pop_front() {
             self.queued_bytes = self.queued_bytes.saturating_sub(head.bytes);
         }
+        // A segment held back goes out once it fits, or is alone.
+        if self.held > 0
+            && (self.segments.len() == 1 || self.queued_bytes + self.held <= self.limits.max_bytes)
+        {
+            self.queued_bytes += self.held;
+            self.held = 0;
+        }
     }
 
     /// A reply whose declared body is above the limit: its owner is told,
@@ -446,6 +480,9 @@ impl Mux {
         let Some(head) = self.segments.front() else {
             return Err(ProtocolError::Unexpected("a reply with nothing in flight"));
         };
+        if head.begins() >= self.sent {
+            return Err(ProtocolError::Unexpected("a reply to a request not sent"));
+        }
         if !head.owns(opaque) {
             return Err(ProtocolError::Unexpected(
                 "a reply out of order (to another request than the oldest)",
@@ -463,17 +500,20 @@ impl Mux {
         Ok(Some(ticket))
     }
 
-    /// Breaks the connection: every ticket with segments queued or in flight
-    /// fails with `error`; returns those tickets. Nothing more is accepted.
+    /// Breaks the connection: every open ticket fails with `error` — those
+    /// with segments queued or in flight first, in stream order, then the
+    /// others (one may hold replies it has not taken yet, or have had
+    /// requests written before) — and those tickets are returned. A closed
+    /// ticket's slot is freed. Nothing more is accepted.
     ///
     /// ```
     /// use quickmc::command::{Mux, Noop, Single};
     /// let mut mux = Mux::new(1, Default::default());
-    /// let t = mux.open();
+    /// let (t, idle) = (mux.open(), mux.open());
     /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now()).unwrap();
     /// let failed = mux.break_all(quickmc::Error::NoServers);
-    /// assert_eq!(failed, vec![t]);
-    /// assert!(mux.take(t).failure.is_some());
+    /// assert_eq!(failed, vec![t, idle]);
+    /// assert!(mux.take(t).failure.is_some() && mux.take(idle).failure.is_some());
     /// ```
     pub fn break_all(&mut self, error: Error) -> Vec<Ticket> {
         self.broken.get_or_insert(error.clone());
@@ -485,6 +525,27 @@ impl Mux {
         }
         self.out.clear();
         self.queued_bytes = 0;
+        self.held = 0;
+        for (index, slot) in self.slots.iter().enumerate() {
+            let ticket = Ticket {
+                index,
+                generation: slot.generation,
+            };
+            if slot.live && !slot.abandoned && !failed.contains(&ticket) {
+                failed.push(ticket);
+            }
+        }
+        failed.retain(|&ticket| {
+            self.slots
+                .get(ticket.index)
+                .is_some_and(|s| s.live && s.generation == ticket.generation && !s.abandoned)
+        });
+        for slot in &mut self.slots {
+            // Nobody waits on a closed ticket: its slot is free.
+            if slot.abandoned {
+                slot.live = false;
+            }
+        }
         for &ticket in &failed {
             if let Some(slot) = self.slot(ticket) {
                 slot.segments = 0;
@@ -682,12 +743,95 @@ mod tests {
             Err(MuxError::Full)
         );
         let failed = mux.break_all(Error::NoServers);
-        assert_eq!(failed, vec![tickets[0], tickets[1]]);
+        assert_eq!(failed, tickets, "every open ticket, the waiting one too");
         assert!(mux.take(tickets[0]).failure.is_some());
         assert!(mux.take(tickets[0]).failure.is_none(), "taken once");
         assert_eq!(
             mux.enqueue(tickets[2], &mut Single::new(&mut Noop), now),
             Err(MuxError::Broken)
         );
+    }
+
+    #[test]
+    fn a_break_fails_every_open_ticket_and_frees_closed_ones() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let (answered, waiting, gone) = (mux.open(), mux.open(), mux.open());
+        mux.enqueue(answered, &mut Single::new(&mut Noop), now)
+            .unwrap();
+        mux.enqueue(gone, &mut Single::new(&mut Noop), now).unwrap();
+        let n = mux.output().len();
+        mux.written(n);
+        let reply = reply(Opcode::Noop, Status::Ok, 0);
+        assert_eq!(feed(&mut mux, &reply).unwrap(), Some(answered));
+        mux.close(gone);
+        // `answered` has not taken its reply yet: it fails with it in hand
+        // (its caller must not think nothing was written).
+        let failed = mux.break_all(Error::NoServers);
+        assert_eq!(failed, vec![answered, waiting]);
+        let delivery = mux.take(answered);
+        assert!(delivery.failure.is_some() && delivery.written);
+        assert_eq!(delivery.frames, reply);
+        assert!(mux.take(gone).failure.is_none());
+        assert_eq!(
+            mux.open().index,
+            gone.index,
+            "the closed ticket's slot is free"
+        );
+    }
+
+    #[test]
+    fn a_reply_to_what_was_not_wholly_written_is_refused() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let t = mux.open();
+        let mut get = Get::new(b"key");
+        mux.enqueue(t, &mut Single::new(&mut get), now).unwrap();
+        assert!(
+            mux.receive_oversized(0, 1 << 30).is_err(),
+            "nothing written"
+        );
+        mux.written(10);
+        assert!(feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 0)).is_err());
+        let rest = mux.output().len();
+        mux.written(rest);
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 0)).unwrap(),
+            Some(t)
+        );
+        assert!(mux.is_idle() && mux.output().is_empty());
+    }
+
+    #[test]
+    fn a_segment_too_big_to_join_is_held_back_until_there_is_room() {
+        let now = Instant::now();
+        let limits = MuxLimits {
+            max_segments: 8,
+            max_bytes: 100,
+        };
+        let mut mux = Mux::new(0, limits);
+        let (a, b, c) = (mux.open(), mux.open(), mux.open());
+        mux.enqueue(a, &mut Single::new(&mut Noop), now).unwrap();
+        let value = [b'v'; 200];
+        let mut set =
+            crate::command::Store::new(crate::command::StoreMode::Set, b"k", &value, 0, 0);
+        mux.enqueue(b, &mut Single::new(&mut set), now).unwrap();
+        assert_eq!(mux.output().len(), 24, "only the Noop goes out");
+        assert_eq!(mux.pending(b), 1);
+        assert_eq!(
+            mux.enqueue(c, &mut Single::new(&mut Noop), now),
+            Err(MuxError::Full),
+            "nobody passes the held segment"
+        );
+        mux.written(24);
+        assert!(mux.output().is_empty());
+        feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 0)).unwrap();
+        assert_eq!(mux.output().len(), 24 + 8 + 1 + 200, "alone, it goes out");
+        mux.written(233);
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Set, Status::Ok, 1)).unwrap(),
+            Some(b)
+        );
+        assert!(mux.take(b).written);
     }
 }
