@@ -6,8 +6,9 @@ from elsewhere on the machine hits both alike), three rounds, and prints
 the medians of the rounds:
 get, set, get_multi of 100 keys and set_multi of 100 keys from one thread;
 then 8 threads doing gets — one quickmc Client shared by all of them
-against pylibmc's ThreadMappedPool (a clone per thread, as pylibmc users
-must). Both clients use the binary protocol.
+(pooled, and in the pipelined mode: 2 connections per server shared by
+every thread) against pylibmc's ThreadMappedPool (a clone per thread, as
+pylibmc users must). Both clients use the binary protocol.
 
     pip install ./python            # a release build
     python python/bench/compare.py  # from a venv that also sees pylibmc
@@ -140,6 +141,8 @@ def main() -> None:
             "quickmc": quickmc.Client([address], binary=True),
         }
         clients["quickmc"].set_multi(MAPPING)
+        # The pipelined mode: threads share 2 connections per server.
+        pipelined = quickmc.Client([address], binary=True, behaviors={"pipelined": 2})
         results: dict[tuple[str, str], list[float]] = {}
         cpu_per_op: dict[tuple[str, str], list[float]] = {}
         ops = ["get", "set", "get_multi 100", "set_multi 100"]
@@ -169,6 +172,7 @@ def main() -> None:
             reserve = {
                 "pylibmc": pylibmc.ThreadMappedPool(clients["pylibmc"]).reserve,
                 "quickmc": Shared(clients["quickmc"]),
+                "quickmc pipelined": Shared(pipelined),
             }
             rates: dict[str, list[float]] = {name: [] for name in reserve}
             for turn in range(4):
@@ -190,6 +194,10 @@ def main() -> None:
                 line += (f" {statistics.median(cpu_per_op[(op, 'pylibmc')]):>18.1f}"
                          f" {statistics.median(cpu_per_op[(op, 'quickmc')]):>8.1f}")
             print(line)
+        op = f"get, {args.threads} threads"
+        theirs = statistics.median(results[(op, "pylibmc")])
+        ours = statistics.median(results[(op, "quickmc pipelined")])
+        print(f"{op + ', pipelined':<22} {theirs:>14,.0f} {ours:>14,.0f} {ours / theirs:>15.2f}x")
         load = os.getloadavg()[0]
         print(f"load average during the run: {load:.1f} (other work on the machine skews ops/s; "
               "CPU µs/op, this process's user+system time per operation, much less)")
