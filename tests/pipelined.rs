@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use quickmc::command::MuxLimits;
 use quickmc::distribution::DistributionKind;
 use quickmc::{Client, ClientBuilder, Error};
+use support::load::{Rng, is_outage, kind_of, settle_connections, steady_connections};
 use support::proxy::Proxy;
 use support::{Memcached, key};
 
@@ -44,58 +45,6 @@ fn specs(servers: &[Memcached]) -> Vec<String> {
 /// a length that varies with it.
 fn value_of(key: &str) -> String {
     format!("value-of[{key}]").repeat(1 + key.len() % 5)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// The server's `curr_connections`, asked by a plain client of its own
-/// (which memcached counts too, as it counts its listening sockets).
-fn curr_connections(spec: &str) -> u64 {
-    let probe = Client::new([spec]).unwrap();
-    let stats = probe.stats("").unwrap();
-    stats[0].1["curr_connections"].parse().unwrap()
-}
-
-/// Polls `curr_connections` (for at most 5 s) until it is back to
-/// `baseline`; returns the last count seen.
-fn settle_connections(spec: &str, baseline: u64) -> u64 {
-    let end = Instant::now() + Duration::from_secs(5);
-    let mut now = curr_connections(spec);
-    while now != baseline && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50));
-        now = curr_connections(spec);
-    }
-    now
-}
-
-/// Errors a call may end with while its server is stopped, killed or
-/// restarting: typed, and never a value gone wrong.
-fn is_outage(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::Timeout { .. } | Error::Io { .. } | Error::Connect { .. } | Error::ServerDown { .. }
-    )
-}
-
-/// The variant's name, for counting errors by kind.
-fn kind_of(error: &Error) -> String {
-    format!("{error:?}")
-        .split([' ', '(', '{'])
-        .next()
-        .unwrap_or("")
-        .to_string()
 }
 
 /// Runs every operation once, in an order whose results are all known,
@@ -425,7 +374,7 @@ fn kills_restarts_and_stops_under_load_give_typed_errors_then_recover_without_le
     const THREADS: u64 = 8;
     let mut servers: Vec<Memcached> = (0..2).map(|_| Memcached::start()).collect();
     let specs = specs(&servers);
-    let baseline: Vec<u64> = specs.iter().map(|s| curr_connections(s)).collect();
+    let baseline: Vec<u64> = specs.iter().map(|s| steady_connections(s)).collect();
     let client = pipelined(specs.clone())
         .io_timeout(Some(Duration::from_millis(200)))
         .retry_timeout(Duration::from_millis(100))

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use quickmc::distribution::DistributionKind;
 use quickmc::{Client, Error};
 use support::Memcached;
+use support::load::{Rng, curr_connections, steady_connections};
 
 const THREADS: usize = 16;
 const RUN_FOR: Duration = Duration::from_secs(6);
@@ -26,26 +27,6 @@ fn value_of(key: &str) -> String {
     // Long enough to span several reads for some keys.
     let repeat = 1 + key.len() % 7;
     format!("value-of[{key}]").repeat(repeat * 10)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn curr_connections(spec: &str) -> u64 {
-    let probe = Client::new([spec]).unwrap();
-    let stats = probe.stats("").unwrap();
-    stats[0].1["curr_connections"].parse().unwrap()
 }
 
 #[test]
@@ -232,7 +213,7 @@ fn sixteen_threads_under_kills_restarts_and_stops_get_only_their_own_replies() {
     // ... and once the client is gone, no connection is left open: each
     // server counts what an untouched memcached counts with only our probe.
     let untouched = Memcached::start();
-    let idle = curr_connections(&untouched.spec());
+    let idle = steady_connections(&untouched.spec());
     let open_before: Vec<u64> = servers
         .iter()
         .map(|s| curr_connections(&s.spec()))
@@ -241,7 +222,7 @@ fn sixteen_threads_under_kills_restarts_and_stops_get_only_their_own_replies() {
     for (s, before) in servers.iter().zip(open_before) {
         let end = Instant::now() + Duration::from_secs(5);
         let mut now = curr_connections(&s.spec());
-        while now > idle && Instant::now() < end {
+        while now != idle && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(50));
             now = curr_connections(&s.spec());
         }

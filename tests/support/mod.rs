@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod load;
 pub mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;
