@@ -65,10 +65,15 @@ fn check_error(rest: &[u8], error: DecodeError, magic: u8, max: u32) {
             assert!(u32::from(extras) + u32::from(key) > body);
         }
         DecodeError::BodyTooLarge {
-            len, max: reported, ..
+            len,
+            max: reported,
+            value,
+            ..
         } => {
             assert_eq!((len as usize, reported), (declared_body(rest), max));
             assert!(len > max);
+            let claimed = u32::from(rest[4]) + u32::from(u16::from_be_bytes([rest[2], rest[3]]));
+            assert_eq!(value, len.saturating_sub(claimed));
         }
         DecodeError::BadExtras(len) => {
             assert_eq!(magic, 0x80, "only requests have typed extras");

@@ -95,7 +95,8 @@ pub fn roundtrip_request(request: &Request<'_>) {
             Err(DecodeError::BodyTooLarge {
                 len: body,
                 max: body - 1,
-                opaque: request.opaque
+                opaque: request.opaque,
+                value: request.value.len() as u32
             })
         );
     }

@@ -283,11 +283,13 @@ impl<'a> Lane<'a> {
                     self.needed = needed;
                     return Ok(());
                 }
-                Err(DecodeError::BodyTooLarge { len, opaque, .. }) if len <= LARGEST_ITEM => {
+                Err(DecodeError::BodyTooLarge {
+                    len, opaque, value, ..
+                }) if len <= LARGEST_ITEM => {
                     // The body is never read: this connection is done.
                     conn.broken = true;
                     let limit = conn.max_value;
-                    return match self.exchange.receive_oversized(opaque, len, limit) {
+                    return match self.exchange.receive_oversized(opaque, value, limit) {
                         Ok(None) => Ok(()),
                         Ok(Some(error)) => Err(error),
                         Err(e) => Err(protocol(e)),

@@ -432,9 +432,11 @@ impl SharedConnection {
                         }
                     }
                 }
-                Err(DecodeError::BodyTooLarge { len, opaque, .. }) if len <= LARGEST_ITEM => {
+                Err(DecodeError::BodyTooLarge {
+                    len, opaque, value, ..
+                }) if len <= LARGEST_ITEM => {
                     // The body is never read: deliver the news, then break.
-                    if let Ok(Some(ticket)) = live.mux.receive_oversized(opaque, len) {
+                    if let Ok(Some(ticket)) = live.mux.receive_oversized(opaque, value) {
                         woken.push(ticket);
                     }
                     oversized = true;

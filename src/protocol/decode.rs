@@ -70,6 +70,9 @@ pub enum DecodeError {
         max: u32,
         /// The frame's opaque, so a client can say which request it answers.
         opaque: u32,
+        /// The value's length: the body less its extras and key (0 if they
+        /// claim more than the body).
+        value: u32,
     },
     /// Request extras whose length fits no known shape.
     #[error("request extras of {0} bytes fit no known shape")]
@@ -120,6 +123,9 @@ fn split_frame(
             len: body_len,
             max: max_body,
             opaque: BigEndian::read_u32(&head[12..16]),
+            value: body_len
+                .saturating_sub(u32::from(extras_len))
+                .saturating_sub(u32::from(key_len)),
         });
     }
     if u32::from(extras_len) + u32::from(key_len) > body_len {
@@ -301,7 +307,8 @@ mod tests {
             Err(DecodeError::BodyTooLarge {
                 len: u32::MAX,
                 max: 1 << 20,
-                opaque: 0
+                opaque: 0,
+                value: u32::MAX
             })
         );
     }
