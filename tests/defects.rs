@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use quickmc::distribution::DistributionKind;
-use quickmc::value::{Item, Serde, flags};
+use quickmc::value::{CompressionAlgorithm, Item, Serde, flags};
 use quickmc::{Client, ClientBuilder, Error, StoreOptions};
 use support::proxy::{Fault, Proxy};
 use support::{Memcached, SASL_PASSWORD, SASL_USER, key, raw_get, shared};
@@ -359,6 +359,8 @@ fn zero_durations_are_refused_by_build_with_a_configuration_error() {
         ("io_timeout", base().io_timeout(Some(zero))),
         ("checkout_timeout", base().checkout_timeout(zero)),
         ("batch_deadline", base().batch_deadline(Some(zero))),
+        ("idle_timeout", base().idle_timeout(Some(zero))),
+        ("max_lifetime", base().max_lifetime(Some(zero))),
     ];
     for (option, builder) in cases {
         match builder.build() {
@@ -376,6 +378,31 @@ fn zero_durations_are_refused_by_build_with_a_configuration_error() {
             .io_timeout(Some(tiny))
             .checkout_timeout(tiny)
             .batch_deadline(Some(tiny))
+            .idle_timeout(Some(tiny))
+            .max_lifetime(Some(tiny))
+            .build()
+            .is_ok()
+    );
+}
+
+/// Found re-checking issue 9: zstd chosen after `pylibmc_compatible(true)`
+/// built a client whose every compressed write then failed `Incompatible`.
+#[test]
+fn zstd_after_pylibmc_compatible_is_refused_by_build() {
+    let base = || Client::builder().servers(["127.0.0.1:11211"]);
+    let contradiction = base()
+        .pylibmc_compatible(true)
+        .compression(CompressionAlgorithm::Zstd)
+        .build();
+    match contradiction {
+        Err(Error::Config(message)) => assert!(message.contains("zstd"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // pylibmc_compatible after zstd switches to zlib, as documented.
+    assert!(
+        base()
+            .compression(CompressionAlgorithm::Zstd)
+            .pylibmc_compatible(true)
             .build()
             .is_ok()
     );

@@ -277,14 +277,22 @@ fn turning_tls_on_never_moves_a_key() {
 fn a_tls_scheme_in_the_spec_speaks_tls_to_that_server_only() {
     let plain = Memcached::start();
     let tls = shared_tls();
-    let c = Client::builder()
-        .servers([plain.spec(), format!("tls://{}", tls.spec())])
+    let builder = || Client::builder().servers([plain.spec(), format!("tls://{}", tls.spec())]);
+    // The last of `tls` (everywhere) and `tls_config` (marked servers) wins.
+    let overridden = builder()
+        .tls(trusting_the_test_ca())
         .tls_config(trusting_the_test_ca())
         .build()
         .unwrap();
-    let pings = c.ping();
-    assert!(pings[0].1.as_ref().unwrap().tls.is_none());
-    assert!(pings[1].1.as_ref().unwrap().tls.is_some());
+    let c = builder()
+        .tls_config(trusting_the_test_ca())
+        .build()
+        .unwrap();
+    for client in [&overridden, &c] {
+        let pings = client.ping();
+        assert!(pings[0].1.as_ref().unwrap().tls.is_none());
+        assert!(pings[1].1.as_ref().unwrap().tls.is_some());
+    }
     let keys: Vec<String> = (0..200).map(|i| key("tls_mixed", &i.to_string())).collect();
     assert!(
         c.set_multi(keys.iter().map(|k| (k.as_str(), k.as_str())), "", 0)

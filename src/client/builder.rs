@@ -443,6 +443,7 @@ impl ClientBuilder {
     #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: crate::TlsConfig) -> ClientBuilder {
         self.tls = Some(config);
+        self.tls_everywhere = false;
         self
     }
 
@@ -494,7 +495,8 @@ impl ClientBuilder {
     /// zlib (flag 8), which pylibmc reads, and any write pylibmc could not
     /// read — a [`Serde`](crate::value::Serde) value, zstd — fails with
     /// [`Error::Incompatible`] before it is sent. Leave it off in a
-    /// Rust-only cluster to keep zstd.
+    /// Rust-only cluster to keep zstd. Choosing zstd after it is a
+    /// contradiction [`build`](ClientBuilder::build) refuses.
     ///
     /// ```
     /// let b = quickmc::Client::builder().pylibmc_compatible(true);
@@ -549,6 +551,13 @@ impl ClientBuilder {
         nonzero("io_timeout", self.io_timeout)?;
         nonzero("checkout_timeout", Some(self.pool.checkout_timeout))?;
         nonzero("batch_deadline", self.batch_deadline)?;
+        nonzero("idle_timeout", self.pool.idle_timeout)?;
+        nonzero("max_lifetime", self.pool.max_lifetime)?;
+        if self.pylibmc_compatible && self.compression == CompressionAlgorithm::Zstd {
+            return Err(Error::Config(
+                "pylibmc_compatible asks for zlib, which pylibmc reads: zstd contradicts it".into(),
+            ));
+        }
         let specs = self
             .servers
             .iter()
