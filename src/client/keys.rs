@@ -1,5 +1,8 @@
-//! Keys: checked once before any I/O, prefixed, deduplicated and grouped
+//! Keys: checked once before any I/O, prefixed, deduplicated (where the
+//! operation asks) and grouped
 //! by server for a batch.
+
+use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
@@ -26,10 +29,12 @@ pub(super) fn check(key: &[u8], strict: bool) -> std::result::Result<(), KeyErro
 /// Which of several equal keys a batch sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Keep {
-    /// The first (reads: every copy gets the same answer).
+    /// Every copy, in order: reads ask again, and of stores the later pair
+    /// wins, as the server applies them in order. Repeats are rare; not
+    /// looking for them saves a hash table per batch.
+    All,
+    /// The first (deletes, counters, touches: applied once).
     First,
-    /// The last (stores: later pairs win).
-    Last,
 }
 
 /// A batch's keys: one table entry per caller key, the items to send
@@ -51,7 +56,7 @@ impl Client {
         Ok(key)
     }
 
-    /// Prefixes, checks, deduplicates and routes a batch's keys. Empty keys
+    /// Prefixes, checks, deduplicates (as `keep` says) and routes a batch's keys. Empty keys
     /// are skipped when `skip_empty` (pylibmc's get_multi), else an error;
     /// any other invalid key fails the whole call before any I/O.
     pub(super) fn batch_keys<K: AsRef<[u8]>>(
@@ -85,6 +90,18 @@ impl Client {
             check(table.key(index), strict)?;
         }
         let (unique, duplicates) = deduplicate(&table, keep);
+        if self.server_count() == 1 {
+            // Every key goes to the one server (if it is not ejected).
+            let routes = match unique.first() {
+                Some(&first) => vec![(self.route(table.key(first as usize))?, unique)],
+                None => Vec::new(),
+            };
+            return Ok(BatchKeys {
+                table,
+                routes,
+                duplicates,
+            });
+        }
         let mut per_server = vec![Vec::new(); self.server_count()];
         for item in unique {
             let server = self.route(table.key(item as usize))?;
@@ -105,12 +122,12 @@ impl Client {
     }
 }
 
-/// The items to send (non-empty keys, each distinct key once, in caller
-/// order) and the caller keys that repeat one of them.
+/// The items to send (non-empty keys in caller order; each distinct key
+/// once unless `keep` is `All`) and the caller keys that repeat one of them.
 fn deduplicate(table: &KeyTable, keep: Keep) -> (Vec<u32>, Vec<(u32, u32)>) {
     let mut unique = Vec::with_capacity(table.len());
     let mut duplicates = Vec::new();
-    if table.len() < 2 {
+    if table.len() < 2 || keep == Keep::All {
         unique.extend((0..table.len() as u32).filter(|&i| !table.key(i as usize).is_empty()));
         return (unique, duplicates);
     }
@@ -122,30 +139,15 @@ fn deduplicate(table: &KeyTable, keep: Keep) -> (Vec<u32>, Vec<(u32, u32)>) {
         if key.is_empty() {
             continue;
         }
-        match seen.get(key) {
-            None => {
-                seen.insert(key, unique.len());
+        match seen.entry(key) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(unique.len());
                 unique.push(item);
             }
-            Some(&at) => match (keep, unique.get_mut(at)) {
-                (Keep::First, Some(&mut sent)) => duplicates.push((item, sent)),
-                (Keep::Last, Some(slot)) => {
-                    duplicates.push((*slot, item));
-                    *slot = item;
+            Entry::Occupied(occupied) => {
+                if let Some(&sent) = unique.get(*occupied.get()) {
+                    duplicates.push((item, sent));
                 }
-                (_, None) => {}
-            },
-        }
-    }
-    if keep == Keep::Last {
-        // An earlier copy may have been replaced after it was recorded as
-        // the target of an even earlier one: point every copy at the item
-        // finally sent.
-        for (_, sent) in duplicates.iter_mut() {
-            if let Some(&at) = seen.get(table.key(*sent as usize))
-                && let Some(&last) = unique.get(at)
-            {
-                *sent = last;
             }
         }
     }
@@ -180,13 +182,13 @@ mod tests {
     }
 
     #[test]
-    fn reads_send_the_first_copy_of_a_key_and_stores_the_last() {
+    fn reads_and_stores_send_every_copy_and_deletes_the_first() {
         let t = table(&["a", "b", "a", "", "a"]);
         let (unique, dups) = deduplicate(&t, Keep::First);
         assert_eq!(unique, vec![0, 1]);
         assert_eq!(dups, vec![(2, 0), (4, 0)]);
-        let (unique, dups) = deduplicate(&t, Keep::Last);
-        assert_eq!(unique, vec![4, 1]);
-        assert_eq!(dups, vec![(0, 4), (2, 4)]);
+        let (unique, dups) = deduplicate(&t, Keep::All);
+        assert_eq!(unique, vec![0, 1, 2, 4]);
+        assert!(dups.is_empty());
     }
 }

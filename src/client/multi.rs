@@ -1,5 +1,5 @@
 //! Multi-key operations: one quiet batch per server, every server written
-//! before any is waited on, keys checked and deduplicated first.
+//! before any is waited on, keys checked first.
 //!
 //! An invalid key fails the whole call before any I/O (except that
 //! `get_multi` skips empty keys, as pylibmc does). Replies are matched by
@@ -155,7 +155,7 @@ impl Client {
         T: FromValue,
     {
         let keys: Vec<K> = keys.into_iter().collect();
-        let batch = self.batch_keys(&keys, key_prefix, true, Keep::First)?;
+        let batch = self.batch_keys(&keys, key_prefix, true, Keep::All)?;
         let run = self.run_batch(op, &batch, None).await;
         Ok(self.read_hits(keys, &batch, run))
     }
@@ -164,7 +164,7 @@ impl Client {
     /// the caller's keys. Misses are absent. Empty keys are skipped, as in
     /// pylibmc; any other invalid key fails the call before any I/O.
     ///
-    /// One GetKQ per distinct key and a Noop per window, every server
+    /// One GetKQ per key (a repeated key is asked again) and a Noop per window, every server
     /// written before any is read. If some servers fail, the hits from the
     /// others are returned (as libmemcached does); only if every server
     /// involved fails is its error returned. A value that cannot be read as
@@ -265,7 +265,7 @@ impl Client {
         options: StoreOptions,
     ) -> Result<BatchReport<K>> {
         let (keys, values): (Vec<K>, Vec<V>) = items.into_iter().unzip();
-        let batch = self.batch_keys(&keys, key_prefix, false, Keep::Last)?;
+        let batch = self.batch_keys(&keys, key_prefix, false, Keep::All)?;
         let source = StoreValues {
             client: self,
             values: &values,
@@ -294,7 +294,8 @@ impl Client {
     /// Stores every `(key, value)` pair (as `key_prefix + key`) with one
     /// quiet SetQ batch per server, and returns the keys that were not
     /// stored (too large, or on a server that failed) — pylibmc's
-    /// `set_multi`. When a key repeats, the last pair wins and only it is sent.
+    /// `set_multi`. When a key repeats, every pair is sent in order, so the
+    /// last one wins.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;

@@ -171,19 +171,26 @@ pub struct ValueRef {
     end: usize,
 }
 
-/// Chunks past this are not appended to.
+/// The first shared chunk's size; each next one is twice the last, up to
+/// [`VALUE_CHUNK`] (a small batch never pays for a large allocation).
+const FIRST_CHUNK: usize = 4 * 1024;
+
+/// Shared chunks grow no larger than this.
 const VALUE_CHUNK: usize = 256 * 1024;
 
 /// Values this large or larger get an allocation of their own, handed out
 /// whole: reading them as bytes or text then copies nothing more (the
-/// allocation is one the result needs anyway, and for a value this size
-/// the copy would cost more than the allocation).
-const VALUE_ALONE: usize = 512;
+/// allocation is one the result needs anyway, and it costs less than a
+/// second copy).
+const VALUE_ALONE: usize = 64;
 
-/// The bytes of a batch's hits: small ones back to back in chunks (no
-/// allocation per hit: numbers and short strings decode without one), large
-/// ones each alone. The reader frees each chunk once it has read past it,
-/// so reading the values into their final types never holds much more
+/// Room made for a get batch's hits up front (more grow as they come).
+const EXPECTED_HITS: usize = 4096;
+
+/// The bytes of a batch's hits: small ones back to back in shared chunks
+/// (no allocation per hit: numbers and short strings decode without one),
+/// others each alone. The reader frees each chunk once it has read past
+/// it, so reading the values into their final types never holds much more
 /// than the result.
 ///
 /// ```
@@ -199,6 +206,8 @@ pub struct HitValues {
     chunks: Vec<Vec<u8>>,
     /// Chunks before this one were read and freed.
     released: usize,
+    /// The capacity of the last shared chunk.
+    shared: usize,
 }
 
 impl HitValues {
@@ -216,7 +225,12 @@ impl HitValues {
                 .last()
                 .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
         if !fits {
-            let capacity = if alone { bytes.len() } else { VALUE_CHUNK };
+            let capacity = if alone {
+                bytes.len()
+            } else {
+                self.shared = (self.shared * 2).clamp(FIRST_CHUNK, VALUE_CHUNK);
+                self.shared
+            };
             self.chunks.push(Vec::with_capacity(capacity));
         }
         let chunk = self.chunks.len() - 1;
@@ -370,6 +384,13 @@ impl<'a> Batch<'a> {
         items: &'a [u32],
         source: Option<&'a dyn ValueSource>,
     ) -> Batch<'a> {
+        // Gets expect a hit per key in a warm cache; other batches an event
+        // only for a key that failed.
+        let hits = if matches!(op, BatchOp::Get | BatchOp::GetAndTouch(_)) {
+            items.len().min(EXPECTED_HITS)
+        } else {
+            0
+        };
         Batch {
             op,
             keys,
@@ -380,8 +401,11 @@ impl<'a> Batch<'a> {
             transmitted: false,
             settled: 0,
             unsent: Vec::new(),
-            events: Vec::new(),
-            values: HitValues::default(),
+            events: Vec::with_capacity(hits),
+            values: HitValues {
+                chunks: Vec::with_capacity(hits),
+                ..HitValues::default()
+            },
             replies: 0,
         }
     }
@@ -834,6 +858,18 @@ mod tests {
         assert_eq!(values.take(big).len(), VALUE_CHUNK);
         assert_eq!(values.chunks[0].capacity(), 0, "read chunks are freed");
         assert_eq!(&*values.take(after), b"tail");
+    }
+
+    #[test]
+    fn shared_chunks_start_small_and_double() {
+        let mut values = HitValues::default();
+        for i in 0..10_000u32 {
+            values.push(&i.to_be_bytes());
+        }
+        let sizes: Vec<usize> = values.chunks.iter().map(Vec::capacity).collect();
+        assert_eq!(sizes, [4096, 8192, 16384, 32768]);
+        let alone = values.push(&[7u8; VALUE_ALONE]);
+        assert!(matches!(values.take(alone), std::borrow::Cow::Owned(_)));
     }
 
     #[test]

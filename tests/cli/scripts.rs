@@ -18,17 +18,20 @@ fn stub_commands(names: &[&str]) -> std::path::PathBuf {
         })
         .collect();
     stubs.push(("id".into(), "echo 1000\n".into()));
+    // setup.sh runs `sudo env DEBIAN_FRONTEND=noninteractive apt-get ...`.
+    stubs.push(("env".into(), "exec /usr/bin/env \"$@\"\n".into()));
     stubs.push((
         "sudo".into(),
         format!(
-            "echo \"sudo $*\" >> {}\nAS=root exec \"$@\"\n",
+            // Like sudo, the environment is reset.
+            "echo \"sudo $*\" >> {}\nexec /usr/bin/env -i PATH=\"$PATH\" AS=root \"$@\"\n",
             log.display()
         ),
     ));
     stubs.push((
         "apt-get".into(),
         format!(
-            "echo \"apt-get $* as ${{AS:-user}}\" >> {log}\nfor a in \"$@\"; do\n  [ \"$a\" = curl ] && printf '#!/bin/sh\\n' > {dir}/curl && /bin/chmod +x {dir}/curl\ndone\nexit 0\n",
+            "echo \"apt-get $* as ${{AS:-user}}\" >> {log}\necho \"frontend ${{DEBIAN_FRONTEND:-unset}}\" >> {log}\nfor a in \"$@\"; do\n  [ \"$a\" = curl ] && printf '#!/bin/sh\\n' > {dir}/curl && /bin/chmod +x {dir}/curl\ndone\nexit 0\n",
             log = log.display(),
             dir = dir.display()
         ),
@@ -81,6 +84,12 @@ fn setup_installs_curl_and_a_missing_c_compiler_with_sudo_when_not_root() {
     assert!(apt.iter().any(|l| l.contains("curl")), "{log}");
     assert!(apt.iter().any(|l| l.contains("build-essential")), "{log}");
     assert!(apt.iter().all(|l| l.ends_with("as root")), "{log}");
+    // The frontend setting gets through sudo (it resets the environment).
+    let install_frontend = log
+        .lines()
+        .skip_while(|l| !l.starts_with("apt-get install"))
+        .nth(1);
+    assert_eq!(install_frontend, Some("frontend noninteractive"), "{log}");
 }
 
 #[test]
