@@ -67,11 +67,10 @@ impl Client {
                 let Some(key) = keys.get_mut(event.item as usize).and_then(Option::take) else {
                     continue;
                 };
-                let stored_key = batch.table.key(event.item as usize);
                 let value = match event.outcome {
                     KeyOutcome::Hit { flags, value, .. } => self
                         .decode_value(Item::new(values.take(value), flags))
-                        .map_err(|e| e.for_key(stored_key)),
+                        .map_err(|e| e.for_key(batch.table.key(event.item as usize))),
                     KeyOutcome::Failed(error) => Err(error),
                 };
                 match value {

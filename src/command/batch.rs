@@ -165,10 +165,14 @@ pub enum KeyOutcome {
 
 /// Where a hit's bytes are in [`HitValues`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ValueRef {
-    chunk: usize,
-    start: usize,
-    end: usize,
+pub struct ValueRef(Place);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In an allocation of its own, at this index.
+    Alone(u32),
+    /// Within a shared chunk.
+    Shared { chunk: u32, start: u32, end: u32 },
 }
 
 /// The first shared chunk's size; each next one is twice the last, up to
@@ -189,9 +193,10 @@ const EXPECTED_HITS: usize = 4096;
 
 /// The bytes of a batch's hits: small ones back to back in shared chunks
 /// (no allocation per hit: numbers and short strings decode without one),
-/// others each alone. The reader frees each chunk once it has read past
-/// it, so reading the values into their final types never holds much more
-/// than the result.
+/// others each in an allocation of its own. The reader frees each shared
+/// chunk once it has read past it, and takes the others over, so reading
+/// the values into their final types never holds much more than the
+/// result.
 ///
 /// ```
 /// use quickmc::command::HitValues;
@@ -203,14 +208,21 @@ const EXPECTED_HITS: usize = 4096;
 /// ```
 #[derive(Debug, Default)]
 pub struct HitValues {
+    alone: Vec<Vec<u8>>,
     chunks: Vec<Vec<u8>>,
-    /// Chunks before this one were read and freed.
+    /// Shared chunks before this one were read and freed.
     released: usize,
-    /// The capacity of the last shared chunk.
-    shared: usize,
 }
 
 impl HitValues {
+    /// Room for `hits` values of their own before the list grows.
+    fn with_capacity(hits: usize) -> HitValues {
+        HitValues {
+            alone: Vec::with_capacity(hits),
+            ..HitValues::default()
+        }
+    }
+
     /// Stores a value's bytes.
     ///
     /// ```
@@ -218,36 +230,36 @@ impl HitValues {
     /// let r = values.push(b"v");
     /// ```
     pub fn push(&mut self, bytes: &[u8]) -> ValueRef {
-        let alone = bytes.len() >= VALUE_ALONE;
-        let fits = !alone
-            && self
-                .chunks
-                .last()
-                .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+        if bytes.len() >= VALUE_ALONE {
+            self.alone.push(bytes.to_vec());
+            return ValueRef(Place::Alone(index(self.alone.len() - 1)));
+        }
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
         if !fits {
-            let capacity = if alone {
-                bytes.len()
-            } else {
-                self.shared = (self.shared * 2).clamp(FIRST_CHUNK, VALUE_CHUNK);
-                self.shared
-            };
+            let last = self.chunks.last().map_or(0, Vec::capacity);
+            let capacity = (last * 2).clamp(FIRST_CHUNK, VALUE_CHUNK);
             self.chunks.push(Vec::with_capacity(capacity));
         }
-        let chunk = self.chunks.len() - 1;
-        let start = self.chunks.last().map_or(0, Vec::len);
-        if let Some(last) = self.chunks.last_mut() {
-            last.extend_from_slice(bytes);
-        }
-        ValueRef {
+        let chunk = index(self.chunks.len() - 1);
+        let Some(last) = self.chunks.last_mut() else {
+            return ValueRef(Place::Alone(u32::MAX));
+        };
+        let start = index(last.len());
+        last.extend_from_slice(bytes);
+        ValueRef(Place::Shared {
             chunk,
             start,
-            end: start + bytes.len(),
-        }
+            end: index(last.len()),
+        })
     }
 
-    /// A value's bytes, taken in the order they were pushed: chunks before
-    /// this value's are freed, and a value alone in its chunk is handed over
-    /// without a copy.
+    /// A value's bytes: one of its own is handed over whole (a second take
+    /// of it is empty); one in a shared chunk is lent, and the shared
+    /// chunks before its own are freed (read values in the order they were
+    /// pushed).
     ///
     /// ```
     /// let mut values = quickmc::command::HitValues::default();
@@ -255,18 +267,34 @@ impl HitValues {
     /// assert!(matches!(values.take(big), std::borrow::Cow::Owned(_)));
     /// ```
     pub fn take(&mut self, value: ValueRef) -> std::borrow::Cow<'_, [u8]> {
-        for chunk in self.chunks.iter_mut().take(value.chunk).skip(self.released) {
-            *chunk = Vec::new();
+        use std::borrow::Cow;
+        match value.0 {
+            Place::Alone(at) => Cow::Owned(
+                self.alone
+                    .get_mut(at as usize)
+                    .map(std::mem::take)
+                    .unwrap_or_default(),
+            ),
+            Place::Shared { chunk, start, end } => {
+                let chunk = chunk as usize;
+                for read in self.chunks.iter_mut().take(chunk).skip(self.released) {
+                    *read = Vec::new();
+                }
+                self.released = self.released.max(chunk);
+                let bytes = self
+                    .chunks
+                    .get(chunk)
+                    .and_then(|c| c.get(start as usize..end as usize));
+                Cow::Borrowed(bytes.unwrap_or_default())
+            }
         }
-        self.released = self.released.max(value.chunk);
-        let Some(chunk) = self.chunks.get_mut(value.chunk) else {
-            return std::borrow::Cow::Borrowed(&[]);
-        };
-        if value.start == 0 && value.end == chunk.len() && chunk.len() >= VALUE_ALONE {
-            return std::borrow::Cow::Owned(std::mem::take(chunk));
-        }
-        std::borrow::Cow::Borrowed(chunk.get(value.start..value.end).unwrap_or_default())
     }
+}
+
+/// A position within a batch's values as stored (a batch's keys number
+/// under 4 Gi, and a shared chunk holds at most 256 KiB).
+fn index(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 /// Requests sent together and closed by a Noop; replies to them arrive in order.
@@ -402,10 +430,7 @@ impl<'a> Batch<'a> {
             settled: 0,
             unsent: Vec::new(),
             events: Vec::with_capacity(hits),
-            values: HitValues {
-                chunks: Vec::with_capacity(hits),
-                ..HitValues::default()
-            },
+            values: HitValues::with_capacity(hits),
             replies: 0,
         }
     }
@@ -845,31 +870,31 @@ mod tests {
     #[test]
     fn hit_values_share_chunks_and_are_freed_as_they_are_read() {
         let mut values = HitValues::default();
-        let small: Vec<ValueRef> = (0..1000u32)
+        let small: Vec<ValueRef> = (0..2000u32)
             .map(|i| values.push(&i.to_be_bytes()))
             .collect();
-        assert_eq!(values.chunks.len(), 1);
         let big = values.push(&vec![1u8; VALUE_CHUNK]);
         let after = values.push(b"tail");
-        assert_eq!(values.chunks.len(), 3);
+        assert_eq!((values.chunks.len(), values.alone.len()), (2, 1));
         for (i, r) in small.into_iter().enumerate() {
             assert_eq!(&*values.take(r), &(i as u32).to_be_bytes());
         }
-        assert_eq!(values.take(big).len(), VALUE_CHUNK);
-        assert_eq!(values.chunks[0].capacity(), 0, "read chunks are freed");
+        assert!(matches!(values.take(big), std::borrow::Cow::Owned(v) if v.len() == VALUE_CHUNK));
         assert_eq!(&*values.take(after), b"tail");
+        assert_eq!(values.chunks[0].capacity(), 0, "read chunks are freed");
     }
 
     #[test]
-    fn shared_chunks_start_small_and_double() {
+    fn shared_chunks_start_small_and_double_whatever_values_come_between() {
         let mut values = HitValues::default();
         for i in 0..10_000u32 {
             values.push(&i.to_be_bytes());
+            // Values of their own in between never open a shared chunk.
+            values.push(&[7u8; VALUE_ALONE]);
         }
         let sizes: Vec<usize> = values.chunks.iter().map(Vec::capacity).collect();
         assert_eq!(sizes, [4096, 8192, 16384, 32768]);
-        let alone = values.push(&[7u8; VALUE_ALONE]);
-        assert!(matches!(values.take(alone), std::borrow::Cow::Owned(_)));
+        assert_eq!(values.alone.len(), 10_000);
     }
 
     #[test]
