@@ -1,6 +1,5 @@
 //! Keys: checked once before any I/O, prefixed, deduplicated (where the
-//! operation asks) and grouped
-//! by server for a batch.
+//! operation asks) and grouped by server for a batch.
 
 use std::collections::hash_map::Entry;
 
@@ -56,9 +55,10 @@ impl Client {
         Ok(key)
     }
 
-    /// Prefixes, checks, deduplicates (as `keep` says) and routes a batch's keys. Empty keys
-    /// are skipped when `skip_empty` (pylibmc's get_multi), else an error;
-    /// any other invalid key fails the whole call before any I/O.
+    /// Prefixes, checks, deduplicates (as `keep` says) and routes a batch's
+    /// keys. Empty keys are skipped when `skip_empty` (pylibmc's get_multi),
+    /// else an error; any other invalid key fails the whole call before any
+    /// I/O.
     pub(super) fn batch_keys<K: AsRef<[u8]>>(
         &self,
         keys: &[K],

@@ -163,13 +163,14 @@ impl Client {
     /// the caller's keys. Misses are absent. Empty keys are skipped, as in
     /// pylibmc; any other invalid key fails the call before any I/O.
     ///
-    /// One GetKQ per key (a repeated key is asked again) and a Noop per window, every server
-    /// written before any is read. If some servers fail, the hits from the
-    /// others are returned (as libmemcached does); only if every server
-    /// involved fails is its error returned. A value that cannot be read as
-    /// `T` (or is above `max_value_size`) fails the call with an error
-    /// naming its key; [`get_multi_report`](Client::get_multi_report)
-    /// returns the other hits and reports such keys instead.
+    /// One GetKQ per key (a repeated key is asked again) and a Noop per
+    /// window, every server written before any is read. If some servers
+    /// fail, the hits from the others are returned (as libmemcached does);
+    /// only if every server involved fails is its error returned. A value
+    /// that cannot be read as `T` (or is above `max_value_size`) fails the
+    /// call with an error naming its key;
+    /// [`get_multi_report`](Client::get_multi_report) returns the other hits
+    /// and reports such keys instead.
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;

@@ -1,7 +1,7 @@
 //! What each operation *is*, sans I/O.
 //!
 //! A [`Command`] is one request and the meaning of its reply: it builds its
-//! [`Request`](crate::protocol::Request) and turns the reply frame (or
+//! [`Request`] and turns the reply frame (or
 //! frames, for statistics) into a typed outcome. Statuses become errors in
 //! [`status_error`] and nowhere else. A [`Batch`] is the state machine of a
 //! multi-key operation: it is asked for bytes ([`Exchange::transmit`]), fed
