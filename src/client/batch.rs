@@ -35,12 +35,19 @@ impl Client {
     /// on, and the whole batch is bounded by the batch deadline. Keys a
     /// failed server left unsettled are sent again on a fresh connection
     /// when the retry rule says so.
-    pub(super) async fn run_batch(
+    ///
+    /// With `received`, every per-key event goes to it as it arrives (see
+    /// [`execute`](Client::execute)) and the run's `events` stay empty.
+    pub(super) async fn run_batch<R>(
         &self,
         op: BatchOp,
         keys: &BatchKeys,
         values: Option<&dyn ValueSource>,
-    ) -> BatchRun {
+        mut received: Option<&mut R>,
+    ) -> BatchRun
+    where
+        R: FnMut(KeyEvent, &mut HitValues),
+    {
         let behavior = &self.inner.behavior;
         let deadline = Deadline {
             overall: behavior.batch_deadline.map(|d| Instant::now() + d),
@@ -64,13 +71,18 @@ impl Client {
                     .zip(batches.iter_mut())
                     .map(|((server, _), batch)| (*server, batch as &mut dyn Exchange))
                     .collect();
-                self.execute(&mut work, &deadline).await
+                self.execute(&mut work, &deadline, received.as_deref_mut())
+                    .await
             };
             let mut next = Vec::new();
             for (((server, _), batch), ran) in pending.iter().zip(batches).zip(ran) {
                 let server = *server;
                 let unsettled = batch.unsettled();
-                run.events.push(batch.into_events());
+                let (events, mut hits) = batch.into_events();
+                match received.as_deref_mut() {
+                    Some(received) => events.into_iter().for_each(|e| received(e, &mut hits)),
+                    None => run.events.push((events, hits)),
+                }
                 let failure = match ran.result {
                     Ok(()) => {
                         self.succeeded(server);

@@ -9,8 +9,8 @@
 
 use super::Client;
 use crate::Error;
-use crate::command::Exchange;
-use crate::connection::{Deadline, Failure, Job, Lane, drive, drive_shared};
+use crate::command::{Exchange, HitValues, KeyEvent};
+use crate::connection::{Deadline, Driver, Failure, Job, Lane, Stepped, drive, drive_shared};
 use crate::pool::Checkout;
 
 /// How one exchange fared.
@@ -34,11 +34,20 @@ impl Client {
     /// server's requests are written before any reply is waited for.
     /// Pooled connections are checked out in the order given (callers give
     /// ascending servers, so two batches never wait on each other in a cycle).
-    pub(super) async fn execute(
+    ///
+    /// `received` is given the per-key events of batches as they arrive
+    /// (on pooled connections, between reads: decoding hits then overlaps
+    /// with the replies still on their way; on shared connections, at the
+    /// end); events it is not given stay in their batches.
+    pub(super) async fn execute<R>(
         &self,
         work: &mut [(usize, &mut dyn Exchange)],
         deadline: &Deadline,
-    ) -> Vec<Ran> {
+        mut received: Option<&mut R>,
+    ) -> Vec<Ran>
+    where
+        R: FnMut(KeyEvent, &mut HitValues),
+    {
         if let Some(shared) = &self.inner.shared {
             return self.execute_shared(shared, work, deadline).await;
         }
@@ -60,7 +69,16 @@ impl Client {
                     lanes.push(Lane::new(checkout.conn(), &mut **exchange));
                 }
             }
-            drive(&mut lanes, deadline);
+            let mut driver = Driver::begin(&mut lanes);
+            loop {
+                let stepped = driver.step(&mut lanes, deadline);
+                if let Some(received) = received.as_deref_mut() {
+                    take_received(&mut lanes, received);
+                }
+                if stepped == Stepped::Done {
+                    break;
+                }
+            }
             for (position, lane) in positions.iter().zip(lanes.iter_mut()) {
                 if let Some(slot) = results.get_mut(*position) {
                     *slot = Some(lane.take_result());
@@ -94,7 +112,11 @@ impl Client {
         if self.inner.shared.is_some() {
             let mut work = [(index, exchange)];
             return self
-                .execute(&mut work, deadline)
+                .execute(
+                    &mut work,
+                    deadline,
+                    None::<&mut fn(KeyEvent, &mut HitValues)>,
+                )
                 .await
                 .pop()
                 .unwrap_or_else(|| Ran::failed(Error::NoServers));
@@ -156,5 +178,19 @@ impl Client {
         ran.into_iter()
             .map(|r| r.unwrap_or_else(|| Ran::failed(Error::NoServers)))
             .collect()
+    }
+}
+
+/// Hands what each lane's exchange received so far to `received`.
+fn take_received<R>(lanes: &mut [Lane<'_>], received: &mut R)
+where
+    R: FnMut(KeyEvent, &mut HitValues),
+{
+    for lane in lanes.iter_mut() {
+        if let Some((events, values)) = lane.exchange().received() {
+            for event in events {
+                received(event, values);
+            }
+        }
     }
 }

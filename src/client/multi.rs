@@ -12,7 +12,7 @@ use std::hash::Hash;
 use super::batch::BatchRun;
 use super::keys::{BatchKeys, Keep};
 use super::{BatchReport, Client, KeyFailure, ServerFailure, StoreOptions, blocking};
-use crate::command::{BatchOp, CounterOp, KeyOutcome, StoreMode, ValueSource};
+use crate::command::{BatchOp, CounterOp, HitValues, KeyEvent, KeyOutcome, StoreMode, ValueSource};
 use crate::value::{FromValue, Item, ToValue};
 use crate::{Error, Result};
 
@@ -45,63 +45,6 @@ impl Client {
             .collect()
     }
 
-    /// Reads a get batch's hits: decoded into `T` now that the I/O is over.
-    /// The report lists the keys whose value could not be read and the keys
-    /// a failed server left unread.
-    fn read_hits<K, T>(&self, keys: Vec<K>, batch: &BatchKeys, run: BatchRun) -> Fetched<K, T>
-    where
-        K: Eq + Hash,
-        T: FromValue,
-    {
-        let mut report = BatchReport {
-            server_errors: self.server_failures(&run),
-            servers_answered: run.servers_answered,
-            ..BatchReport::default()
-        };
-        // Sized for every key to hit, as most do in a warm cache.
-        let mut hits = HashMap::with_capacity(keys.len());
-        let mut keys: Vec<Option<K>> = keys.into_iter().map(Some).collect();
-        let mut failures = Vec::new();
-        for (events, mut values) in run.events {
-            for event in events {
-                let Some(key) = keys.get_mut(event.item as usize).and_then(Option::take) else {
-                    continue;
-                };
-                let value = match event.outcome {
-                    KeyOutcome::Hit { flags, value, .. } => self
-                        .decode_value(Item::new(values.take(value), flags))
-                        .map_err(|e| e.for_key(batch.table.key(event.item as usize))),
-                    KeyOutcome::Failed(error) => Err(error),
-                };
-                match value {
-                    Ok(value) => {
-                        hits.insert(key, value);
-                    }
-                    Err(error) => failures.push((event.item, KeyFailure { key, error })),
-                }
-            }
-        }
-        let value_error = failures
-            .iter()
-            .min_by_key(|(item, _)| *item)
-            .map(|(_, f)| f.error.clone());
-        for failed in &run.failed {
-            for &item in &failed.unsettled {
-                if let Some(key) = keys.get_mut(item as usize).and_then(Option::take) {
-                    let error = failed.error.clone();
-                    failures.push((item, KeyFailure { key, error }));
-                }
-            }
-        }
-        failures.sort_by_key(|(item, _)| *item);
-        report.failures = failures.into_iter().map(|(_, f)| f).collect();
-        Fetched {
-            hits,
-            report,
-            value_error,
-        }
-    }
-
     /// Turns a write batch's events and failed servers into a report keyed
     /// by the caller's keys (a repeated key shares its sent copy's fate).
     fn keyed_report<K>(&self, keys: Vec<K>, batch: &BatchKeys, run: BatchRun) -> BatchReport<K> {
@@ -118,6 +61,9 @@ impl Client {
         }
         for failed in run.failed {
             errors.extend(failed.unsettled.iter().map(|&i| (i, failed.error.clone())));
+        }
+        if errors.is_empty() {
+            return report;
         }
         if !batch.duplicates.is_empty() {
             errors.sort_by_key(|(item, _)| *item);
@@ -155,8 +101,10 @@ impl Client {
     {
         let keys: Vec<K> = keys.into_iter().collect();
         let batch = self.batch_keys(&keys, key_prefix, true, Keep::All)?;
-        let run = self.run_batch(op, &batch, None).await;
-        Ok(self.read_hits(keys, &batch, run))
+        let mut reader = HitReader::new(keys);
+        let mut read = |event, values: &mut HitValues| reader.read(self, &batch, event, values);
+        let run = self.run_batch(op, &batch, None, Some(&mut read)).await;
+        Ok(reader.finish(self, run))
     }
 
     /// The hits among `keys` (each looked up as `key_prefix + key`), keyed by
@@ -275,7 +223,7 @@ impl Client {
             mode,
             expiration: options.expiration,
         };
-        let run = self.run_batch(op, &batch, Some(&source)).await;
+        let run = self.run_batch(op, &batch, Some(&source), NO_READER).await;
         Ok(self.keyed_report(keys, &batch, run))
     }
 
@@ -287,7 +235,7 @@ impl Client {
     ) -> Result<BatchReport<K>> {
         let keys: Vec<K> = keys.into_iter().collect();
         let batch = self.batch_keys(&keys, key_prefix, false, Keep::First)?;
-        let run = self.run_batch(op, &batch, None).await;
+        let run = self.run_batch(op, &batch, None, NO_READER).await;
         Ok(self.keyed_report(keys, &batch, run))
     }
 
@@ -511,6 +459,88 @@ impl Client {
 }
 
 /// What a read batch fetched.
+/// For batches whose events are read once the batch is over.
+const NO_READER: Option<&mut fn(KeyEvent, &mut HitValues)> = None;
+
+/// A get batch's hits, read into `T` as their events arrive (between reads
+/// on pooled connections, so decoding overlaps with the replies still on
+/// their way), keyed by the caller's keys.
+struct HitReader<K, T> {
+    keys: Vec<Option<K>>,
+    hits: HashMap<K, T>,
+    /// Keys whose value could not be read, by item.
+    failures: Vec<(u32, KeyFailure<K>)>,
+}
+
+impl<K: Eq + Hash, T: FromValue> HitReader<K, T> {
+    fn new(keys: Vec<K>) -> HitReader<K, T> {
+        HitReader {
+            // Sized for every key to hit, as most do in a warm cache.
+            hits: HashMap::with_capacity(keys.len()),
+            keys: keys.into_iter().map(Some).collect(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// One key's event: its value decoded into `T`, or its failure noted.
+    fn read(
+        &mut self,
+        client: &Client,
+        batch: &BatchKeys,
+        event: KeyEvent,
+        values: &mut HitValues,
+    ) {
+        let Some(key) = self
+            .keys
+            .get_mut(event.item as usize)
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        let value = match event.outcome {
+            KeyOutcome::Hit { flags, value, .. } => client
+                .decode_value(Item::new(values.take(value), flags))
+                .map_err(|e| e.for_key(batch.table.key(event.item as usize))),
+            KeyOutcome::Failed(error) => Err(error),
+        };
+        match value {
+            Ok(value) => {
+                self.hits.insert(key, value);
+            }
+            Err(error) => self.failures.push((event.item, KeyFailure { key, error })),
+        }
+    }
+
+    /// The hits, with a report of the keys whose value could not be read
+    /// and the keys a failed server left unread.
+    fn finish(mut self, client: &Client, run: BatchRun) -> Fetched<K, T> {
+        let value_error = self
+            .failures
+            .iter()
+            .min_by_key(|(item, _)| *item)
+            .map(|(_, f)| f.error.clone());
+        for failed in &run.failed {
+            for &item in &failed.unsettled {
+                if let Some(key) = self.keys.get_mut(item as usize).and_then(Option::take) {
+                    let error = failed.error.clone();
+                    self.failures.push((item, KeyFailure { key, error }));
+                }
+            }
+        }
+        self.failures.sort_by_key(|(item, _)| *item);
+        let report = BatchReport {
+            server_errors: client.server_failures(&run),
+            servers_answered: run.servers_answered,
+            failures: self.failures.into_iter().map(|(_, f)| f).collect(),
+        };
+        Fetched {
+            hits: self.hits,
+            report,
+            value_error,
+        }
+    }
+}
+
 pub(super) struct Fetched<K, T> {
     hits: HashMap<K, T>,
     report: BatchReport<K>,

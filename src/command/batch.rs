@@ -659,6 +659,10 @@ impl Exchange for Batch<'_> {
         ReplyShape::NoopClosed
     }
 
+    fn received(&mut self) -> Option<(std::vec::Drain<'_, KeyEvent>, &mut HitValues)> {
+        Some((self.events.drain(..), &mut self.values))
+    }
+
     fn replies(&self) -> usize {
         self.replies
     }

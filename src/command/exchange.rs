@@ -1,6 +1,6 @@
 //! What a driver runs: an exchange asked for bytes and fed frames.
 
-use super::{Command, Step};
+use super::{Command, HitValues, KeyEvent, Step};
 use crate::protocol::{Opcode, Response};
 use crate::{Error, ProtocolError};
 
@@ -66,6 +66,14 @@ pub trait Exchange: Send {
     /// closes a connection after an authentication error).
     fn spoils_connection(&self) -> bool {
         false
+    }
+
+    /// The per-key events recorded since the last call, with the hits'
+    /// bytes, so a caller can read them while later replies are still on
+    /// their way (`None` for an exchange that records none: only batches
+    /// do). Take the values in the order of their events.
+    fn received(&mut self) -> Option<(std::vec::Drain<'_, KeyEvent>, &mut HitValues)> {
+        None
     }
 }
 

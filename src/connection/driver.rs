@@ -124,6 +124,12 @@ impl<'a> Lane<'a> {
         }
     }
 
+    /// The exchange this lane drives (to take what it received so far
+    /// between [`Driver`] steps).
+    pub(crate) fn exchange(&mut self) -> &mut dyn Exchange {
+        &mut *self.exchange
+    }
+
     /// The lane's result, once driven: `Ok` when the exchange completed.
     pub(crate) fn take_result(&mut self) -> Result<(), Failure> {
         self.result.take().unwrap_or_else(|| {
@@ -344,82 +350,116 @@ impl<'a> Lane<'a> {
 /// writing all lanes at once. The deadline bounds each lane's whole
 /// exchange and the time it may go without progress.
 pub(crate) fn drive(lanes: &mut [Lane<'_>], deadline: &Deadline) {
-    for lane in lanes.iter_mut() {
-        lane.begin();
+    let mut driver = Driver::begin(lanes);
+    while driver.step(lanes, deadline) == Stepped::Again {}
+}
+
+/// Whether the lanes are all finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stepped {
+    /// Some lane still has work: step again.
+    Again,
+    /// Every lane finished (completed or failed).
+    Done,
+}
+
+/// [`drive`] a step at a time: each step writes what it can, waits for
+/// input at most once and reads it, then hands control back, so the
+/// caller can take what the exchanges have received so far before the
+/// next step waits again.
+pub(crate) struct Driver {
+    polled: Vec<(usize, PollFlags)>,
+}
+
+impl Driver {
+    pub(crate) fn begin(lanes: &mut [Lane<'_>]) -> Driver {
+        for lane in lanes.iter_mut() {
+            lane.begin();
+        }
+        Driver { polled: Vec::new() }
     }
-    let mut polled: Vec<(usize, PollFlags)> = Vec::new();
-    loop {
-        let now = Instant::now();
-        polled.clear();
-        let mut wait = deadline.remaining(now);
-        for (index, lane) in lanes.iter_mut().enumerate() {
-            if lane.is_done() {
-                continue;
-            }
-            match lane.step(now) {
-                Ok(None) => lane.finish(Ok(())),
-                Err(e) => lane.finish(Err(e)),
-                Ok(Some(interest)) => {
-                    let flags = match interest {
-                        Interest::Read => PollFlags::IN,
-                        Interest::ReadWrite => PollFlags::IN | PollFlags::OUT,
-                    };
-                    polled.push((index, flags));
-                    if let Some(left) = lane.idle_left(deadline.idle, now) {
-                        wait = Some(wait.map_or(left, |w| w.min(left)));
-                    }
+
+    pub(crate) fn step(&mut self, lanes: &mut [Lane<'_>], deadline: &Deadline) -> Stepped {
+        self.polled.clear();
+        step(&mut self.polled, lanes, deadline)
+    }
+}
+
+/// One step of [`Driver`], with the list of lanes to poll it fills.
+fn step(
+    polled: &mut Vec<(usize, PollFlags)>,
+    lanes: &mut [Lane<'_>],
+    deadline: &Deadline,
+) -> Stepped {
+    let now = Instant::now();
+    let mut wait = deadline.remaining(now);
+    for (index, lane) in lanes.iter_mut().enumerate() {
+        if lane.is_done() {
+            continue;
+        }
+        match lane.step(now) {
+            Ok(None) => lane.finish(Ok(())),
+            Err(e) => lane.finish(Err(e)),
+            Ok(Some(interest)) => {
+                let flags = match interest {
+                    Interest::Read => PollFlags::IN,
+                    Interest::ReadWrite => PollFlags::IN | PollFlags::OUT,
+                };
+                polled.push((index, flags));
+                if let Some(left) = lane.idle_left(deadline.idle, now) {
+                    wait = Some(wait.map_or(left, |w| w.min(left)));
                 }
             }
         }
-        if polled.is_empty() {
-            return;
-        }
-        if wait == Some(Duration::ZERO) {
-            expire(lanes, &polled, deadline, now);
-            continue;
-        }
-        // Input a transport already holds (decrypted TLS records) is read
-        // without waiting on the socket, which may stay silent.
-        let mut read_buffered = false;
-        for &(index, _) in &polled {
-            if let Some(lane) = lanes.get_mut(index)
-                && lane.conn.transport.has_buffered_input()
-            {
-                read_buffered = true;
-                match lane.read_some(Wait::NonBlock) {
-                    Ok(_) => lane.last_progress = now,
-                    Err(e) => lane.finish(Err(e)),
-                }
-            }
-        }
-        if read_buffered {
-            continue;
-        }
-        // One lane with everything sent: a blocking read (bounded by the
-        // socket's timeout) costs one syscall where poll + read cost two.
-        if let [(index, flags)] = polled[..]
-            && flags == PollFlags::IN
-            && let Some(lane) = lanes.get_mut(index)
-            && lane.may_block(deadline, now)
+    }
+    if polled.is_empty() {
+        return Stepped::Done;
+    }
+    if wait == Some(Duration::ZERO) {
+        expire(lanes, polled, deadline, now);
+        return Stepped::Again;
+    }
+    // Input a transport already holds (decrypted TLS records) is read
+    // without waiting on the socket, which may stay silent.
+    let mut read_buffered = false;
+    for &(index, _) in polled.iter() {
+        if let Some(lane) = lanes.get_mut(index)
+            && lane.conn.transport.has_buffered_input()
         {
-            match lane.read_some(Wait::Block) {
-                Ok(_) => lane.last_progress = Instant::now(),
+            read_buffered = true;
+            match lane.read_some(Wait::NonBlock) {
+                Ok(_) => lane.last_progress = now,
                 Err(e) => lane.finish(Err(e)),
             }
-            continue;
         }
-        if let Err(e) = poll(lanes, &polled, wait) {
-            for &(index, _) in &polled {
-                if let Some(lane) = lanes.get_mut(index) {
-                    let error =
-                        io_error(&lane.conn.server, io::Error::new(e.kind(), e.to_string()));
-                    lane.finish(Err(error));
-                }
-            }
-            return;
-        }
-        expire(lanes, &polled, deadline, Instant::now());
     }
+    if read_buffered {
+        return Stepped::Again;
+    }
+    // One lane with everything sent: a blocking read (bounded by the
+    // socket's timeout) costs one syscall where poll + read cost two.
+    if let [(index, flags)] = polled[..]
+        && flags == PollFlags::IN
+        && let Some(lane) = lanes.get_mut(index)
+        && lane.may_block(deadline, now)
+    {
+        match lane.read_some(Wait::Block) {
+            Ok(_) => lane.last_progress = Instant::now(),
+            Err(e) => lane.finish(Err(e)),
+        }
+        return Stepped::Again;
+    }
+    if let Err(e) = poll(lanes, polled, wait) {
+        for &(index, _) in polled.iter() {
+            if let Some(lane) = lanes.get_mut(index) {
+                let error = io_error(&lane.conn.server, io::Error::new(e.kind(), e.to_string()));
+                lane.finish(Err(error));
+            }
+        }
+        return Stepped::Done;
+    }
+    expire(lanes, polled, deadline, Instant::now());
+    Stepped::Again
 }
 
 /// Waits until a polled socket is ready (or `wait` passes) and reads from

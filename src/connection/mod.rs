@@ -20,7 +20,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use driver::{Deadline, Failure, Lane, drive};
+pub(crate) use driver::{Deadline, Driver, Failure, Lane, Stepped, drive};
 use read_buffer::ReadBuffer;
 pub(crate) use shared::{Job, SharedConnection, drive_shared};
 #[cfg(feature = "tokio")]
