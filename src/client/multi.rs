@@ -3,8 +3,10 @@
 //!
 //! An invalid key fails the whole call before any I/O (except that
 //! `get_multi` skips empty keys, as pylibmc does). Replies are matched by
-//! opaque, so per-key failures land on the right key. Values are decoded
-//! after the I/O, so one large value never delays the other servers' reads.
+//! opaque, so per-key failures land on the right key. On pooled
+//! connections, hits are decoded between reads, as they arrive, so the
+//! decoding overlaps with the replies still on their way (a slow one, a
+//! large compressed value, holds the next read back only while it runs).
 
 use std::collections::HashMap;
 use std::hash::Hash;
