@@ -39,33 +39,44 @@ impl Raw {
     fn exchange(&mut self, request: &[u8], last: u8) -> usize {
         self.stream.write_all(request).unwrap();
         let mut have = 0;
-        let mut frame_start = 0;
+        let mut read = 0;
         loop {
-            // Walk the complete frames in the buffer.
-            while have - frame_start >= 24 {
-                let h = &self.buf[frame_start..];
-                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
-                if have - frame_start < 24 + body {
-                    break;
-                }
-                if h[1] == last {
-                    return have;
-                }
-                frame_start += 24 + body;
-            }
-            if frame_start > 0 {
-                self.buf.copy_within(frame_start..have, 0);
-                have -= frame_start;
-                frame_start = 0;
-            }
-            if have == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
+            if scan(&mut self.buf, &mut have, last) {
+                return read;
             }
             let n = self.stream.read(&mut self.buf[have..]).unwrap();
             assert!(n > 0, "server closed");
             have += n;
+            read += n;
         }
     }
+}
+
+/// Walks the complete reply frames in `buf[..*have]`: true once one with
+/// opcode `last` is whole. Otherwise drops the frames walked (moving the
+/// partial one to the front, `*have` shrinking to match) and makes room
+/// to read more.
+fn scan(buf: &mut Vec<u8>, have: &mut usize, last: u8) -> bool {
+    let mut frame_start = 0;
+    while *have - frame_start >= 24 {
+        let h = &buf[frame_start..];
+        let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+        if *have - frame_start < 24 + body {
+            break;
+        }
+        if h[1] == last {
+            return true;
+        }
+        frame_start += 24 + body;
+    }
+    if frame_start > 0 {
+        buf.copy_within(frame_start..*have, 0);
+        *have -= frame_start;
+    }
+    if *have == buf.len() {
+        buf.resize(buf.len() * 2, 0);
+    }
+    false
 }
 
 /// Per comparison, the summed time of quickmc's calls and of the raw calls
@@ -726,29 +737,15 @@ impl RawTokio {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         self.stream.write_all(request).await.unwrap();
         let mut have = 0;
+        let mut read = 0;
         loop {
-            let mut frame_start = 0;
-            while have - frame_start >= 24 {
-                let h = &self.buf[frame_start..];
-                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
-                if have - frame_start < 24 + body {
-                    break;
-                }
-                if h[1] == last {
-                    return have;
-                }
-                frame_start += 24 + body;
-            }
-            if frame_start > 0 {
-                self.buf.copy_within(frame_start..have, 0);
-                have -= frame_start;
-            }
-            if have == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
+            if scan(&mut self.buf, &mut have, last) {
+                return read;
             }
             let n = self.stream.read(&mut self.buf[have..]).await.unwrap();
             assert!(n > 0, "server closed");
             have += n;
+            read += n;
         }
     }
 }

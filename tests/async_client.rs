@@ -603,25 +603,10 @@ async fn kills_restarts_and_stops_under_load_give_typed_errors_then_recover_with
             tokio::spawn(load)
         })
         .collect();
-    // The chaos, off the runtime: each server stopped for a while, then
-    // killed and restarted later, then restarted at once.
+    // The chaos, off the runtime.
     let chaos = tokio::task::spawn_blocking(move || {
         let mut servers = servers;
-        let quiet = || std::thread::sleep(Duration::from_millis(250));
-        for round in 0..4 {
-            let victim = &mut servers[round % 2];
-            quiet();
-            victim.pause();
-            std::thread::sleep(Duration::from_millis(400));
-            victim.resume();
-            quiet();
-            victim.kill();
-            std::thread::sleep(Duration::from_millis(200));
-            victim.restart();
-            quiet();
-            victim.restart();
-        }
-        quiet();
+        load::chaos(&mut servers);
         servers
     });
     let servers = chaos.await.expect("the chaos panicked");

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use quickmc::command::MuxLimits;
 use quickmc::distribution::DistributionKind;
 use quickmc::{Client, ClientBuilder, Error};
-use support::load::{Rng, is_outage, kind_of, settle_connections, steady_connections};
+use support::load::{Rng, chaos, is_outage, kind_of, settle_connections, steady_connections};
 use support::proxy::Proxy;
 use support::{Memcached, key};
 
@@ -440,23 +440,7 @@ fn kills_restarts_and_stops_under_load_give_typed_errors_then_recover_without_le
                 ops.fetch_add(done, Ordering::Relaxed);
             });
         }
-        // The chaos: each server in turn stopped for a while, then killed
-        // and restarted later, then restarted at once (killed under load).
-        let quiet = || std::thread::sleep(Duration::from_millis(250));
-        for round in 0..4 {
-            let victim = &mut servers[round % 2];
-            quiet();
-            victim.pause();
-            std::thread::sleep(Duration::from_millis(400));
-            victim.resume();
-            quiet();
-            victim.kill();
-            std::thread::sleep(Duration::from_millis(200));
-            victim.restart();
-            quiet();
-            victim.restart();
-        }
-        quiet();
+        chaos(&mut servers);
         stop.store(true, Ordering::SeqCst);
     });
     let errors = errors.into_inner().unwrap();

@@ -77,17 +77,7 @@ pub fn roundtrip_request(request: &Request<'_>) {
         decode_response(wire, MAX_BODY),
         Err(DecodeError::BadMagic(0x80))
     );
-    for cut in prefixes(wire.len()) {
-        let needed = if cut < HEADER_LEN {
-            HEADER_LEN
-        } else {
-            wire.len()
-        };
-        assert_eq!(
-            decode_request(&wire[..cut], MAX_BODY),
-            Ok(Decoded::Partial { needed })
-        );
-    }
+    every_prefix_is_partial(wire, |cut| decode_request(cut, MAX_BODY));
     let body = (wire.len() - HEADER_LEN) as u32;
     if body > 0 {
         assert_eq!(
@@ -130,17 +120,23 @@ pub fn roundtrip_response(response: &Response<'_>) {
                 decode_request(wire, MAX_BODY),
                 Err(DecodeError::BadMagic(0x81))
             );
-            for cut in prefixes(wire.len()) {
-                let needed = if cut < HEADER_LEN {
-                    HEADER_LEN
-                } else {
-                    wire.len()
-                };
-                assert_eq!(
-                    decode_response(&wire[..cut], MAX_BODY),
-                    Ok(Decoded::Partial { needed })
-                );
-            }
+            every_prefix_is_partial(wire, |cut| decode_response(cut, MAX_BODY));
         }
+    }
+}
+
+/// Every cut of an encoded frame short of its end decodes as `Partial`,
+/// asking for the header first, then for the whole frame.
+fn every_prefix_is_partial<'w, F: PartialEq + std::fmt::Debug>(
+    wire: &'w [u8],
+    decode: impl Fn(&'w [u8]) -> Result<Decoded<F>, DecodeError>,
+) {
+    for cut in prefixes(wire.len()) {
+        let needed = if cut < HEADER_LEN {
+            HEADER_LEN
+        } else {
+            wire.len()
+        };
+        assert_eq!(decode(&wire[..cut]), Ok(Decoded::Partial { needed }));
     }
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use quickmc::{Client, Error};
 
+use super::Memcached;
+
 /// A xorshift generator: deterministic per seed, no dependency.
 pub struct Rng(pub u64);
 
@@ -82,4 +84,27 @@ pub fn kind_of(error: &Error) -> String {
         .next()
         .unwrap_or("")
         .to_string()
+}
+
+/// The chaos the load tests run under: four rounds, each taking the first
+/// or second server in turn, stopped (SIGSTOP) for a while, then killed and
+/// restarted later, then restarted at once (killed under load).
+pub fn chaos(servers: &mut [Memcached]) {
+    let quiet = || std::thread::sleep(Duration::from_millis(250));
+    for round in 0..4 {
+        let Some(victim) = servers.get_mut(round % 2) else {
+            return;
+        };
+        quiet();
+        victim.pause();
+        std::thread::sleep(Duration::from_millis(400));
+        victim.resume();
+        quiet();
+        victim.kill();
+        std::thread::sleep(Duration::from_millis(200));
+        victim.restart();
+        quiet();
+        victim.restart();
+    }
+    quiet();
 }
