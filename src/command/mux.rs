@@ -80,6 +80,9 @@ impl Segment {
     }
 }
 
+/// The largest frame buffer a slot keeps for its next owner.
+const SPARE_FRAMES: usize = 64 * 1024;
+
 #[derive(Debug, Default)]
 struct Slot {
     generation: u64,
@@ -210,7 +213,7 @@ impl Mux {
     pub fn open(&mut self) -> Ticket {
         self.generations += 1;
         let generation = self.generations;
-        let slot = Slot {
+        let mut slot = Slot {
             generation,
             live: true,
             ..Slot::default()
@@ -218,6 +221,10 @@ impl Mux {
         let index = match self.slots.iter().position(|s| !s.live) {
             Some(free) => {
                 if let Some(s) = self.slots.get_mut(free) {
+                    // The frame buffer stays with the slot, emptied: a
+                    // caller after caller reuses it.
+                    slot.frames = std::mem::take(&mut s.frames);
+                    slot.frames.clear();
                     *s = slot;
                 }
                 free
@@ -606,6 +613,29 @@ impl Mux {
         }
     }
 
+    /// Gives back the frame buffer of a delivery of `ticket`, read, for
+    /// the next replies to reuse (no allocation per delivery). A buffer
+    /// above 64 KiB is dropped instead, so memory stays
+    /// bounded by what one connection needs.
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// let delivery = mux.take(t);
+    /// mux.recycle(t, delivery.frames);
+    /// ```
+    pub fn recycle(&mut self, ticket: Ticket, mut frames: Vec<u8>) {
+        if frames.capacity() > SPARE_FRAMES {
+            return;
+        }
+        if let Some(slot) = self.slot(ticket)
+            && slot.frames.is_empty()
+        {
+            frames.clear();
+            slot.frames = frames;
+        }
+    }
+
     /// Closes a ticket. If it still has segments in flight, their replies
     /// will be read and dropped (the caller gave up).
     ///
@@ -616,7 +646,10 @@ impl Mux {
     /// ```
     pub fn close(&mut self, ticket: Ticket) {
         if let Some(slot) = self.slot(ticket) {
-            slot.frames = Vec::new();
+            slot.frames.clear();
+            if slot.frames.capacity() > SPARE_FRAMES {
+                slot.frames = Vec::new();
+            }
             slot.abandoned = slot.segments > 0;
             slot.live = slot.abandoned;
         }
@@ -667,6 +700,35 @@ mod tests {
             Some(b)
         );
         assert!(mux.is_idle());
+    }
+
+    #[test]
+    fn a_recycled_reply_buffer_serves_the_next_caller_and_a_huge_one_is_dropped() {
+        let now = Instant::now();
+        let mut mux = Mux::new(1, MuxLimits::default());
+        let first = mux.open();
+        mux.enqueue(first, &mut Single::new(&mut Noop), now)
+            .unwrap();
+        let n = mux.output().len();
+        mux.written(n);
+        feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 1)).unwrap();
+        let delivery = mux.take(first);
+        assert_eq!(delivery.frames.len(), 24);
+        let capacity = delivery.frames.capacity();
+        mux.recycle(first, delivery.frames);
+        mux.close(first);
+        let next = mux.open();
+        assert_eq!(next.index, first.index, "the slot is reused");
+        let kept = mux
+            .slots
+            .get(next.index)
+            .map(|s| (s.frames.len(), s.frames.capacity()));
+        assert_eq!(kept, Some((0, capacity)), "empty, with the old room");
+        mux.recycle(next, Vec::with_capacity(SPARE_FRAMES + 1));
+        mux.close(next);
+        let last = mux.open();
+        let kept = mux.slots.get(last.index).map(|s| s.frames.capacity());
+        assert!(kept.is_some_and(|c| c <= SPARE_FRAMES), "{kept:?}");
     }
 
     #[test]

@@ -169,6 +169,9 @@ impl<'a> Lane<'a> {
             self.conn.broken = true;
         }
         let replied = self.exchange.replies() > 0;
+        if outcome.is_ok() {
+            self.conn.answered = self.last_progress;
+        }
         let first_exchange = !self.conn.proven;
         self.conn.proven |= outcome.is_ok() || replied;
         let outcome = outcome.map_err(|error| {

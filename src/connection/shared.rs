@@ -456,6 +456,7 @@ impl SharedConnection {
             }
         }
         if !woken.is_empty() {
+            live.conn.answered = Instant::now();
             // Replies made room: whoever waited for it tries again.
             wakes.0.append(&mut st.room_waiters);
         }
@@ -655,7 +656,7 @@ impl Job<'_> {
             .position(|c| c.epoch == epoch && c.ticket == ticket)
         {
             let casualty = st.casualties.swap_remove(at);
-            return match self.feed(casualty.delivery) {
+            return match self.feed(&casualty.delivery) {
                 Ok(()) if self.exchange.is_complete() => self.finish(st, Ok(())),
                 Ok(()) => self.finish(st, Err(casualty.failure)),
                 Err(failure) => self.finish(st, Err(failure)),
@@ -679,7 +680,11 @@ impl Job<'_> {
             Some(live) => live.mux.take(ticket),
             None => crate::command::Delivery::default(),
         };
-        if let Err(failure) = self.feed(delivery) {
+        let fed = self.feed(&delivery);
+        if let Some(live) = st.live.as_mut() {
+            live.mux.recycle(ticket, delivery.frames);
+        }
+        if let Err(failure) = fed {
             // The server broke the protocol for this exchange: the
             // connection is no good for anyone.
             shared.break_connection(st, failure.error.clone());
@@ -717,7 +722,7 @@ impl Job<'_> {
 
     /// Feeds replies routed to this job into its exchange. A reply the
     /// exchange refuses is a failure of the connection.
-    fn feed(&mut self, delivery: crate::command::Delivery) -> Result<(), Failure> {
+    fn feed(&mut self, delivery: &crate::command::Delivery) -> Result<(), Failure> {
         let server = &self.shared.server;
         let mut rest: &[u8] = &delivery.frames;
         while let Ok(Decoded::Complete { frame, len }) = decode_response(rest, u32::MAX) {
