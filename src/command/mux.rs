@@ -409,6 +409,37 @@ impl Mux {
         frame: &Response<'_>,
         raw: &[u8],
     ) -> Result<Option<Ticket>, ProtocolError> {
+        Ok(self
+            .receive_for(frame, raw, None)?
+            .map(|(ticket, _)| ticket))
+    }
+
+    /// [`receive`](Mux::receive), except that a reply to `direct` is not
+    /// stored when nothing stored for it waits before it: the caller hands
+    /// it to `direct`'s exchange itself (a reader reading its own replies
+    /// copies and decodes them once). Says whose the reply is, and whether
+    /// it was stored.
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// use quickmc::protocol::{Opcode, Response, Status};
+    /// use std::time::Instant;
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let me = mux.open();
+    /// mux.enqueue(me, &mut Single::new(&mut Noop), Instant::now())?;
+    /// let n = mux.output().len();
+    /// mux.written(n);
+    /// let reply = Response::new(Opcode::Noop, Status::Ok).opaque(1);
+    /// assert_eq!(mux.receive_for(&reply, &[], Some(me))?, Some((me, false)));
+    /// assert_eq!(mux.take(me).replies, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn receive_for(
+        &mut self,
+        frame: &Response<'_>,
+        raw: &[u8],
+        direct: Option<Ticket>,
+    ) -> Result<Option<(Ticket, bool)>, ProtocolError> {
         let Some(head) = self.segments.front() else {
             return Err(ProtocolError::Unexpected("a reply with nothing in flight"));
         };
@@ -455,8 +486,11 @@ impl Mux {
             }
             return Ok(None);
         }
+        if direct == Some(ticket) && slot.frames.is_empty() && slot.oversized.is_none() {
+            return Ok(Some((ticket, false)));
+        }
         slot.frames.extend_from_slice(raw);
-        Ok(Some(ticket))
+        Ok(Some((ticket, true)))
     }
 
     fn finish_head(&mut self) {

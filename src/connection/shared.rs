@@ -388,7 +388,15 @@ impl SharedConnection {
     /// readiness, which must then be re-armed).
     /// The owners to wake are added to `wakes` (woken once the lock is
     /// released, so they do not wake only to wait for it).
-    pub(crate) fn read_and_route(&self, st: &mut State, me: Ticket, wakes: &mut Wakes) -> bool {
+    /// `mine`, the reader's own exchange, takes the replies to `me` at
+    /// once (decoded once, not stored to be decoded again).
+    pub(crate) fn read_and_route(
+        &self,
+        st: &mut State,
+        me: Ticket,
+        mut mine: Option<&mut dyn Exchange>,
+        wakes: &mut Wakes,
+    ) -> bool {
         let Some(live) = st.live.as_mut() else {
             return true;
         };
@@ -424,8 +432,18 @@ impl SharedConnection {
                 }
                 Ok(Decoded::Complete { frame, len }) => {
                     let raw = data.get(..len).unwrap_or_default();
-                    match live.mux.receive(&frame, raw) {
-                        Ok(ticket) => (len, ticket),
+                    let direct = mine.as_ref().map(|_| me);
+                    match live.mux.receive_for(&frame, raw, direct) {
+                        Ok(Some((ticket, false))) => {
+                            // The reader's own reply: fed now. One its
+                            // exchange refuses breaks the connection.
+                            if let Some(Err(e)) = mine.as_mut().map(|m| m.receive(&frame)) {
+                                broken = Some(protocol(e));
+                                break;
+                            }
+                            (len, Some(ticket))
+                        }
+                        Ok(routed) => (len, routed.map(|(ticket, _)| ticket)),
                         Err(e) => {
                             broken = Some(protocol(e));
                             break;
@@ -720,6 +738,17 @@ impl Job<'_> {
         }
     }
 
+    /// Reads the socket as its reader (see
+    /// [`SharedConnection::read_and_route`]), this job's own replies
+    /// straight into its exchange.
+    pub(crate) fn read_and_route(&mut self, st: &mut State, wakes: &mut Wakes) -> bool {
+        let Some((ticket, _)) = self.ticket else {
+            return true;
+        };
+        self.shared
+            .read_and_route(st, ticket, Some(&mut *self.exchange), wakes)
+    }
+
     /// Feeds replies routed to this job into its exchange. A reply the
     /// exchange refuses is a failure of the connection.
     fn feed(&mut self, delivery: &crate::command::Delivery) -> Result<(), Failure> {
@@ -859,9 +888,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                         .is_some_and(|l| l.conn.transport.has_buffered_input())
                     {
                         // Decrypted bytes already in hand: no waiting.
-                        if let Some((ticket, _)) = job.ticket {
-                            let _ = shared.read_and_route(&mut st, ticket, &mut wakes);
-                        }
+                        let _ = job.read_and_route(&mut st, &mut wakes);
                         wait = Some(Duration::ZERO);
                     }
                     reading.push((index, write));
@@ -949,7 +976,7 @@ fn wait_and_read(
             shared.flush(&mut st);
         }
         if flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-            let _ = shared.read_and_route(&mut st, ticket, &mut wakes);
+            let _ = job.read_and_route(&mut st, &mut wakes);
         }
     }
 }

@@ -185,7 +185,7 @@ fn step(
         .as_ref()
         .is_some_and(|l| l.conn.transport.has_buffered_input())
     {
-        let _ = shared.read_and_route(&mut st, ticket, wakes);
+        let _ = job.read_and_route(&mut st, wakes);
         return Stepped::Again;
     }
     let unwritten = st
@@ -217,7 +217,7 @@ fn step(
         Poll::Ready(Ok(mut guard)) => {
             let mut wakes = Wakes::default();
             let mut st = shared.lock();
-            if st.reader == Some(ticket) && shared.read_and_route(&mut st, ticket, &mut wakes) {
+            if st.reader == Some(ticket) && job.read_and_route(&mut st, &mut wakes) {
                 guard.clear_ready();
             }
             Stepped::Again
