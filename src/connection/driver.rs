@@ -32,7 +32,7 @@ const BODY_OVERHEAD: u32 = 4 + 250;
 
 /// A blocking read that starts this close to a full I/O timeout still ends
 /// within the deadline (give or take this much).
-const BLOCKING_SLACK: Duration = Duration::from_millis(1);
+pub(crate) const BLOCKING_SLACK: Duration = Duration::from_millis(1);
 
 /// How long an exchange may take.
 #[derive(Debug, Clone, Copy)]

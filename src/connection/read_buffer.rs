@@ -66,9 +66,18 @@ impl ReadBuffer {
         needed: usize,
         wait: Wait,
     ) -> io::Result<usize> {
+        self.recv_with(needed, |spare| transport.recv(spare, wait))
+    }
+
+    /// One read by `read` into the spare room (see [`recv`](ReadBuffer::recv)).
+    pub(crate) fn recv_with(
+        &mut self,
+        needed: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         self.make_room(needed);
         let spare = self.buf.get_mut(self.end..).unwrap_or_default();
-        let n = transport.recv(spare, wait)?;
+        let n = read(spare)?;
         self.end = (self.end + n).min(self.buf.len());
         Ok(n)
     }

@@ -24,7 +24,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use super::driver::{Deadline, Failure};
+use super::driver::{BLOCKING_SLACK, Deadline, Failure};
 use super::thread_wake::ThreadWake;
 use super::{Connection, ConnectionOptions, closed, io_error};
 use crate::command::{Exchange, Mux, MuxError, MuxLimits, Ticket};
@@ -104,6 +104,10 @@ pub(crate) struct State {
     connecting: bool,
     /// Requests were queued for the reader to write (async driver).
     pub(crate) flush_wanted: bool,
+    /// The reader waits in a blocking read, without the lock (see
+    /// [`read_alone`]): it cannot be asked to write, so callers write
+    /// their own requests.
+    reader_blocked: bool,
     /// Callers waiting for room on the connection (back-pressure).
     room_waiters: Vec<Waiter>,
     /// Callers waiting for that connect.
@@ -252,6 +256,7 @@ impl SharedConnection {
                 waiters: Vec::new(),
                 connecting: false,
                 flush_wanted: false,
+                reader_blocked: false,
                 room_waiters: Vec::new(),
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
@@ -394,18 +399,30 @@ impl SharedConnection {
         &self,
         st: &mut State,
         me: Ticket,
-        mut mine: Option<&mut dyn Exchange>,
+        mine: Option<&mut dyn Exchange>,
         wakes: &mut Wakes,
     ) -> bool {
         let Some(live) = st.live.as_mut() else {
             return true;
         };
-        let max_value = self.options.max_value;
         let conn = &mut live.conn;
         let result = conn
             .read
             .recv(&mut *conn.transport, live.needed, Wait::NonBlock);
-        let error = match result {
+        self.route(st, me, mine, result, wakes)
+    }
+
+    /// Routes the replies buffered after a read whose result is
+    /// `received` (see [`read_and_route`](SharedConnection::read_and_route)).
+    fn route(
+        &self,
+        st: &mut State,
+        me: Ticket,
+        mut mine: Option<&mut dyn Exchange>,
+        received: std::io::Result<usize>,
+        wakes: &mut Wakes,
+    ) -> bool {
+        let error = match received {
             Ok(0) => Some(closed(&self.server)),
             Ok(_) => None,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
@@ -415,6 +432,10 @@ impl SharedConnection {
             self.break_connection(st, error);
             return true;
         }
+        let Some(live) = st.live.as_mut() else {
+            return true;
+        };
+        let max_value = self.options.max_value;
         let mut woken: Vec<Ticket> = Vec::new();
         let mut broken: Option<Error> = None;
         let mut oversized = false;
@@ -724,10 +745,13 @@ impl Job<'_> {
         // The reader writes what everyone queued: a caller that is not the
         // reader wakes it (once until it writes) rather than writing itself,
         // so requests queued meanwhile leave in one write.
-        if st.reader != Some(ticket) {
-            shared.ask_reader_to_flush(st);
-        } else if driver == Driver::Threads {
+        // (A reader in a blocking read cannot be asked: a thread writes
+        // for itself then.)
+        let reader = st.reader == Some(ticket);
+        if driver == Driver::Threads && (reader || st.reader_blocked) {
             shared.flush(st);
+        } else if !reader {
+            shared.ask_reader_to_flush(st);
         }
         match &st.live {
             None => Next::Wake,
@@ -857,10 +881,13 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         return;
     };
     let waiter = Waiter::Thread(me.clone());
+    let jobs_len = jobs.len();
     loop {
         let now = Instant::now();
         // (job index, socket to read, also writable?)
         let mut reading: Vec<(usize, bool)> = Vec::new();
+        // The one job's reader alone on its connection, with all written.
+        let mut alone = false;
         let mut waiting = false;
         let mut wait = deadline.remaining(now);
         for (index, job) in jobs.iter_mut().enumerate() {
@@ -891,6 +918,14 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                         let _ = job.read_and_route(&mut st, &mut wakes);
                         wait = Some(Duration::ZERO);
                     }
+                    alone = jobs_len == 1
+                        && !write
+                        && st.waiters.len() == 1
+                        && job.exchange.is_transmitted()
+                        && st
+                            .live
+                            .as_ref()
+                            .is_some_and(|l| l.conn.transport.is_plain());
                     reading.push((index, write));
                     waiting = true;
                     if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
@@ -910,10 +945,78 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         }
         if reading.is_empty() {
             me.park(wait);
+        } else if let (true, [job]) = (alone, &mut *jobs)
+            && blocking_fits(job.shared.options.transport.read_timeout, wait)
+        {
+            read_alone(job);
         } else {
             wait_and_read(jobs, &reading, &me, wait);
         }
     }
+}
+
+/// Whether a blocking read, which the socket's `read_timeout` bounds,
+/// ends within `wait` (give or take [`BLOCKING_SLACK`]).
+fn blocking_fits(read_timeout: Option<Duration>, wait: Option<Duration>) -> bool {
+    match (read_timeout, wait) {
+        (None, None) => true,
+        (Some(timeout), Some(wait)) => wait + BLOCKING_SLACK >= timeout,
+        _ => false,
+    }
+}
+
+/// The reader alone on its connection, with all its requests written,
+/// waits for its replies in one blocking read (which the socket's read
+/// timeout bounds), without the lock: one syscall where poll and read are
+/// two, as on a pooled connection. A caller arriving meanwhile writes its
+/// own requests (a blocked reader cannot be asked to), and its replies are
+/// routed when the read returns. A connection broken meanwhile is shut
+/// down, which ends the read; the job then learns of it from its casualty.
+fn read_alone(job: &mut Job<'_>) {
+    let shared = job.shared;
+    let Some((ticket, epoch)) = job.ticket else {
+        return;
+    };
+    let (fd, mut read, needed) = {
+        let mut st = shared.lock();
+        if st.epoch != epoch || st.reader != Some(ticket) {
+            return;
+        }
+        let Some(live) = st.live.as_mut() else {
+            return;
+        };
+        let taken = (
+            live.poll_fd.clone(),
+            std::mem::take(&mut live.conn.read),
+            live.needed,
+        );
+        st.reader_blocked = true;
+        taken
+    };
+    let received = read.recv_with(needed, |spare| {
+        loop {
+            match rustix::net::recv(&*fd, &mut *spare, rustix::net::RecvFlags::empty()) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Ok((n, _)) => return Ok(n),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    });
+    let mut wakes = Wakes::default();
+    let mut st = shared.lock();
+    st.reader_blocked = false;
+    let same = st.epoch == epoch;
+    match st.live.as_mut() {
+        Some(live) if same => live.conn.read = read,
+        _ => return,
+    }
+    shared.route(
+        &mut st,
+        ticket,
+        Some(&mut *job.exchange),
+        received,
+        &mut wakes,
+    );
 }
 
 /// Waits until a socket this thread reads is ready or another thread wakes

@@ -105,6 +105,12 @@ pub(crate) trait Transport: Send + fmt::Debug {
     fn has_buffered_input(&self) -> bool {
         false
     }
+    /// Whether the bytes on the socket are the replies themselves, so a
+    /// read straight from its descriptor may stand for [`recv`](Transport::recv)
+    /// (not so when the transport decrypts them).
+    fn is_plain(&self) -> bool {
+        false
+    }
     /// The idle check, without blocking.
     fn idle(&mut self) -> Idle;
     /// Closes the stream for writing and reading.

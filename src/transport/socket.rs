@@ -91,6 +91,10 @@ impl Transport for Socket {
         }
     }
 
+    fn is_plain(&self) -> bool {
+        true
+    }
+
     fn idle(&mut self) -> Idle {
         // One syscall: a non-blocking peek says quiet, closed or stray.
         let mut probe = [0u8; 1];
