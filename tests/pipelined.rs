@@ -877,3 +877,42 @@ fn callers_waiting_for_room_fail_with_a_timeout_instead_of_hanging() {
         );
     }
 }
+
+/// A lone reader waits for its reply in a blocking read, where it cannot
+/// be asked to write: a caller arriving meanwhile writes its own request
+/// at once (it does not wait for the reader's reply), and both are answered.
+#[test]
+fn a_caller_arriving_while_the_lone_reader_waits_writes_its_own_request_at_once() {
+    let server = &pair()[0];
+    let proxy = Proxy::start(&server.spec());
+    let client = pipelined([proxy.spec()])
+        .pipelined(1)
+        .io_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .unwrap();
+    let (first, second) = (key("pipe_alone", "first"), key("pipe_alone", "second"));
+    assert!(client.set(&first, value_of(&first), 0).unwrap());
+    assert!(client.set(&second, value_of(&second), 0).unwrap());
+    // The first caller's reply is held back for long after the second
+    // caller's request should have gone out.
+    proxy.set_fault(support::proxy::Fault::Delay(Duration::from_secs(2)));
+    let (c, k) = (client.clone(), first.clone());
+    let reader = std::thread::spawn(move || c.get::<String>(&k));
+    std::thread::sleep(Duration::from_millis(200));
+    let before = proxy.request_bytes();
+    let (c, k) = (client.clone(), second.clone());
+    let newcomer = std::thread::spawn(move || c.get::<String>(&k));
+    let end = Instant::now() + Duration::from_millis(1500);
+    while proxy.request_bytes() == before && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let written_at_once = proxy.request_bytes() > before;
+    let got = (reader.join().unwrap(), newcomer.join().unwrap());
+    proxy.set_fault(support::proxy::Fault::Pass);
+    assert!(
+        written_at_once,
+        "the second request waited for the first reply"
+    );
+    assert_eq!(got.0.unwrap(), Some(value_of(&first)));
+    assert_eq!(got.1.unwrap(), Some(value_of(&second)));
+}
