@@ -4,7 +4,9 @@
 //! [`batch_model`](super::batch_model). (The older reply matcher,
 //! `protocol::BatchMatcher`, is the `batch` target's.)
 
-use quickmc::command::{Batch, BatchOp, CounterOp, Exchange, KeyOutcome, KeyTable, StoreMode};
+use quickmc::command::{
+    Batch, BatchOp, CounterOp, Exchange, KeyOutcome, KeyTable, StoreMode, Windows,
+};
 use quickmc::protocol::{Opcode, Response, Status};
 
 use super::batch_model::{Model, Outcome, Values, Window};
@@ -34,6 +36,8 @@ struct Setup<'a> {
     items: Vec<u32>,
     values: Option<Values>,
     first_opaque: u32,
+    /// Windows for a connection of its own (cut at the budget).
+    own: bool,
 }
 
 fn read_op(r: &mut Reader<'_>) -> BatchOp {
@@ -92,6 +96,7 @@ fn read_setup<'a>(r: &mut Reader<'a>) -> Setup<'a> {
         items,
         values,
         first_opaque: r.u32(),
+        own: r.u8() & 1 == 1,
     }
 }
 
@@ -311,7 +316,7 @@ impl Run<'_, '_> {
     /// Transmits what is left and answers every window's Noop in order.
     fn finish(&mut self) {
         while !self.model.is_complete() {
-            if let Some(w) = self.front() {
+            if let Some(w) = self.front().filter(|w| w.closed) {
                 assert!(!self.batch.is_complete());
                 let noop = Response::new(Opcode::Noop, Status::Ok).opaque(w.noop());
                 assert!(self.receive(&noop).is_ok(), "an honest Noop refused");
@@ -341,8 +346,18 @@ pub fn batch_machine(data: &[u8]) {
         .as_ref()
         .map(|v| v as &dyn quickmc::command::ValueSource);
     let mut run = Run {
-        batch: Batch::new(setup.op, &table, &setup.items, source),
-        model: Model::new(setup.op, &setup.keys, &setup.items, setup.values.as_ref()),
+        batch: Batch::new(setup.op, &table, &setup.items, source).windows(if setup.own {
+            Windows::OWN
+        } else {
+            Windows::SHARED
+        }),
+        model: Model::new(
+            setup.op,
+            &setup.keys,
+            &setup.items,
+            setup.values.as_ref(),
+            setup.own,
+        ),
         next_opaque: setup.first_opaque,
     };
     run.check();

@@ -12,11 +12,11 @@ use quickmc::protocol::{
 use quickmc::value::Item;
 use quickmc::{Error, KeyError};
 
-/// A window closes after this many requests ...
-pub const WINDOW_REQUESTS: usize = 1024;
-/// ... or once its requests take this many bytes (the command layer's
-/// documented bounds; its constants are private).
-pub const WINDOW_BYTES: usize = 128 * 1024;
+/// A window closes after so many requests, or once its requests take so
+/// many bytes: (requests, bytes) of `Windows::SHARED` and `Windows::OWN`
+/// (the command layer's documented bounds; its fields are private).
+pub const SHARED_WINDOWS: (usize, usize) = (1024, 128 * 1024);
+pub const OWN_WINDOWS: (usize, usize) = (16 * 1024, 1024 * 1024);
 
 /// Values of a store batch: item `i` is `sizes[i % n]` bytes of a pattern
 /// starting at `i % 251`, with flags `flags ^ i`, unless bit `i % 64` of
@@ -94,6 +94,9 @@ pub struct Window {
     pub bytes: usize,
     /// Offset of the first request not answered or passed over.
     pub next: usize,
+    /// Whether its Noop was sent (an own-connection window may be cut
+    /// between transmits, open until then).
+    pub closed: bool,
 }
 
 impl Window {
@@ -120,6 +123,9 @@ pub struct Model<'a> {
     pub answered: usize,
     pub events: Vec<(u32, Outcome)>,
     pub replies: usize,
+    /// Windows for a connection of its own (`Windows::OWN`): longer, and
+    /// cut where a transmit's budget is reached.
+    pub own: bool,
 }
 
 impl<'a> Model<'a> {
@@ -128,6 +134,7 @@ impl<'a> Model<'a> {
         keys: &'a [Vec<u8>],
         items: &'a [u32],
         values: Option<&'a Values>,
+        own: bool,
     ) -> Model<'a> {
         Model {
             op,
@@ -140,6 +147,7 @@ impl<'a> Model<'a> {
             answered: 0,
             events: Vec::new(),
             replies: 0,
+            own,
         }
     }
 
@@ -218,11 +226,14 @@ impl<'a> Model<'a> {
     }
 
     /// Checks what one `transmit(next, out, budget)` wrote (`wire`, after
-    /// `before` bytes already in `out`) and advances the model: windows
-    /// are whole, each closed by a Noop exactly when it is full or the items
-    /// run out; opaques run on from `next` (an item that cannot be sent
-    /// takes its opaque and is reported); no window starts once `out` holds
-    /// `budget` bytes. Returns the opaque the connection must hand out next.
+    /// `before` bytes already in `out`) and advances the model: each window
+    /// is closed by a Noop exactly when it is full or the items run out;
+    /// opaques run on from `next` (an item that cannot be sent takes its
+    /// opaque and is reported). Shared windows are whole, and none starts
+    /// once `out` holds `budget` bytes; an own window stops there too, and
+    /// the next transmit goes on with it (its opaques run on from its own,
+    /// whatever `next` is then). Returns the opaque the connection must
+    /// hand out next.
     pub fn transmit(&mut self, next: u32, before: usize, wire: &[u8], budget: usize) -> u32 {
         let mut requests = Vec::new();
         let mut rest = wire;
@@ -235,29 +246,47 @@ impl<'a> Model<'a> {
                 other => panic!("the batch wrote bytes that are not requests: {other:?}"),
             }
         }
+        let (max_requests, max_bytes) = if self.own {
+            OWN_WINDOWS
+        } else {
+            SHARED_WINDOWS
+        };
         let mut written = before;
         let mut next = next;
         let mut sent = requests.into_iter();
-        if self.pos == self.items.len() && !self.transmitted && written < budget {
+        let mut open = self.windows.back().is_some_and(|w| !w.closed);
+        if self.pos == self.items.len() && !self.transmitted && written < budget && !open {
             // Nothing to send at all.
             assert!(self.items.is_empty());
             self.transmitted = true;
         }
-        while !self.transmitted && written < budget {
-            let mut w = Window {
-                first: next,
-                start: self.pos,
-                len: 0,
-                bytes: 0,
-                next: 0,
+        while !self.transmitted && (written < budget || open) {
+            let mut w = match self.windows.back() {
+                Some(&w) if !w.closed => {
+                    self.windows.pop_back();
+                    w
+                }
+                _ => Window {
+                    first: next,
+                    start: self.pos,
+                    len: 0,
+                    bytes: 0,
+                    next: 0,
+                    closed: false,
+                },
             };
-            let mut largest = 0;
+            // The length of the last request this call added to it.
+            let mut last = None;
             loop {
-                let full = w.len >= WINDOW_REQUESTS || w.bytes >= WINDOW_BYTES;
+                if self.own && written >= budget {
+                    break;
+                }
+                let full = w.len >= max_requests || w.bytes >= max_bytes;
                 if full || self.pos == self.items.len() {
                     let (noop, len) = sent.next().expect("a window without its Noop");
                     assert_eq!(noop, Request::new(Opcode::Noop, b"").opaque(w.noop()));
                     written += len;
+                    w.closed = true;
                     break;
                 }
                 let pos = self.pos;
@@ -273,13 +302,26 @@ impl<'a> Model<'a> {
                 assert_eq!(request, self.request(pos, opaque), "request {pos}");
                 w.bytes += len;
                 written += len;
-                largest = largest.max(len);
+                last = Some(len);
             }
-            assert!(w.len <= WINDOW_REQUESTS);
-            assert!(w.bytes < WINDOW_BYTES + largest);
-            next = w.noop().wrapping_add(1);
-            self.transmitted = self.pos == self.items.len();
+            assert!(w.len <= max_requests);
+            if let Some(len) = last {
+                assert!(
+                    w.bytes - len < max_bytes,
+                    "a full window took another request"
+                );
+            }
+            open = !w.closed;
+            next = if w.closed {
+                w.noop().wrapping_add(1)
+            } else {
+                w.noop()
+            };
+            self.transmitted = w.closed && self.pos == self.items.len();
             self.windows.push_back(w);
+            if open {
+                break;
+            }
         }
         assert!(sent.next().is_none(), "more requests than the model sends");
         next
@@ -290,7 +332,7 @@ impl<'a> Model<'a> {
         let Some(&w) = self.windows.front() else {
             return false;
         };
-        if frame.opcode == Opcode::Noop && frame.opaque == w.noop() {
+        if w.closed && frame.opcode == Opcode::Noop && frame.opaque == w.noop() {
             if frame.status != Status::Ok {
                 return false;
             }

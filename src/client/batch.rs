@@ -7,7 +7,7 @@ use super::Client;
 use super::keys::BatchKeys;
 use super::retry::{self, Attempt};
 use crate::Error;
-use crate::command::{Batch, BatchOp, Exchange, HitValues, KeyEvent, ValueSource};
+use crate::command::{Batch, BatchOp, Exchange, HitValues, KeyEvent, ValueSource, Windows};
 use crate::connection::Deadline;
 
 /// A server that did not finish its share of a batch.
@@ -60,10 +60,14 @@ impl Client {
             .map(|(server, items)| (*server, Cow::Borrowed(items.as_slice())))
             .collect();
         let mut first = true;
+        let windows = match self.inner.shared {
+            Some(_) => Windows::SHARED,
+            None => Windows::OWN,
+        };
         while !pending.is_empty() {
             let mut batches: Vec<Batch<'_>> = pending
                 .iter()
-                .map(|(_, items)| Batch::new(op, &keys.table, items, values))
+                .map(|(_, items)| Batch::new(op, &keys.table, items, values).windows(windows))
                 .collect();
             let ran = {
                 let mut work: Vec<(usize, &mut dyn Exchange)> = pending

@@ -10,10 +10,50 @@ use crate::protocol::{BatchError, Extras, Opcode, Request, Response, Status};
 use crate::value::Item;
 use crate::{Error, ProtocolError};
 
-/// A window closes after this many requests ...
-const WINDOW_REQUESTS: usize = 1024;
-/// ... or once its requests take this many bytes.
-const WINDOW_BYTES: usize = 128 * 1024;
+/// How large a batch's windows grow — a window closes (with its Noop)
+/// after so many requests, or once its requests take so many bytes — and
+/// whether each is encoded whole.
+///
+/// ```
+/// use quickmc::command::{Batch, BatchOp, KeyTable, Windows};
+/// let keys = KeyTable::default();
+/// let batch = Batch::new(BatchOp::Delete, &keys, &[], None).windows(Windows::OWN);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    requests: usize,
+    bytes: usize,
+    /// Encoded whole (contiguous on the wire), or cut where a write ends.
+    whole: bool,
+}
+
+impl Windows {
+    /// On a connection others share: a window holds their requests back
+    /// while it is on the wire, so it stays short.
+    ///
+    /// ```
+    /// assert_ne!(quickmc::command::Windows::SHARED, quickmc::command::Windows::OWN);
+    /// ```
+    pub const SHARED: Windows = Windows {
+        requests: 1024,
+        bytes: 128 * 1024,
+        whole: true,
+    };
+
+    /// On a connection of its own: nobody waits behind a window, and each
+    /// window's Noop reply costs a wake-up while requests are still being
+    /// written, so windows are longer; and a window may be cut between
+    /// writes (the server starts on it while the rest is encoded).
+    ///
+    /// ```
+    /// let own = quickmc::command::Windows::OWN;
+    /// ```
+    pub const OWN: Windows = Windows {
+        requests: 16 * 1024,
+        bytes: 1024 * 1024,
+        whole: false,
+    };
+}
 
 /// What a batch does to each of its keys.
 ///
@@ -307,6 +347,8 @@ struct Window {
     bytes: usize,
     /// Offset of the first request not yet answered or passed over.
     next: usize,
+    /// Whether its Noop was encoded (until then, more requests may join).
+    closed: bool,
 }
 
 impl Window {
@@ -314,8 +356,8 @@ impl Window {
         self.first_opaque.wrapping_add(self.len as u32)
     }
 
-    fn is_full(&self) -> bool {
-        self.len >= WINDOW_REQUESTS || self.bytes >= WINDOW_BYTES
+    fn is_full(&self, limits: Windows) -> bool {
+        self.len >= limits.requests || self.bytes >= limits.bytes
     }
 
     /// The offset of the request `opaque` answers, checked for order.
@@ -383,6 +425,7 @@ pub struct Batch<'a> {
     events: Vec<KeyEvent>,
     values: HitValues,
     replies: usize,
+    windows: Windows,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -432,7 +475,20 @@ impl<'a> Batch<'a> {
             events: Vec::with_capacity(hits),
             values: HitValues::with_capacity(hits),
             replies: 0,
+            windows: Windows::SHARED,
         }
+    }
+
+    /// Sets how large its windows grow ([`Windows::SHARED`] unless set).
+    ///
+    /// ```
+    /// use quickmc::command::{Batch, BatchOp, KeyTable, Windows};
+    /// let keys = KeyTable::default();
+    /// let batch = Batch::new(BatchOp::Delete, &keys, &[], None).windows(Windows::OWN);
+    /// ```
+    pub fn windows(mut self, windows: Windows) -> Batch<'a> {
+        self.windows = windows;
+        self
     }
 
     /// The per-key events recorded (hits and failures, in the order the
@@ -528,18 +584,25 @@ impl<'a> Batch<'a> {
 
 impl Exchange for Batch<'_> {
     fn transmit(&mut self, next_opaque: &mut u32, out: &mut Vec<u8>, budget: usize) {
-        let mut open: Option<Window> = None;
-        // A window is always encoded whole, so it is contiguous on the wire
-        // even when another exchange's requests follow it.
-        while !self.transmitted && (open.is_some() || out.len() < budget) {
+        // The window being encoded is the last in flight, open until its
+        // Noop is. On a shared connection it is encoded whole, so it is
+        // contiguous on the wire even when another exchange's requests
+        // follow it; on a connection of its own it may stop at the budget
+        // and go on at the next call (the server starts on it meanwhile).
+        while !self.transmitted {
+            let open = self.in_flight.back().filter(|w| !w.closed).copied();
+            let finish_window = self.windows.whole && open.is_some();
+            if out.len() >= budget && !finish_window {
+                break;
+            }
             let end = self.next >= self.items.len();
-            if end || open.is_some_and(|w| w.is_full()) {
-                if let Some(window) = open.take() {
+            if end || open.is_some_and(|w| w.is_full(self.windows)) {
+                if let Some(window) = self.in_flight.back_mut().filter(|w| !w.closed) {
                     let noop = window.noop_opaque();
                     let encoded = Request::new(Opcode::Noop, b"").opaque(noop).encode(out);
                     debug_assert!(encoded.is_ok(), "a Noop always encodes");
                     *next_opaque = noop.wrapping_add(1);
-                    self.in_flight.push_back(window);
+                    window.closed = true;
                 }
                 self.transmitted = end;
                 continue;
@@ -547,13 +610,19 @@ impl Exchange for Batch<'_> {
             let Some(&item) = self.items.get(self.next) else {
                 break;
             };
-            let window = open.get_or_insert(Window {
-                first_opaque: *next_opaque,
-                start: self.next,
-                len: 0,
-                bytes: 0,
-                next: 0,
-            });
+            if open.is_none() {
+                self.in_flight.push_back(Window {
+                    first_opaque: *next_opaque,
+                    start: self.next,
+                    len: 0,
+                    bytes: 0,
+                    next: 0,
+                    closed: false,
+                });
+            }
+            let Some(window) = self.in_flight.back_mut() else {
+                break;
+            };
             let opaque = window.first_opaque.wrapping_add(window.len as u32);
             window.len += 1;
             self.next += 1;
@@ -564,9 +633,14 @@ impl Exchange for Batch<'_> {
                 self.unsent.push(self.next - 1);
                 self.fail(item, error);
             }
-            if let Some(window) = open.as_mut() {
+            if let Some(window) = self.in_flight.back_mut() {
                 window.bytes += out.len() - before;
             }
+        }
+        // Stopped inside a window: the connection's opaques go on after
+        // the requests sent so far.
+        if let Some(window) = self.in_flight.back().filter(|w| !w.closed) {
+            *next_opaque = window.noop_opaque();
         }
     }
 
@@ -574,11 +648,15 @@ impl Exchange for Batch<'_> {
         self.transmitted
     }
 
+    fn whole_segments(&mut self) {
+        self.windows.whole = true;
+    }
+
     fn receive(&mut self, frame: &Response<'_>) -> Result<(), ProtocolError> {
         let Some(window) = self.in_flight.front().copied() else {
             return Err(BatchError::AfterEnd.into());
         };
-        if frame.opcode == Opcode::Noop && frame.opaque == window.noop_opaque() {
+        if window.closed && frame.opcode == Opcode::Noop && frame.opaque == window.noop_opaque() {
             if frame.status != Status::Ok {
                 return Err(BatchError::NoopFailed(frame.status).into());
             }
@@ -726,6 +804,53 @@ mod tests {
         let keys = table(3);
         let items = [0, 1, 2];
         let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
+        let (mut opaque, mut wire) = (0u32, Vec::new());
+        batch.transmit(&mut opaque, &mut wire, 1);
+        assert_eq!(requests(&wire).len(), 4);
+        assert!(batch.is_transmitted());
+    }
+
+    #[test]
+    fn on_a_connection_of_its_own_a_window_stops_at_the_budget_and_goes_on_where_it_stopped() {
+        let keys = table(3);
+        let items = [0, 1, 2];
+        let mut batch = Batch::new(BatchOp::Delete, &keys, &items, None).windows(Windows::OWN);
+        let (mut opaque, mut wire) = (5u32, Vec::new());
+        batch.transmit(&mut opaque, &mut wire, 1);
+        assert_eq!(
+            requests(&wire),
+            vec![(Opcode::DeleteQ, 5)],
+            "one request, no Noop yet"
+        );
+        assert_eq!(opaque, 6, "the connection's opaques go on after it");
+        // A reply to the first part, before the window's Noop is even encoded.
+        let missing = Response::new(Opcode::DeleteQ, Status::KeyNotFound).opaque(5);
+        batch.receive(&missing).unwrap();
+        assert!(batch.receive(&noop(6)).is_err(), "no Noop was sent");
+        let mut more = Vec::new();
+        batch.transmit(&mut opaque, &mut more, usize::MAX);
+        assert_eq!(
+            requests(&more),
+            vec![
+                (Opcode::DeleteQ, 6),
+                (Opcode::DeleteQ, 7),
+                (Opcode::Noop, 8)
+            ]
+        );
+        assert_eq!(opaque, 9);
+        batch.receive(&noop(8)).unwrap();
+        assert!(batch.is_complete() && batch.unsettled().is_empty());
+        let (events, _) = batch.into_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].item, 0);
+    }
+
+    #[test]
+    fn a_multiplexer_gets_whole_windows_from_a_batch_made_for_a_connection_of_its_own() {
+        let keys = table(3);
+        let items = [0, 1, 2];
+        let mut batch = Batch::new(BatchOp::Get, &keys, &items, None).windows(Windows::OWN);
+        batch.whole_segments();
         let (mut opaque, mut wire) = (0u32, Vec::new());
         batch.transmit(&mut opaque, &mut wire, 1);
         assert_eq!(requests(&wire).len(), 4);

@@ -62,6 +62,13 @@ pub trait Exchange: Send {
     /// How many replies arrived so far.
     fn replies(&self) -> usize;
 
+    /// From now on, every [`transmit`](Exchange::transmit) ends where the
+    /// replies to what it sent end, as [`reply_shape`](Exchange::reply_shape)
+    /// says (a batch then encodes each window whole). A multiplexer calls
+    /// this before it transmits; on a connection of its own, an exchange
+    /// may stop anywhere.
+    fn whole_segments(&mut self) {}
+
     /// Whether the answer received leaves the connection unusable (memcached
     /// closes a connection after an authentication error).
     fn spoils_connection(&self) -> bool {

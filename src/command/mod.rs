@@ -37,7 +37,7 @@ mod single;
 mod stats;
 mod status;
 
-pub use batch::{Batch, BatchOp, HitValues, KeyEvent, KeyOutcome, ValueRef, ValueSource};
+pub use batch::{Batch, BatchOp, HitValues, KeyEvent, KeyOutcome, ValueRef, ValueSource, Windows};
 pub use exchange::{Exchange, ReplyShape, Single};
 pub use keys::KeyTable;
 pub use mux::{Delivery, Mux, MuxError, MuxLimits, Ticket};

@@ -283,8 +283,9 @@ impl Mux {
         }
         let (first, before) = (self.next_opaque, self.out.len());
         // A budget of one byte: a single request, or exactly one window
-        // (a window is always encoded whole).
+        // (encoded whole).
         let budget = before + 1;
+        exchange.whole_segments();
         exchange.transmit(&mut self.next_opaque, &mut self.out, budget);
         let bytes = self.out.len() - before;
         let end = self.next_opaque;
