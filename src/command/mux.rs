@@ -80,8 +80,11 @@ impl Segment {
     }
 }
 
-/// The largest frame buffer a slot keeps for its next owner.
+/// The largest frame buffer a slot keeps for its next owner ...
 const SPARE_FRAMES: usize = 64 * 1024;
+/// ... in the first this many slots (the ones callers reuse most), so a
+/// connection that once had many callers at once keeps little.
+const SPARE_SLOTS: usize = 4;
 
 #[derive(Debug, Default)]
 struct Slot {
@@ -649,9 +652,9 @@ impl Mux {
     }
 
     /// Gives back the frame buffer of a delivery of `ticket`, read, for
-    /// the next replies to reuse (no allocation per delivery). A buffer
-    /// above 64 KiB is dropped instead, so memory stays
-    /// bounded by what one connection needs.
+    /// the next replies to reuse (no allocation per delivery). Only the
+    /// first few slots keep one, of at most 64 KiB; other buffers are
+    /// dropped, so what a connection keeps stays small.
     ///
     /// ```
     /// let mut mux = quickmc::command::Mux::new(1, Default::default());
@@ -660,7 +663,7 @@ impl Mux {
     /// mux.recycle(t, delivery.frames);
     /// ```
     pub fn recycle(&mut self, ticket: Ticket, mut frames: Vec<u8>) {
-        if frames.capacity() > SPARE_FRAMES {
+        if frames.capacity() > SPARE_FRAMES || ticket.index >= SPARE_SLOTS {
             return;
         }
         if let Some(slot) = self.slot(ticket)
@@ -682,7 +685,7 @@ impl Mux {
     pub fn close(&mut self, ticket: Ticket) {
         if let Some(slot) = self.slot(ticket) {
             slot.frames.clear();
-            if slot.frames.capacity() > SPARE_FRAMES {
+            if slot.frames.capacity() > SPARE_FRAMES || ticket.index >= SPARE_SLOTS {
                 slot.frames = Vec::new();
             }
             slot.abandoned = slot.segments > 0;

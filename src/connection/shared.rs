@@ -766,9 +766,14 @@ impl Job<'_> {
     /// [`SharedConnection::read_and_route`]), this job's own replies
     /// straight into its exchange.
     pub(crate) fn read_and_route(&mut self, st: &mut State, wakes: &mut Wakes) -> bool {
-        let Some((ticket, _)) = self.ticket else {
+        // A ticket of a connection that broke meanwhile may equal one on
+        // its successor (each mux numbers from the start): not this job's.
+        let Some((ticket, epoch)) = self.ticket else {
             return true;
         };
+        if epoch != st.epoch {
+            return true;
+        }
         self.shared
             .read_and_route(st, ticket, Some(&mut *self.exchange), wakes)
     }
@@ -979,12 +984,18 @@ fn read_alone(job: &mut Job<'_>) {
     };
     let (fd, mut read, needed) = {
         let mut st = shared.lock();
-        if st.epoch != epoch || st.reader != Some(ticket) {
+        // Still alone, with nothing queued since it looked: a caller that
+        // came meanwhile may have asked it to write.
+        let alone = st.waiters.len() == 1 && !st.flush_wanted;
+        if st.epoch != epoch || st.reader != Some(ticket) || !alone {
             return;
         }
         let Some(live) = st.live.as_mut() else {
             return;
         };
+        if !live.mux.output().is_empty() || live.conn.transport.has_pending_output() {
+            return;
+        }
         let taken = (
             live.poll_fd.clone(),
             std::mem::take(&mut live.conn.read),
@@ -1066,13 +1077,13 @@ fn wait_and_read(
         let Some(job) = jobs.get_mut(*index) else {
             continue;
         };
-        let Some((ticket, _)) = job.ticket else {
+        let Some((ticket, epoch)) = job.ticket else {
             continue;
         };
         let shared = job.shared;
         let mut wakes = Wakes::default();
         let mut st = shared.lock();
-        if st.reader != Some(ticket) {
+        if st.reader != Some(ticket) || st.epoch != epoch {
             continue;
         }
         if flags.intersects(PollFlags::OUT) {
