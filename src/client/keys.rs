@@ -77,6 +77,7 @@ impl Client {
         }
         let strict = self.inner.behavior.strict_keys;
         let mut table = KeyTable::with_capacity(keys.len(), total);
+        let mut skipped = false;
         for key in keys {
             let key = key.as_ref();
             if key.is_empty() {
@@ -84,12 +85,13 @@ impl Client {
                     return Err(KeyError::Empty.into());
                 }
                 table.push(b"", b"");
+                skipped = true;
                 continue;
             }
             let index = table.push(prefix, key);
             check(table.key(index), strict)?;
         }
-        let (unique, duplicates) = deduplicate(&table, keep);
+        let (unique, duplicates) = deduplicate(&table, keep, skipped);
         if self.server_count() == 1 {
             // Every key goes to the one server (if it is not ejected).
             let routes = match unique.first() {
@@ -124,11 +126,16 @@ impl Client {
 
 /// The items to send (non-empty keys in caller order; each distinct key
 /// once unless `keep` is `All`) and the caller keys that repeat one of them.
-fn deduplicate(table: &KeyTable, keep: Keep) -> (Vec<u32>, Vec<(u32, u32)>) {
+/// `skipped`: whether the table holds empty keys (skipped, not sent).
+fn deduplicate(table: &KeyTable, keep: Keep, skipped: bool) -> (Vec<u32>, Vec<(u32, u32)>) {
     let mut unique = Vec::with_capacity(table.len());
     let mut duplicates = Vec::new();
     if table.len() < 2 || keep == Keep::All {
-        unique.extend((0..table.len() as u32).filter(|&i| !table.key(i as usize).is_empty()));
+        if skipped {
+            unique.extend((0..table.len() as u32).filter(|&i| !table.key(i as usize).is_empty()));
+        } else {
+            unique.extend(0..table.len() as u32);
+        }
         return (unique, duplicates);
     }
     // Key bytes -> position in `unique`.
@@ -184,11 +191,13 @@ mod tests {
     #[test]
     fn reads_and_stores_send_every_copy_and_deletes_the_first() {
         let t = table(&["a", "b", "a", "", "a"]);
-        let (unique, dups) = deduplicate(&t, Keep::First);
+        let (unique, dups) = deduplicate(&t, Keep::First, true);
         assert_eq!(unique, vec![0, 1]);
         assert_eq!(dups, vec![(2, 0), (4, 0)]);
-        let (unique, dups) = deduplicate(&t, Keep::All);
+        let (unique, dups) = deduplicate(&t, Keep::All, true);
         assert_eq!(unique, vec![0, 1, 2, 4]);
         assert!(dups.is_empty());
+        let (unique, _) = deduplicate(&table(&["a", "b", "a"]), Keep::All, false);
+        assert_eq!(unique, vec![0, 1, 2]);
     }
 }

@@ -589,28 +589,18 @@ impl Exchange for Batch<'_> {
         // contiguous on the wire even when another exchange's requests
         // follow it; on a connection of its own it may stop at the budget
         // and go on at the next call (the server starts on it meanwhile).
+        let cut = !self.windows.whole;
         while !self.transmitted {
-            let open = self.in_flight.back().filter(|w| !w.closed).copied();
-            let finish_window = self.windows.whole && open.is_some();
-            if out.len() >= budget && !finish_window {
+            let open = self.in_flight.back().is_some_and(|w| !w.closed);
+            if out.len() >= budget && (cut || !open) {
                 break;
             }
-            let end = self.next >= self.items.len();
-            if end || open.is_some_and(|w| w.is_full(self.windows)) {
-                if let Some(window) = self.in_flight.back_mut().filter(|w| !w.closed) {
-                    let noop = window.noop_opaque();
-                    let encoded = Request::new(Opcode::Noop, b"").opaque(noop).encode(out);
-                    debug_assert!(encoded.is_ok(), "a Noop always encodes");
-                    *next_opaque = noop.wrapping_add(1);
-                    window.closed = true;
+            if !open {
+                if self.next >= self.items.len() {
+                    // Nothing (more) to send.
+                    self.transmitted = true;
+                    break;
                 }
-                self.transmitted = end;
-                continue;
-            }
-            let Some(&item) = self.items.get(self.next) else {
-                break;
-            };
-            if open.is_none() {
                 self.in_flight.push_back(Window {
                     first_opaque: *next_opaque,
                     start: self.next,
@@ -620,22 +610,36 @@ impl Exchange for Batch<'_> {
                     closed: false,
                 });
             }
-            let Some(window) = self.in_flight.back_mut() else {
+            let Some(mut window) = self.in_flight.pop_back() else {
                 break;
             };
-            let opaque = window.first_opaque.wrapping_add(window.len as u32);
-            window.len += 1;
-            self.next += 1;
-            let before = out.len();
-            // An item that cannot be encoded is left out (nothing written,
-            // so no reply comes for its opaque) and reported.
-            if let Err(error) = self.encode_item(item, opaque, out) {
-                self.unsent.push(self.next - 1);
-                self.fail(item, error);
-            }
-            if let Some(window) = self.in_flight.back_mut() {
+            let stops = |out: &Vec<u8>| cut && out.len() >= budget;
+            while !window.is_full(self.windows) && !stops(out) {
+                let Some(&item) = self.items.get(self.next) else {
+                    break;
+                };
+                let opaque = window.first_opaque.wrapping_add(window.len as u32);
+                window.len += 1;
+                self.next += 1;
+                let before = out.len();
+                // An item that cannot be encoded is left out (nothing
+                // written, so no reply comes for its opaque) and reported.
+                if let Err(error) = self.encode_item(item, opaque, out) {
+                    self.unsent.push(self.next - 1);
+                    self.fail(item, error);
+                }
                 window.bytes += out.len() - before;
             }
+            let end = self.next >= self.items.len();
+            if (end || window.is_full(self.windows)) && !stops(out) {
+                let noop = window.noop_opaque();
+                let encoded = Request::new(Opcode::Noop, b"").opaque(noop).encode(out);
+                debug_assert!(encoded.is_ok(), "a Noop always encodes");
+                *next_opaque = noop.wrapping_add(1);
+                window.closed = true;
+                self.transmitted = end;
+            }
+            self.in_flight.push_back(window);
         }
         // Stopped inside a window: the connection's opaques go on after
         // the requests sent so far.
