@@ -86,11 +86,6 @@ const SPARE_FRAMES: usize = 64 * 1024;
 /// connection that once had many callers at once keeps little.
 const SPARE_SLOTS: usize = 4;
 
-/// Whether `ticket`'s slot keeps `frames` for its next owner.
-fn keeps_spare(ticket: Ticket, frames: &Vec<u8>) -> bool {
-    ticket.index < SPARE_SLOTS && frames.capacity() <= SPARE_FRAMES
-}
-
 #[derive(Debug, Default)]
 struct Slot {
     generation: u64,
@@ -668,7 +663,7 @@ impl Mux {
     /// mux.recycle(t, delivery.frames);
     /// ```
     pub fn recycle(&mut self, ticket: Ticket, mut frames: Vec<u8>) {
-        if !keeps_spare(ticket, &frames) {
+        if frames.capacity() > SPARE_FRAMES || ticket.index >= SPARE_SLOTS {
             return;
         }
         if let Some(slot) = self.slot(ticket)
@@ -690,7 +685,7 @@ impl Mux {
     pub fn close(&mut self, ticket: Ticket) {
         if let Some(slot) = self.slot(ticket) {
             slot.frames.clear();
-            if !keeps_spare(ticket, &slot.frames) {
+            if slot.frames.capacity() > SPARE_FRAMES || ticket.index >= SPARE_SLOTS {
                 slot.frames = Vec::new();
             }
             slot.abandoned = slot.segments > 0;
