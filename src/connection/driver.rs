@@ -112,6 +112,8 @@ enum Interest {
 impl<'a> Lane<'a> {
     pub(crate) fn new(conn: &'a mut Connection, exchange: &'a mut dyn Exchange) -> Lane<'a> {
         let first_opaque = conn.next_opaque;
+        // Stamped again when driving begins (`Driver::begin`).
+        let last_progress = conn.answered;
         Lane {
             conn,
             exchange,
@@ -119,7 +121,7 @@ impl<'a> Lane<'a> {
             wrote_any: false,
             needed: 0,
             first_opaque,
-            last_progress: Instant::now(),
+            last_progress,
             result: None,
         }
     }
@@ -140,7 +142,8 @@ impl<'a> Lane<'a> {
         })
     }
 
-    fn begin(&mut self) {
+    fn begin(&mut self, now: Instant) {
+        self.last_progress = now;
         if self.conn.broken {
             let error = Error::Io {
                 server: self.conn.server.clone(),
@@ -202,6 +205,11 @@ impl<'a> Lane<'a> {
         self.result = Some(outcome);
     }
 
+    /// Whether everything is sent and the exchange has all its replies.
+    fn is_finished(&self) -> bool {
+        !self.has_unsent() && self.exchange.is_complete()
+    }
+
     fn has_unsent(&self) -> bool {
         self.written < self.conn.write.len()
             || !self.exchange.is_transmitted()
@@ -252,11 +260,10 @@ impl<'a> Lane<'a> {
         if self.write_some()? {
             self.last_progress = now;
         }
-        let unsent = self.has_unsent();
-        if !unsent && self.exchange.is_complete() {
+        if self.is_finished() {
             return Ok(None);
         }
-        Ok(Some(if unsent {
+        Ok(Some(if self.has_unsent() {
             Interest::ReadWrite
         } else {
             Interest::Read
@@ -372,19 +379,27 @@ pub(crate) enum Stepped {
 /// next step waits again.
 pub(crate) struct Driver {
     polled: Vec<(usize, PollFlags)>,
+    /// The clock as the lanes began, for the first step (which follows at
+    /// once) to use rather than read it again.
+    began: Option<Instant>,
 }
 
 impl Driver {
     pub(crate) fn begin(lanes: &mut [Lane<'_>]) -> Driver {
+        let now = Instant::now();
         for lane in lanes.iter_mut() {
-            lane.begin();
+            lane.begin(now);
         }
-        Driver { polled: Vec::new() }
+        Driver {
+            polled: Vec::new(),
+            began: Some(now),
+        }
     }
 
     pub(crate) fn step(&mut self, lanes: &mut [Lane<'_>], deadline: &Deadline) -> Stepped {
         self.polled.clear();
-        step(&mut self.polled, lanes, deadline)
+        let now = self.began.take().unwrap_or_else(Instant::now);
+        step(&mut self.polled, lanes, deadline, now)
     }
 }
 
@@ -393,8 +408,8 @@ fn step(
     polled: &mut Vec<(usize, PollFlags)>,
     lanes: &mut [Lane<'_>],
     deadline: &Deadline,
+    now: Instant,
 ) -> Stepped {
-    let now = Instant::now();
     let mut wait = deadline.remaining(now);
     for (index, lane) in lanes.iter_mut().enumerate() {
         if lane.is_done() {
@@ -450,7 +465,16 @@ fn step(
             Ok(_) => lane.last_progress = Instant::now(),
             Err(e) => lane.finish(Err(e)),
         }
-        return Stepped::Again;
+        // It was the last lane with work: done if the read completed it
+        // (without another step's clock reading to find that out).
+        if !lane.is_done() && lane.is_finished() {
+            lane.finish(Ok(()));
+        }
+        return if lane.is_done() {
+            Stepped::Done
+        } else {
+            Stepped::Again
+        };
     }
     if let Err(e) = poll(lanes, polled, wait) {
         for &(index, _) in polled.iter() {

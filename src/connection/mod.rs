@@ -262,12 +262,12 @@ impl Connection {
     /// The idle check through the transport: has the peer closed, or sent
     /// bytes nobody asked for? One non-blocking look, no waiting — except
     /// on a connection that completed an exchange within [`FRESH_FOR`],
-    /// which counts as quiet.
-    pub(crate) fn idle_state(&mut self) -> Idle {
+    /// which counts as quiet (`now` is the caller's clock reading).
+    pub(crate) fn idle_state(&mut self, now: Instant) -> Idle {
         if !self.read.is_empty() {
             return Idle::Stray;
         }
-        if self.answered.elapsed() < FRESH_FOR {
+        if now.saturating_duration_since(self.answered) < FRESH_FOR {
             return Idle::Quiet;
         }
         self.transport.idle()

@@ -653,7 +653,7 @@ impl Job<'_> {
                 if let Some(live) = st.live.as_mut()
                     && live.mux.is_idle()
                     && (live.mux.saw_stale_replies()
-                        || live.conn.idle_state() != crate::transport::Idle::Quiet)
+                        || live.conn.idle_state(Instant::now()) != crate::transport::Idle::Quiet)
                 {
                     st.live = None;
                     st.reader = None;

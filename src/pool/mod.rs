@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use health::Health;
 pub(crate) use health::{HealthPolicy, Verdict};
-use manager::{Manager, Slot};
+use manager::{Failed, Manager, Slot};
 pub(crate) use shared::SharedPools;
 
 use crate::connection::{Connection, ConnectionOptions};
@@ -59,7 +59,7 @@ impl Checkout {
         match &mut *self.slot {
             Slot::Open(conn) => conn,
             // Checkouts are only made of open slots (see `Pools::vet`).
-            Slot::Failed { .. } => unreachable!("a checkout holds an open connection"),
+            Slot::Failed(_) => unreachable!("a checkout holds an open connection"),
         }
     }
 }
@@ -171,26 +171,29 @@ impl Pools {
         }
         let started = Instant::now();
         if let Some(slot) = reserve::take(self.id, index)
-            && let Vetted::Use(checkout) = self.vet(server, slot, started)
+            && let Vetted::Use(checkout) = self.vet(server, slot, started, started)
         {
             return Ok(checkout);
         }
         let deadline = started + self.config.checkout_timeout;
         loop {
-            let slot = match server.pool.try_get() {
-                Some(slot) => slot,
+            // Taken at once, the slot is vetted as of `started`; after a
+            // wait, as of when the wait ended.
+            let (slot, now) = match server.pool.try_get() {
+                Some(slot) => (slot, started),
                 None => {
                     reserve::release_kept(self.id);
                     let left = deadline.saturating_duration_since(Instant::now());
-                    server
+                    let slot = server
                         .pool
                         .get_timeout(left.max(Duration::from_micros(1)))
                         .map_err(|_| Error::PoolTimeout {
                             server: server.name.clone(),
-                        })?
+                        })?;
+                    (slot, Instant::now())
                 }
             };
-            match self.vet(server, slot, started) {
+            match self.vet(server, slot, started, now) {
                 Vetted::Use(checkout) => return Ok(checkout),
                 Vetted::Failed(error) => return Err(error),
                 Vetted::Discard if Instant::now() >= deadline => {
@@ -203,10 +206,12 @@ impl Pools {
         }
     }
 
-    /// Decides what a slot taken from the pool is good for.
-    fn vet(&self, server: &ServerPool, mut slot: Pooled, started: Instant) -> Vetted {
+    /// Decides what a slot taken from the pool is good for, as of `now`
+    /// (for a checkout that began at `started`).
+    fn vet(&self, server: &ServerPool, mut slot: Pooled, started: Instant, now: Instant) -> Vetted {
         let conn = match &mut *slot {
-            Slot::Failed { error, at } => {
+            Slot::Failed(failed) => {
+                let Failed { error, at } = &**failed;
                 // A failure that happened while this checkout waited is
                 // news for the caller; an older one is stale.
                 return if *at >= started {
@@ -227,14 +232,14 @@ impl Pools {
             && self
                 .config
                 .max_lifetime
-                .is_some_and(|max| conn.created().elapsed() > max);
+                .is_some_and(|max| now.saturating_duration_since(conn.created()) > max);
         // A pooled connection may have been closed by a server restart, or
         // hold bytes nobody asked for (a reply the server sent twice): one
         // non-blocking look before use, so no caller writes to it.
         let idle = if retired || !from_pool {
             Idle::Quiet
         } else {
-            conn.idle_state()
+            conn.idle_state(now)
         };
         if idle == Idle::Closed {
             // The others idle as long are likely as dead.
