@@ -468,7 +468,37 @@ impl<'s> Run<'s> {
     /// driver does.
     fn feed(&mut self, frame: &Response<'_>) {
         let raw = encode(frame);
+        // A reply a reader's direct run takes must be that reader's, with
+        // nothing stored before it, and must not end its window: then
+        // taking it without the multiplexer changes nothing but the count.
+        let direct = self
+            .open_callers()
+            .into_iter()
+            .map(|i| self.callers[i].ticket)
+            .find(|&t| self.mux.direct_run(t).is_some_and(|r| r.takes(frame)));
+        if let Some(t) = direct {
+            let stored = self
+                .model
+                .entries
+                .iter()
+                .any(|e| e.ticket == t && !e.frames.is_empty());
+            assert!(
+                !stored,
+                "{frame:?}: a direct run past frames stored for {t:?}"
+            );
+        }
         let expect = self.model.receive(frame, &raw);
+        if let Some(t) = direct {
+            assert!(
+                matches!(expect, Expect::To(to) if to == t),
+                "{frame:?}: a direct run for {t:?} took a reply the model gives {expect:?}"
+            );
+            assert_eq!(
+                self.model.segs.front().map(|s| s.ticket),
+                Some(t),
+                "{frame:?}: a direct run took the reply that ends its window"
+            );
+        }
         let got = self.mux.receive(frame, &raw);
         match (expect, &got) {
             (Expect::To(t), Ok(Some(g))) if t == *g => {

@@ -166,6 +166,59 @@ pub struct Mux {
     stale: u64,
 }
 
+/// Replies a reader may take for itself without the multiplexer: see
+/// [`Mux::direct_run`].
+///
+/// ```
+/// use quickmc::command::{Batch, BatchOp, KeyTable, Mux};
+/// use quickmc::protocol::{Opcode, Response, Status};
+/// use std::time::Instant;
+/// let mut mux = Mux::new(1, Default::default());
+/// let me = mux.open();
+/// let mut keys = KeyTable::default();
+/// keys.push(b"", b"a");
+/// keys.push(b"", b"b");
+/// let mut batch = Batch::new(BatchOp::Get, &keys, &[0, 1], None);
+/// mux.enqueue(me, &mut batch, Instant::now())?; // opaques 1, 2; Noop 3
+/// let n = mux.output().len();
+/// mux.written(n);
+/// let run = mux.direct_run(me).expect("its window leads");
+/// assert!(run.takes(&Response::new(Opcode::GetKQ, Status::Ok).opaque(2)));
+/// assert!(!run.takes(&Response::new(Opcode::Noop, Status::Ok).opaque(3)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectRun {
+    first: u32,
+    /// The window's closing Noop, which ends the run.
+    noop: u32,
+}
+
+impl DirectRun {
+    /// Whether `frame` is within the run (a reply to one of the window's
+    /// requests before its Noop); see [`DirectRun`] for an example.
+    ///
+    /// ```
+    /// # use quickmc::command::{Batch, BatchOp, KeyTable, Mux};
+    /// # use quickmc::protocol::{Opcode, Response, Status};
+    /// # let mut mux = Mux::new(1, Default::default());
+    /// # let me = mux.open();
+    /// # let mut keys = KeyTable::default();
+    /// # keys.push(b"", b"a");
+    /// # let mut batch = Batch::new(BatchOp::Get, &keys, &[0], None);
+    /// # mux.enqueue(me, &mut batch, std::time::Instant::now())?;
+    /// # let n = mux.output().len();
+    /// # mux.written(n);
+    /// let run = mux.direct_run(me).expect("its window leads");
+    /// let stale = Response::new(Opcode::GetKQ, Status::Ok).opaque(0);
+    /// assert!(!run.takes(&stale), "older than the window");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn takes(&self, frame: &Response<'_>) -> bool {
+        frame.opaque.wrapping_sub(self.first) < self.noop.wrapping_sub(self.first)
+    }
+}
+
 /// Why a segment could not be enqueued.
 ///
 /// ```
@@ -497,6 +550,62 @@ impl Mux {
         Ok(Some((ticket, true)))
     }
 
+    /// The replies `direct`'s caller may hand to its own exchange without
+    /// the multiplexer looking at each: while the oldest segment in flight
+    /// is `direct`'s batch window, sent, with nothing stored for it, every
+    /// reply before the window's closing Noop is `direct`'s and leaves the
+    /// multiplexer as it is — except for the count, given back with
+    /// [`received_direct`](Mux::received_direct). Anything else (the Noop
+    /// included) goes through [`receive_for`](Mux::receive_for).
+    ///
+    /// ```
+    /// use quickmc::command::{Batch, BatchOp, KeyTable, Mux};
+    /// use std::time::Instant;
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let me = mux.open();
+    /// let mut keys = KeyTable::default();
+    /// keys.push(b"", b"a");
+    /// let mut batch = Batch::new(BatchOp::Get, &keys, &[0], None);
+    /// mux.enqueue(me, &mut batch, Instant::now())?;
+    /// assert!(mux.direct_run(me).is_none(), "nothing sent yet");
+    /// let n = mux.output().len();
+    /// mux.written(n);
+    /// assert!(mux.direct_run(me).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn direct_run(&self, direct: Ticket) -> Option<DirectRun> {
+        let head = self.segments.front()?;
+        let slot = self
+            .slots
+            .get(direct.index)
+            .filter(|s| s.live && s.generation == direct.generation)?;
+        let leads = head.ticket == direct
+            && head.shape == ReplyShape::NoopClosed
+            && head.begins() < self.sent
+            && !slot.abandoned
+            && slot.frames.is_empty()
+            && slot.oversized.is_none();
+        leads.then(|| DirectRun {
+            first: head.first,
+            noop: head.end.wrapping_sub(1),
+        })
+    }
+
+    /// Counts `replies` that `direct`'s caller took within a
+    /// [`direct_run`](Mux::direct_run).
+    ///
+    /// ```
+    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
+    /// let me = mux.open();
+    /// mux.received_direct(me, 2);
+    /// assert_eq!(mux.take(me).replies, 2);
+    /// ```
+    pub fn received_direct(&mut self, direct: Ticket, replies: usize) {
+        if let Some(slot) = self.slot(direct) {
+            slot.replies += replies;
+        }
+    }
+
     fn finish_head(&mut self) {
         if let Some(head) = self.segments.pop_front() {
             self.queued_bytes = self.queued_bytes.saturating_sub(head.bytes);
@@ -799,6 +908,40 @@ mod tests {
         assert_eq!(mux.take(s).pending, 1);
         feed(&mut mux, &reply(Opcode::Stat, Status::Ok, 3)).unwrap();
         assert_eq!(mux.take(s).pending, 0);
+    }
+
+    #[test]
+    fn a_direct_run_covers_the_readers_leading_window_up_to_its_noop_only() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let mut keys = KeyTable::default();
+        keys.push(b"", b"a");
+        keys.push(b"", b"b");
+        let items = [0, 1];
+        let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
+        let (other, me) = (mux.open(), mux.open());
+        mux.enqueue(other, &mut Single::new(&mut Noop), now)
+            .unwrap(); // opaque 0
+        mux.enqueue(me, &mut batch, now).unwrap(); // 1, 2; Noop 3
+        assert_eq!(mux.direct_run(me), None, "nothing sent yet");
+        let n = mux.output().len();
+        mux.written(n);
+        assert_eq!(mux.direct_run(me), None, "another's request leads");
+        assert_eq!(mux.direct_run(other), None, "a single request is no run");
+        feed(&mut mux, &reply(Opcode::Noop, Status::Ok, 0)).unwrap();
+        let run = mux.direct_run(me).expect("the reader's window leads now");
+        let hit = |opaque| Response::new(Opcode::GetKQ, Status::Ok).opaque(opaque);
+        assert!(run.takes(&hit(1)) && run.takes(&hit(2)));
+        assert!(!run.takes(&hit(0)), "older than the window");
+        assert!(!run.takes(&Response::new(Opcode::Noop, Status::Ok).opaque(3)));
+        mux.received_direct(me, 2);
+        // A reply stored for it ends the run: what follows must not pass it.
+        feed(&mut mux, &reply(Opcode::GetKQ, Status::KeyNotFound, 2)).unwrap();
+        assert_eq!(mux.direct_run(me), None);
+        assert_eq!(mux.take(me).replies, 3);
+        assert!(mux.direct_run(me).is_some(), "taken: the run resumes");
+        mux.close(me);
+        assert_eq!(mux.direct_run(me), None, "nobody reads for a closed ticket");
     }
 
     #[test]

@@ -435,7 +435,7 @@ impl SharedConnection {
         let Some(live) = st.live.as_mut() else {
             return true;
         };
-        let max_value = self.options.max_value;
+        let max_body = self.options.max_value.saturating_add(4 + 250);
         let mut woken: Vec<Ticket> = Vec::new();
         let mut broken: Option<Error> = None;
         let mut oversized = false;
@@ -443,13 +443,26 @@ impl SharedConnection {
             server: self.server.clone(),
             error,
         };
+        // The reader's own replies within its leading window skip the
+        // multiplexer (and are counted for it once, at the end). The run
+        // ends where its window does: the window's Noop, or anything not
+        // the reader's, goes through the multiplexer.
+        let mut run = mine.as_ref().and_then(|_| live.mux.direct_run(me));
+        let mut taken = 0;
         loop {
             let data = live.conn.read.data();
-            let max_body = max_value.saturating_add(4 + 250);
             let (len, routed) = match decode_response(data, max_body) {
                 Ok(Decoded::Partial { needed }) => {
                     live.needed = needed;
                     break;
+                }
+                Ok(Decoded::Complete { frame, len }) if run.is_some_and(|r| r.takes(&frame)) => {
+                    if let Some(Err(e)) = mine.as_mut().map(|m| m.receive(&frame)) {
+                        broken = Some(protocol(e));
+                        break;
+                    }
+                    taken += 1;
+                    (len, None)
                 }
                 Ok(Decoded::Complete { frame, len }) => {
                     let raw = data.get(..len).unwrap_or_default();
@@ -488,13 +501,22 @@ impl SharedConnection {
             };
             live.conn.read.consume(len);
             live.needed = 0;
-            if let Some(ticket) = routed
-                && !woken.contains(&ticket)
-            {
-                woken.push(ticket);
+            if let Some(ticket) = routed {
+                if !woken.contains(&ticket) {
+                    woken.push(ticket);
+                }
+                // After one of its replies through the multiplexer (the
+                // first of a window, or the Noop before the next), the
+                // reader's window may lead.
+                if ticket == me && mine.is_some() {
+                    run = live.mux.direct_run(me);
+                }
             }
         }
-        if !woken.is_empty() {
+        if taken > 0 {
+            live.mux.received_direct(me, taken);
+        }
+        if !woken.is_empty() || taken > 0 {
             live.conn.answered = Instant::now();
             // Replies made room: whoever waited for it tries again.
             wakes.0.append(&mut st.room_waiters);
