@@ -101,6 +101,8 @@ pub(crate) struct Lane<'a> {
     /// The first opaque of this exchange: replies to older ones are stale.
     first_opaque: u32,
     last_progress: Instant,
+    /// What this step waits for on the lane's socket (`None`: nothing).
+    polled: Option<PollFlags>,
     result: Option<Result<(), Failure>>,
 }
 
@@ -122,6 +124,7 @@ impl<'a> Lane<'a> {
             needed: 0,
             first_opaque,
             last_progress,
+            polled: None,
             result: None,
         }
     }
@@ -339,20 +342,18 @@ impl<'a> Lane<'a> {
 
     /// How long this lane may still wait for progress.
     fn idle_left(&self, idle: Option<Duration>, now: Instant) -> Option<Duration> {
-        idle.map(|t| t.saturating_sub(now.duration_since(self.last_progress)))
+        idle.map(|t| t.saturating_sub(now.saturating_duration_since(self.last_progress)))
     }
 
     /// Whether a read may block on the socket's own timeout (the I/O
-    /// timeout) without passing the deadline.
-    fn may_block(&self, deadline: &Deadline, now: Instant) -> bool {
+    /// timeout) without passing the deadline, `remaining` away (`None`:
+    /// no deadline), with `idle_left` to wait for progress.
+    fn may_block(&self, remaining: Option<Duration>, idle_left: Option<Duration>) -> bool {
         let Some(socket_timeout) = self.conn.io_timeout else {
-            return deadline.overall.is_none();
+            return remaining.is_none();
         };
-        let fresh = now.duration_since(self.last_progress) < BLOCKING_SLACK;
-        let within = deadline
-            .remaining(now)
-            .is_none_or(|left| left + BLOCKING_SLACK >= socket_timeout);
-        fresh && within
+        let covers = |left: Duration| left + BLOCKING_SLACK >= socket_timeout;
+        remaining.is_none_or(covers) && idle_left.is_none_or(covers)
     }
 }
 
@@ -378,7 +379,6 @@ pub(crate) enum Stepped {
 /// caller can take what the exchanges have received so far before the
 /// next step waits again.
 pub(crate) struct Driver {
-    polled: Vec<(usize, PollFlags)>,
     /// The clock as the lanes began, for the first step (which follows at
     /// once) to use rather than read it again.
     began: Option<Instant>,
@@ -390,28 +390,24 @@ impl Driver {
         for lane in lanes.iter_mut() {
             lane.begin(now);
         }
-        Driver {
-            polled: Vec::new(),
-            began: Some(now),
-        }
+        Driver { began: Some(now) }
     }
 
     pub(crate) fn step(&mut self, lanes: &mut [Lane<'_>], deadline: &Deadline) -> Stepped {
-        self.polled.clear();
         let now = self.began.take().unwrap_or_else(Instant::now);
-        step(&mut self.polled, lanes, deadline, now)
+        step(lanes, deadline, now)
     }
 }
 
-/// One step of [`Driver`], with the list of lanes to poll it fills.
-fn step(
-    polled: &mut Vec<(usize, PollFlags)>,
-    lanes: &mut [Lane<'_>],
-    deadline: &Deadline,
-    now: Instant,
-) -> Stepped {
-    let mut wait = deadline.remaining(now);
+/// One step of [`Driver`], as of `now`.
+fn step(lanes: &mut [Lane<'_>], deadline: &Deadline, now: Instant) -> Stepped {
+    let remaining = deadline.remaining(now);
+    let mut wait = remaining;
+    let mut polled = 0;
+    // The one lane polled, when it is one, and how long it may idle.
+    let mut last = (0, None);
     for (index, lane) in lanes.iter_mut().enumerate() {
+        lane.polled = None;
         if lane.is_done() {
             continue;
         }
@@ -419,31 +415,31 @@ fn step(
             Ok(None) => lane.finish(Ok(())),
             Err(e) => lane.finish(Err(e)),
             Ok(Some(interest)) => {
-                let flags = match interest {
+                lane.polled = Some(match interest {
                     Interest::Read => PollFlags::IN,
                     Interest::ReadWrite => PollFlags::IN | PollFlags::OUT,
-                };
-                polled.push((index, flags));
-                if let Some(left) = lane.idle_left(deadline.idle, now) {
+                });
+                polled += 1;
+                let idle_left = lane.idle_left(deadline.idle, now);
+                if let Some(left) = idle_left {
                     wait = Some(wait.map_or(left, |w| w.min(left)));
                 }
+                last = (index, idle_left);
             }
         }
     }
-    if polled.is_empty() {
+    if polled == 0 {
         return Stepped::Done;
     }
     if wait == Some(Duration::ZERO) {
-        expire(lanes, polled, deadline, now);
+        expire(lanes, deadline, now);
         return Stepped::Again;
     }
     // Input a transport already holds (decrypted TLS records) is read
     // without waiting on the socket, which may stay silent.
     let mut read_buffered = false;
-    for &(index, _) in polled.iter() {
-        if let Some(lane) = lanes.get_mut(index)
-            && lane.conn.transport.has_buffered_input()
-        {
+    for lane in lanes.iter_mut() {
+        if lane.polled.is_some() && lane.conn.transport.has_buffered_input() {
             read_buffered = true;
             match lane.read_some(Wait::NonBlock) {
                 Ok(_) => lane.last_progress = now,
@@ -456,10 +452,11 @@ fn step(
     }
     // One lane with everything sent: a blocking read (bounded by the
     // socket's timeout) costs one syscall where poll + read cost two.
-    if let [(index, flags)] = polled[..]
-        && flags == PollFlags::IN
+    let (index, idle_left) = last;
+    if polled == 1
         && let Some(lane) = lanes.get_mut(index)
-        && lane.may_block(deadline, now)
+        && lane.polled == Some(PollFlags::IN)
+        && lane.may_block(remaining, idle_left)
     {
         match lane.read_some(Wait::Block) {
             Ok(_) => lane.last_progress = Instant::now(),
@@ -476,31 +473,25 @@ fn step(
             Stepped::Again
         };
     }
-    if let Err(e) = poll(lanes, polled, wait) {
-        for &(index, _) in polled.iter() {
-            if let Some(lane) = lanes.get_mut(index) {
-                let error = io_error(&lane.conn.server, io::Error::new(e.kind(), e.to_string()));
-                lane.finish(Err(error));
-            }
+    if let Err(e) = poll(lanes, wait) {
+        for lane in lanes.iter_mut().filter(|l| l.polled.is_some()) {
+            let error = io_error(&lane.conn.server, io::Error::new(e.kind(), e.to_string()));
+            lane.finish(Err(error));
         }
         return Stepped::Done;
     }
-    expire(lanes, polled, deadline, Instant::now());
+    expire(lanes, deadline, Instant::now());
     Stepped::Again
 }
 
 /// Waits until a polled socket is ready (or `wait` passes) and reads from
 /// every readable one.
-fn poll(
-    lanes: &mut [Lane<'_>],
-    polled: &[(usize, PollFlags)],
-    wait: Option<Duration>,
-) -> io::Result<()> {
+fn poll(lanes: &mut [Lane<'_>], wait: Option<Duration>) -> io::Result<()> {
     let ready: Vec<PollFlags> = {
-        let mut fds: Vec<PollFd<'_>> = polled
+        let mut fds: Vec<PollFd<'_>> = lanes
             .iter()
-            .filter_map(|&(index, flags)| {
-                let lane = lanes.get(index)?;
+            .filter_map(|lane| {
+                let flags = lane.polled?;
                 Some(PollFd::from_borrowed_fd(lane.conn.transport.fd(), flags))
             })
             .collect();
@@ -515,10 +506,8 @@ fn poll(
         fds.iter().map(|fd| fd.revents()).collect()
     };
     let now = Instant::now();
-    for (&(index, _), revents) in polled.iter().zip(ready) {
-        let Some(lane) = lanes.get_mut(index) else {
-            continue;
-        };
+    let polled = lanes.iter_mut().filter(|l| l.polled.is_some());
+    for (lane, revents) in polled.zip(ready) {
         if revents.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
             match lane.read_some(Wait::NonBlock) {
                 Ok(true) => lane.last_progress = now,
@@ -531,17 +520,9 @@ fn poll(
 }
 
 /// Fails the lanes past the deadline or idle for too long.
-fn expire(
-    lanes: &mut [Lane<'_>],
-    polled: &[(usize, PollFlags)],
-    deadline: &Deadline,
-    now: Instant,
-) {
-    for &(index, _) in polled {
-        let Some(lane) = lanes.get_mut(index) else {
-            continue;
-        };
-        if lane.is_done() {
+fn expire(lanes: &mut [Lane<'_>], deadline: &Deadline, now: Instant) {
+    for lane in lanes.iter_mut() {
+        if lane.polled.is_none() || lane.is_done() {
             continue;
         }
         let past_deadline = deadline.overall.is_some_and(|d| now >= d);
