@@ -817,6 +817,13 @@ mod tests {
         raw
     }
 
+    fn keys_a_and_b() -> KeyTable {
+        let mut keys = KeyTable::default();
+        keys.push(b"", b"a");
+        keys.push(b"", b"b");
+        keys
+    }
+
     fn feed(mux: &mut Mux, raw: &[u8]) -> Result<Option<Ticket>, ProtocolError> {
         let crate::protocol::Decoded::Complete { frame, .. } =
             crate::protocol::decode_response(raw, 1 << 20).unwrap()
@@ -882,9 +889,7 @@ mod tests {
     fn a_batch_window_ends_with_its_noop_and_a_stats_stream_with_its_empty_entry() {
         let now = Instant::now();
         let mut mux = Mux::new(0, MuxLimits::default());
-        let mut keys = KeyTable::default();
-        keys.push(b"", b"a");
-        keys.push(b"", b"b");
+        let keys = keys_a_and_b();
         let items = [0, 1];
         let mut batch = Batch::new(BatchOp::Delete, &keys, &items, None);
         let (t, s) = (mux.open(), mux.open());
@@ -914,9 +919,7 @@ mod tests {
     fn a_direct_run_covers_the_readers_leading_window_up_to_its_noop_only() {
         let now = Instant::now();
         let mut mux = Mux::new(0, MuxLimits::default());
-        let mut keys = KeyTable::default();
-        keys.push(b"", b"a");
-        keys.push(b"", b"b");
+        let keys = keys_a_and_b();
         let items = [0, 1];
         let mut batch = Batch::new(BatchOp::Get, &keys, &items, None);
         let (other, me) = (mux.open(), mux.open());

@@ -17,11 +17,11 @@ use crate::{Address, Error, Result};
 /// (with an error it would only report when the whole checkout timeout had
 /// passed, and it would keep retrying the connect in the background), and
 /// the checkout reports the failure to its caller.
-#[derive(Debug)]
 ///
 /// Both variants are boxed: r2d2 moves a slot several times per checkout
 /// (a dozen copies of its 250 bytes a get, before), and a pointer moves
 /// for free.
+#[derive(Debug)]
 pub(crate) enum Slot {
     Open(Box<Connection>),
     Failed(Box<Failed>),
