@@ -86,6 +86,11 @@ const SPARE_FRAMES: usize = 64 * 1024;
 /// connection that once had many callers at once keeps little.
 const SPARE_SLOTS: usize = 4;
 
+/// Whether `ticket`'s slot keeps `frames` for its next owner.
+fn keeps_spare(ticket: Ticket, frames: &Vec<u8>) -> bool {
+    ticket.index < SPARE_SLOTS && frames.capacity() <= SPARE_FRAMES
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     generation: u64,
@@ -772,7 +777,7 @@ impl Mux {
     /// mux.recycle(t, delivery.frames);
     /// ```
     pub fn recycle(&mut self, ticket: Ticket, mut frames: Vec<u8>) {
-        if frames.capacity() > SPARE_FRAMES || ticket.index >= SPARE_SLOTS {
+        if !keeps_spare(ticket, &frames) {
             return;
         }
         if let Some(slot) = self.slot(ticket)
@@ -794,7 +799,7 @@ impl Mux {
     pub fn close(&mut self, ticket: Ticket) {
         if let Some(slot) = self.slot(ticket) {
             slot.frames.clear();
-            if slot.frames.capacity() > SPARE_FRAMES || ticket.index >= SPARE_SLOTS {
+            if !keeps_spare(ticket, &slot.frames) {
                 slot.frames = Vec::new();
             }
             slot.abandoned = slot.segments > 0;

@@ -395,11 +395,11 @@ impl SharedConnection {
     /// released, so they do not wake only to wait for it).
     /// `mine`, the reader's own exchange, takes the replies to `me` at
     /// once (decoded once, not stored to be decoded again).
-    pub(crate) fn read_and_route(
+    fn read_and_route(
         &self,
         st: &mut State,
         me: Ticket,
-        mine: Option<&mut dyn Exchange>,
+        mine: &mut dyn Exchange,
         wakes: &mut Wakes,
     ) -> bool {
         let Some(live) = st.live.as_mut() else {
@@ -418,7 +418,7 @@ impl SharedConnection {
         &self,
         st: &mut State,
         me: Ticket,
-        mut mine: Option<&mut dyn Exchange>,
+        mine: &mut dyn Exchange,
         received: std::io::Result<usize>,
         wakes: &mut Wakes,
     ) -> bool {
@@ -447,7 +447,7 @@ impl SharedConnection {
         // multiplexer (and are counted for it once, at the end). The run
         // ends where its window does: the window's Noop, or anything not
         // the reader's, goes through the multiplexer.
-        let mut run = mine.as_ref().and_then(|_| live.mux.direct_run(me));
+        let mut run = live.mux.direct_run(me);
         let mut taken = 0;
         loop {
             let data = live.conn.read.data();
@@ -457,7 +457,7 @@ impl SharedConnection {
                     break;
                 }
                 Ok(Decoded::Complete { frame, len }) if run.is_some_and(|r| r.takes(&frame)) => {
-                    if let Some(Err(e)) = mine.as_mut().map(|m| m.receive(&frame)) {
+                    if let Err(e) = mine.receive(&frame) {
                         broken = Some(protocol(e));
                         break;
                     }
@@ -466,12 +466,11 @@ impl SharedConnection {
                 }
                 Ok(Decoded::Complete { frame, len }) => {
                     let raw = data.get(..len).unwrap_or_default();
-                    let direct = mine.as_ref().map(|_| me);
-                    match live.mux.receive_for(&frame, raw, direct) {
+                    match live.mux.receive_for(&frame, raw, Some(me)) {
                         Ok(Some((ticket, false))) => {
                             // The reader's own reply: fed now. One its
                             // exchange refuses breaks the connection.
-                            if let Some(Err(e)) = mine.as_mut().map(|m| m.receive(&frame)) {
+                            if let Err(e) = mine.receive(&frame) {
                                 broken = Some(protocol(e));
                                 break;
                             }
@@ -508,7 +507,7 @@ impl SharedConnection {
                 // After one of its replies through the multiplexer (the
                 // first of a window, or the Noop before the next), the
                 // reader's window may lead.
-                if ticket == me && mine.is_some() {
+                if ticket == me {
                     run = live.mux.direct_run(me);
                 }
             }
@@ -784,6 +783,25 @@ impl Job<'_> {
         }
     }
 
+    /// Whether this job is the reader, alone on a plain connection, with
+    /// all its requests written and nobody else's waiting to be: then it
+    /// may wait in one blocking read (see [`read_alone`]).
+    fn reads_alone(&self, st: &State) -> bool {
+        let Some((ticket, epoch)) = self.ticket else {
+            return false;
+        };
+        st.epoch == epoch
+            && st.reader == Some(ticket)
+            && st.waiters.len() == 1
+            && !st.flush_wanted
+            && self.exchange.is_transmitted()
+            && st.live.as_ref().is_some_and(|l| {
+                l.conn.transport.is_plain()
+                    && l.mux.output().is_empty()
+                    && !l.conn.transport.has_pending_output()
+            })
+    }
+
     /// Reads the socket as its reader (see
     /// [`SharedConnection::read_and_route`]), this job's own replies
     /// straight into its exchange.
@@ -797,7 +815,7 @@ impl Job<'_> {
             return true;
         }
         self.shared
-            .read_and_route(st, ticket, Some(&mut *self.exchange), wakes)
+            .read_and_route(st, ticket, &mut *self.exchange, wakes)
     }
 
     /// Feeds replies routed to this job into its exchange. A reply the
@@ -945,14 +963,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                         let _ = job.read_and_route(&mut st, &mut wakes);
                         wait = Some(Duration::ZERO);
                     }
-                    alone = jobs_len == 1
-                        && !write
-                        && st.waiters.len() == 1
-                        && job.exchange.is_transmitted()
-                        && st
-                            .live
-                            .as_ref()
-                            .is_some_and(|l| l.conn.transport.is_plain());
+                    alone = jobs_len == 1 && job.reads_alone(&st);
                     reading.push((index, write));
                     waiting = true;
                     if let (Some(live), Some(timeout)) = (st.live.as_ref(), deadline.idle)
@@ -1006,18 +1017,14 @@ fn read_alone(job: &mut Job<'_>) {
     };
     let (fd, mut read, needed) = {
         let mut st = shared.lock();
-        // Still alone, with nothing queued since it looked: a caller that
-        // came meanwhile may have asked it to write.
-        let alone = st.waiters.len() == 1 && !st.flush_wanted;
-        if st.epoch != epoch || st.reader != Some(ticket) || !alone {
+        // Still alone: a caller that came since it looked may have asked
+        // it to write.
+        if !job.reads_alone(&st) {
             return;
         }
         let Some(live) = st.live.as_mut() else {
             return;
         };
-        if !live.mux.output().is_empty() || live.conn.transport.has_pending_output() {
-            return;
-        }
         let taken = (
             live.poll_fd.clone(),
             std::mem::take(&mut live.conn.read),
@@ -1043,13 +1050,7 @@ fn read_alone(job: &mut Job<'_>) {
         Some(live) if same => live.conn.read = read,
         _ => return,
     }
-    shared.route(
-        &mut st,
-        ticket,
-        Some(&mut *job.exchange),
-        received,
-        &mut wakes,
-    );
+    shared.route(&mut st, ticket, &mut *job.exchange, received, &mut wakes);
 }
 
 /// Waits until a socket this thread reads is ready or another thread wakes
