@@ -224,8 +224,12 @@ impl Memcached {
                 return false;
             }
             let up = match &self.listen {
-                Listen::Tcp { host, port } => TcpStream::connect((host.as_str(), *port)).is_ok(),
-                Listen::Unix(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+                Listen::Tcp { host, port } => TcpStream::connect((host.as_str(), *port))
+                    .map(|mut s| answered(&mut s, |s, t| s.set_read_timeout(t)))
+                    .is_ok(),
+                Listen::Unix(path) => std::os::unix::net::UnixStream::connect(path)
+                    .map(|mut s| answered(&mut s, |s, t| s.set_read_timeout(t)))
+                    .is_ok(),
             };
             if up {
                 return true;
@@ -414,5 +418,23 @@ pub fn raw_get(spec: &str, key: &[u8]) -> Option<(Vec<u8>, u32)> {
         Status::Ok => Some((reply.value.clone(), reply.flags().unwrap())),
         Status::KeyNotFound => None,
         other => panic!("raw get: {other}"),
+    }
+}
+
+/// Waits (200 ms at most) for any answer to a binary Noop on a readiness
+/// probe: a reply, an error, a TLS alert or the close. memcached counts a
+/// connection in `total_connections` only once a worker thread takes it
+/// up, which may be after a later client's; a probe that was answered has
+/// been counted before any test reads the counter.
+fn answered<S: std::io::Read + std::io::Write>(
+    stream: &mut S,
+    set_read_timeout: impl Fn(&S, Option<Duration>) -> std::io::Result<()>,
+) {
+    let mut noop = [0u8; 24];
+    noop[0] = 0x80;
+    noop[1] = 0x0a;
+    let _ = set_read_timeout(stream, Some(Duration::from_millis(200)));
+    if stream.write_all(&noop).is_ok() {
+        let _ = stream.read(&mut [0u8; 64]);
     }
 }
