@@ -304,6 +304,13 @@ impl Mux {
             .filter(|s| s.live && s.generation == ticket.generation)
     }
 
+    /// [`slot`](Mux::slot), to look at.
+    fn slot_ref(&self, ticket: Ticket) -> Option<&Slot> {
+        self.slots
+            .get(ticket.index)
+            .filter(|s| s.live && s.generation == ticket.generation)
+    }
+
     /// Whether the connection takes another segment now.
     fn has_room(&self) -> bool {
         self.segments.is_empty()
@@ -580,10 +587,7 @@ impl Mux {
     /// ```
     pub fn direct_run(&self, direct: Ticket) -> Option<DirectRun> {
         let head = self.segments.front()?;
-        let slot = self
-            .slots
-            .get(direct.index)
-            .filter(|s| s.live && s.generation == direct.generation)?;
+        let slot = self.slot_ref(direct)?;
         let leads = head.ticket == direct
             && head.shape == ReplyShape::NoopClosed
             && head.begins() < self.sent
@@ -694,11 +698,7 @@ impl Mux {
                 failed.push(ticket);
             }
         }
-        failed.retain(|&ticket| {
-            self.slots
-                .get(ticket.index)
-                .is_some_and(|s| s.live && s.generation == ticket.generation && !s.abandoned)
-        });
+        failed.retain(|&ticket| self.slot_ref(ticket).is_some_and(|s| !s.abandoned));
         for slot in &mut self.slots {
             // Nobody waits on a closed ticket: its slot is free.
             if slot.abandoned {

@@ -263,14 +263,13 @@ impl<'a> Lane<'a> {
         if self.write_some()? {
             self.last_progress = now;
         }
-        if self.is_finished() {
-            return Ok(None);
-        }
-        Ok(Some(if self.has_unsent() {
-            Interest::ReadWrite
+        Ok(if self.has_unsent() {
+            Some(Interest::ReadWrite)
+        } else if self.exchange.is_complete() {
+            None
         } else {
-            Interest::Read
-        }))
+            Some(Interest::Read)
+        })
     }
 
     /// Reads once and hands every whole reply to the exchange. Returns

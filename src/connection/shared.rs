@@ -456,32 +456,29 @@ impl SharedConnection {
                     live.needed = needed;
                     break;
                 }
-                Ok(Decoded::Complete { frame, len }) if run.is_some_and(|r| r.takes(&frame)) => {
-                    if let Err(e) = mine.receive(&frame) {
-                        broken = Some(protocol(e));
-                        break;
-                    }
-                    taken += 1;
-                    (len, None)
-                }
                 Ok(Decoded::Complete { frame, len }) => {
-                    let raw = data.get(..len).unwrap_or_default();
-                    match live.mux.receive_for(&frame, raw, Some(me)) {
-                        Ok(Some((ticket, false))) => {
-                            // The reader's own reply: fed now. One its
-                            // exchange refuses breaks the connection.
-                            if let Err(e) = mine.receive(&frame) {
+                    // Whether the reply is the reader's, to feed now (not
+                    // stored), and whose it is for the wake-ups.
+                    let (feed, routed) = if run.is_some_and(|r| r.takes(&frame)) {
+                        taken += 1;
+                        (true, None)
+                    } else {
+                        let raw = data.get(..len).unwrap_or_default();
+                        match live.mux.receive_for(&frame, raw, Some(me)) {
+                            Ok(Some((ticket, stored))) => (!stored, Some(ticket)),
+                            Ok(None) => (false, None),
+                            Err(e) => {
                                 broken = Some(protocol(e));
                                 break;
                             }
-                            (len, Some(ticket))
                         }
-                        Ok(routed) => (len, routed.map(|(ticket, _)| ticket)),
-                        Err(e) => {
-                            broken = Some(protocol(e));
-                            break;
-                        }
+                    };
+                    // One the reader's exchange refuses breaks the connection.
+                    if feed && let Err(e) = mine.receive(&frame) {
+                        broken = Some(protocol(e));
+                        break;
                     }
+                    (len, routed)
                 }
                 Err(DecodeError::BodyTooLarge {
                     len, opaque, value, ..
