@@ -388,7 +388,11 @@ pub fn batch_machine(data: &[u8]) {
                 },
             ) => {
                 assert_eq!((flags, cas), (f, c));
-                assert_eq!(&*values.take(*value), &v[..], "hit bytes of item {item}");
+                assert_eq!(
+                    &*values.take(value.clone()),
+                    &v[..],
+                    "hit bytes of item {item}"
+                );
             }
             (KeyOutcome::Failed(error), Outcome::Failed(e)) => {
                 assert_eq!(&format!("{error:?}"), e, "item {item}")

@@ -203,14 +203,15 @@ pub enum KeyOutcome {
     Failed(Error),
 }
 
-/// Where a hit's bytes are in [`HitValues`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A hit's bytes: a value of its own, carried whole, or where it is in
+/// the batch's [`HitValues`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueRef(Place);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Place {
-    /// In an allocation of its own, at this index.
-    Alone(u32),
+    /// An allocation of its own.
+    Alone(Vec<u8>),
     /// Within a shared chunk.
     Shared { chunk: u32, start: u32, end: u32 },
 }
@@ -232,11 +233,11 @@ const VALUE_ALONE: usize = 64;
 const EXPECTED_HITS: usize = 4096;
 
 /// The bytes of a batch's hits: small ones back to back in shared chunks
-/// (no allocation per hit: numbers and short strings decode without one),
-/// others each in an allocation of its own. The reader frees each shared
-/// chunk once it has read past it, and takes the others over, so reading
-/// the values into their final types never holds much more than the
-/// result.
+/// (no allocation per hit: numbers and short strings decode without one);
+/// others each in an allocation of its own, which its [`ValueRef`]
+/// carries. The reader frees each shared chunk once it has read past it,
+/// and takes the others over, so reading the values into their final
+/// types never holds much more than the result.
 ///
 /// ```
 /// use quickmc::command::HitValues;
@@ -248,21 +249,12 @@ const EXPECTED_HITS: usize = 4096;
 /// ```
 #[derive(Debug, Default)]
 pub struct HitValues {
-    alone: Vec<Vec<u8>>,
     chunks: Vec<Vec<u8>>,
     /// Shared chunks before this one were read and freed.
     released: usize,
 }
 
 impl HitValues {
-    /// Room for `hits` values of their own before the list grows.
-    fn with_capacity(hits: usize) -> HitValues {
-        HitValues {
-            alone: Vec::with_capacity(hits),
-            ..HitValues::default()
-        }
-    }
-
     /// Stores a value's bytes.
     ///
     /// ```
@@ -271,8 +263,7 @@ impl HitValues {
     /// ```
     pub fn push(&mut self, bytes: &[u8]) -> ValueRef {
         if bytes.len() >= VALUE_ALONE {
-            self.alone.push(bytes.to_vec());
-            return ValueRef(Place::Alone(index(self.alone.len() - 1)));
+            return ValueRef(Place::Alone(bytes.to_vec()));
         }
         let fits = self
             .chunks
@@ -285,7 +276,7 @@ impl HitValues {
         }
         let chunk = index(self.chunks.len() - 1);
         let Some(last) = self.chunks.last_mut() else {
-            return ValueRef(Place::Alone(u32::MAX));
+            return ValueRef(Place::Alone(bytes.to_vec()));
         };
         let start = index(last.len());
         last.extend_from_slice(bytes);
@@ -296,10 +287,9 @@ impl HitValues {
         })
     }
 
-    /// A value's bytes: one of its own is handed over whole (a second take
-    /// of it is empty); one in a shared chunk is lent, and the shared
-    /// chunks before its own are freed (read values in the order they were
-    /// pushed).
+    /// A value's bytes: one of its own is handed over whole; one in a
+    /// shared chunk is lent, and the shared chunks before its own are freed
+    /// (read values in the order they were pushed).
     ///
     /// ```
     /// let mut values = quickmc::command::HitValues::default();
@@ -309,12 +299,7 @@ impl HitValues {
     pub fn take(&mut self, value: ValueRef) -> std::borrow::Cow<'_, [u8]> {
         use std::borrow::Cow;
         match value.0 {
-            Place::Alone(at) => Cow::Owned(
-                self.alone
-                    .get_mut(at as usize)
-                    .map(std::mem::take)
-                    .unwrap_or_default(),
-            ),
+            Place::Alone(bytes) => Cow::Owned(bytes),
             Place::Shared { chunk, start, end } => {
                 let chunk = chunk as usize;
                 for read in self.chunks.iter_mut().take(chunk).skip(self.released) {
@@ -404,8 +389,8 @@ impl Window {
 /// assert!(batch.is_complete());
 /// let (events, mut values) = batch.into_events();
 /// let [event] = &events[..] else { panic!() };
-/// let KeyOutcome::Hit { value, .. } = event.outcome else { panic!() };
-/// assert_eq!((event.item, &*values.take(value)), (1, &b"B"[..]));
+/// let KeyOutcome::Hit { value, .. } = &event.outcome else { panic!() };
+/// assert_eq!((event.item, &*values.take(value.clone())), (1, &b"B"[..]));
 /// # Ok::<(), quickmc::ProtocolError>(())
 /// ```
 pub struct Batch<'a> {
@@ -473,7 +458,7 @@ impl<'a> Batch<'a> {
             settled: 0,
             unsent: Vec::new(),
             events: Vec::with_capacity(hits),
-            values: HitValues::with_capacity(hits),
+            values: HitValues::default(),
             replies: 0,
             windows: Windows::SHARED,
         }
@@ -553,7 +538,7 @@ impl<'a> Batch<'a> {
     /// sent and is not answered or passed over yet.
     fn sent_offset(&self, window: &Window, opaque: u32) -> Result<usize, BatchError> {
         let offset = window.offset_of(opaque)?;
-        if self.unsent.binary_search(&(window.start + offset)).is_ok() {
+        if !self.unsent.is_empty() && self.unsent.binary_search(&(window.start + offset)).is_ok() {
             return Err(BatchError::UnknownOpaque(opaque));
         }
         Ok(offset)
@@ -563,22 +548,24 @@ impl<'a> Batch<'a> {
         matches!(self.op, BatchOp::Get | BatchOp::GetAndTouch(_))
     }
 
-    /// The outcome a reply means, if it is not a plain success.
-    fn event_for(&mut self, frame: &Response<'_>) -> Result<Option<KeyOutcome>, ProtocolError> {
-        Ok(match frame.status {
+    /// Records what a reply to `item` means, unless it is a plain success.
+    fn record(&mut self, item: u32, frame: &Response<'_>) -> Result<(), ProtocolError> {
+        let outcome = match frame.status {
             Status::Ok if self.fetches_values() => {
                 let flags = frame
                     .flags()
                     .ok_or(ProtocolError::Unexpected("a hit without flags"))?;
-                Some(KeyOutcome::Hit {
+                KeyOutcome::Hit {
                     flags,
                     cas: frame.cas,
                     value: self.values.push(frame.value),
-                })
+                }
             }
-            Status::Ok => None,
-            status => Some(KeyOutcome::Failed(status_error(status, frame.value))),
-        })
+            Status::Ok => return Ok(()),
+            status => KeyOutcome::Failed(status_error(status, frame.value)),
+        };
+        self.events.push(KeyEvent { item, outcome });
+        Ok(())
     }
 }
 
@@ -657,7 +644,7 @@ impl Exchange for Batch<'_> {
     }
 
     fn receive(&mut self, frame: &Response<'_>) -> Result<(), ProtocolError> {
-        let Some(window) = self.in_flight.front().copied() else {
+        let Some(window) = self.in_flight.front() else {
             return Err(BatchError::AfterEnd.into());
         };
         if window.closed && frame.opcode == Opcode::Noop && frame.opaque == window.noop_opaque() {
@@ -669,7 +656,12 @@ impl Exchange for Batch<'_> {
             self.in_flight.pop_front();
             return Ok(());
         }
-        let offset = self.sent_offset(&window, frame.opaque)?;
+        let offset = self.sent_offset(window, frame.opaque)?;
+        let item = self
+            .items
+            .get(window.start + offset)
+            .copied()
+            .ok_or(BatchError::UnknownOpaque(frame.opaque))?;
         let expected = self.op.opcode();
         if frame.opcode != expected {
             return Err(BatchError::UnexpectedOpcode {
@@ -678,25 +670,17 @@ impl Exchange for Batch<'_> {
             }
             .into());
         }
-        let item = self
-            .items
-            .get(window.start + offset)
-            .copied()
-            .ok_or(BatchError::UnknownOpaque(frame.opaque))?;
         if expected.echoes_key()
             && frame.status == Status::Ok
             && frame.key != self.keys.key(item as usize)
         {
             return Err(BatchError::KeyMismatch.into());
         }
-        let outcome = self.event_for(frame)?;
+        self.record(item, frame)?;
         if let Some(front) = self.in_flight.front_mut() {
             front.next = offset + 1;
         }
         self.replies += 1;
-        if let Some(outcome) = outcome {
-            self.events.push(KeyEvent { item, outcome });
-        }
         Ok(())
     }
 
@@ -1008,7 +992,7 @@ mod tests {
             .collect();
         let big = values.push(&vec![1u8; VALUE_CHUNK]);
         let after = values.push(b"tail");
-        assert_eq!((values.chunks.len(), values.alone.len()), (2, 1));
+        assert_eq!(values.chunks.len(), 2);
         for (i, r) in small.into_iter().enumerate() {
             assert_eq!(&*values.take(r), &(i as u32).to_be_bytes());
         }
@@ -1027,7 +1011,6 @@ mod tests {
         }
         let sizes: Vec<usize> = values.chunks.iter().map(Vec::capacity).collect();
         assert_eq!(sizes, [4096, 8192, 16384, 32768]);
-        assert_eq!(values.alone.len(), 10_000);
     }
 
     #[test]

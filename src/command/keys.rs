@@ -40,7 +40,9 @@ impl KeyTable {
     /// assert_eq!(keys.push(b"", b"a"), 0);
     /// ```
     pub fn push(&mut self, prefix: &[u8], key: &[u8]) -> usize {
-        self.bytes.extend_from_slice(prefix);
+        if !prefix.is_empty() {
+            self.bytes.extend_from_slice(prefix);
+        }
         self.bytes.extend_from_slice(key);
         let end = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
         self.ends.push(end);
