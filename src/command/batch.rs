@@ -395,6 +395,8 @@ impl Window {
 /// ```
 pub struct Batch<'a> {
     op: BatchOp,
+    /// The opcode of its requests (`op.opcode()`, looked up once).
+    opcode: Opcode,
     keys: &'a KeyTable,
     items: &'a [u32],
     source: Option<&'a dyn ValueSource>,
@@ -449,6 +451,7 @@ impl<'a> Batch<'a> {
         };
         Batch {
             op,
+            opcode: op.opcode(),
             keys,
             items,
             source,
@@ -519,7 +522,7 @@ impl<'a> Batch<'a> {
             }
             (true, None) => return Err(Error::Config("a store batch without values".into())),
         };
-        Request::new(self.op.opcode(), key)
+        Request::new(self.opcode, key)
             .extras(self.op.extras(&value))
             .value(&value.data)
             .opaque(opaque)
@@ -662,7 +665,7 @@ impl Exchange for Batch<'_> {
             .get(window.start + offset)
             .copied()
             .ok_or(BatchError::UnknownOpaque(frame.opaque))?;
-        let expected = self.op.opcode();
+        let expected = self.opcode;
         if frame.opcode != expected {
             return Err(BatchError::UnexpectedOpcode {
                 expected,
