@@ -10,6 +10,10 @@
 //! oldest request still in flight. A blocking caller waits parked on a
 //! futex, or in `poll` on its sockets and an eventfd while it is a reader
 //! ([`ThreadWake`]); a task waits on tokio readiness (`shared_async`).
+//! The lock is held for bookkeeping only: a blocking reader of a plain
+//! connection makes its `recv` without it ([`read_unlocked`]), and callers
+//! woken under it are woken once it is released ([`Locked`]), so none
+//! wakes only to sleep again on the lock.
 //!
 //! The connection breaks — failing every caller waiting on it, counted as
 //! one failure of the server — on an I/O error, a reply that belongs to no
@@ -118,6 +122,39 @@ pub(crate) struct State {
     /// The epoch that ended last and why: what its callers that had
     /// nothing queued (they waited for room) fail with.
     last_break: Option<(u64, Error)>,
+    /// Callers to wake once the lock is released (see [`Locked`]).
+    wake_later: Vec<Waiter>,
+}
+
+/// The state, locked. Callers woken under the lock (added to
+/// `wake_later`) are woken once it is released, so none wakes only to find
+/// the lock held and sleep again.
+pub(crate) struct Locked<'a> {
+    guard: MutexGuard<'a, State>,
+    /// Dropped after the guard (fields drop in order): the wake-ups.
+    later: Wakes,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // The fields drop after this, in order: the lock is released, then
+        // the callers are woken.
+        self.later.0.append(&mut self.guard.wake_later);
+    }
 }
 
 /// Connects and proves the connection (SASL, the TLS round trip) on a
@@ -261,6 +298,7 @@ impl SharedConnection {
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
                 last_break: None,
+                wake_later: Vec::new(),
             }),
         }
     }
@@ -270,10 +308,15 @@ impl SharedConnection {
     /// cores shared by many callers only burns the time the lock holder
     /// needs.) A panic while it was held leaves nothing half-done that the
     /// next caller cannot see, so a poisoned lock is used as is.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        let guard = self
+            .state
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Locked {
+            guard,
+            later: Wakes::default(),
+        }
     }
 
     /// Requests queued or in flight (to pick the least busy connection).
@@ -329,9 +372,8 @@ impl SharedConnection {
     pub(crate) fn install(&self, made: Result<Live, Error>) -> Result<(), Error> {
         let mut st = self.lock();
         st.connecting = false;
-        for waiter in std::mem::take(&mut st.connect_waiters) {
-            wake(&waiter);
-        }
+        let waiting = std::mem::take(&mut st.connect_waiters);
+        st.wake_later.extend(waiting);
         let live = made?;
         if st.live.is_none() {
             st.live = Some(live);
@@ -345,9 +387,8 @@ impl SharedConnection {
     pub(crate) fn abandon_connect(&self) {
         let mut st = self.lock();
         st.connecting = false;
-        for waiter in std::mem::take(&mut st.connect_waiters) {
-            wake(&waiter);
-        }
+        let waiting = std::mem::take(&mut st.connect_waiters);
+        st.wake_later.extend(waiting);
     }
 
     /// Breaks the connection: every ticket on it fails with `error` (the
@@ -382,9 +423,8 @@ impl SharedConnection {
         }
         st.reader = None;
         st.room_waiters.clear();
-        for (_, waiter) in &st.waiters {
-            wake(waiter);
-        }
+        st.wake_later
+            .extend(st.waiters.iter().map(|(_, waiter)| waiter.clone()));
     }
 
     /// Reads what the socket has and routes every whole reply; wakes the
@@ -572,7 +612,7 @@ impl SharedConnection {
         }
         st.flush_wanted = true;
         if let Some((_, waiter)) = st.waiters.iter().find(|(t, _)| Some(*t) == st.reader) {
-            wake(waiter);
+            st.wake_later.push(waiter.clone());
         }
     }
 
@@ -593,7 +633,7 @@ impl SharedConnection {
             .or_else(|| st.waiters.iter().find(|(t, _)| *t != me));
         if let Some((ticket, waiter)) = next {
             st.reader = Some(*ticket);
-            wake(waiter);
+            st.wake_later.push(waiter.clone());
         }
     }
 
@@ -1003,36 +1043,47 @@ fn blocking_fits(read_timeout: Option<Duration>, wait: Option<Duration>) -> bool
 /// The reader alone on its connection, with all its requests written,
 /// waits for its replies in one blocking read (which the socket's read
 /// timeout bounds), without the lock: one syscall where poll and read are
-/// two, as on a pooled connection. A caller arriving meanwhile writes its
-/// own requests (a blocked reader cannot be asked to), and its replies are
-/// routed when the read returns. A connection broken meanwhile is shut
-/// down, which ends the read; the job then learns of it from its casualty.
+/// two, as on a pooled connection. See [`read_unlocked`].
 fn read_alone(job: &mut Job<'_>) {
+    let st = job.shared.lock();
+    // Still alone: a caller that came since it looked may have asked it
+    // to write.
+    if job.reads_alone(&st) {
+        read_unlocked(job, st, Wait::Block);
+    }
+}
+
+/// Reads a plain connection's socket as its reader without holding the
+/// lock (`st`, the lock the caller holds, is released for the syscall, the
+/// read buffer taken out meanwhile), then routes what came under it: other
+/// callers enqueue, and write their own requests, while the syscall runs
+/// (a reader away from the lock cannot be asked to); their replies are
+/// routed when the read returns. A connection broken meanwhile is shut
+/// down, which ends a blocking read; the job then learns of it from its
+/// casualty.
+fn read_unlocked(job: &mut Job<'_>, mut st: Locked<'_>, wait: Wait) {
     let shared = job.shared;
     let Some((ticket, epoch)) = job.ticket else {
         return;
     };
-    let (fd, mut read, needed) = {
-        let mut st = shared.lock();
-        // Still alone: a caller that came since it looked may have asked
-        // it to write.
-        if !job.reads_alone(&st) {
-            return;
-        }
-        let Some(live) = st.live.as_mut() else {
-            return;
-        };
-        let taken = (
-            live.poll_fd.clone(),
-            std::mem::take(&mut live.conn.read),
-            live.needed,
-        );
-        st.reader_blocked = true;
-        taken
+    if st.epoch != epoch || st.reader != Some(ticket) {
+        return;
+    }
+    let Some(live) = st.live.as_mut() else {
+        return;
+    };
+    let fd = live.poll_fd.clone();
+    let mut read = std::mem::take(&mut live.conn.read);
+    let needed = live.needed;
+    st.reader_blocked = true;
+    drop(st);
+    let flags = match wait {
+        Wait::Block => rustix::net::RecvFlags::empty(),
+        Wait::NonBlock => rustix::net::RecvFlags::DONTWAIT,
     };
     let received = read.recv_with(needed, |spare| {
         loop {
-            match rustix::net::recv(&*fd, &mut *spare, rustix::net::RecvFlags::empty()) {
+            match rustix::net::recv(&*fd, &mut *spare, flags) {
                 Err(rustix::io::Errno::INTR) => continue,
                 Ok((n, _)) => return Ok(n),
                 Err(e) => return Err(e.into()),
@@ -1110,7 +1161,17 @@ fn wait_and_read(
             shared.flush(&mut st);
         }
         if flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-            let _ = job.read_and_route(&mut st, &mut wakes);
+            // A plain socket is read without the lock; TLS state is not
+            // taken apart.
+            if st
+                .live
+                .as_ref()
+                .is_some_and(|l| l.conn.transport.is_plain())
+            {
+                read_unlocked(job, st, Wait::NonBlock);
+            } else {
+                let _ = job.read_and_route(&mut st, &mut wakes);
+            }
         }
     }
 }
