@@ -478,7 +478,7 @@ impl ClientBuilder {
     /// off the wire, until replies make room; a caller alone on a
     /// connection is always let in, whatever its size; a caller kept
     /// waiting past its deadline gets
-    /// [`Error::Timeout`](crate::Error::Timeout).
+    /// [`Error::Timeout`].
     ///
     /// ```
     /// use quickmc::command::MuxLimits;
