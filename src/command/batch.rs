@@ -541,7 +541,7 @@ impl<'a> Batch<'a> {
     /// sent and is not answered or passed over yet.
     fn sent_offset(&self, window: &Window, opaque: u32) -> Result<usize, BatchError> {
         let offset = window.offset_of(opaque)?;
-        if !self.unsent.is_empty() && self.unsent.binary_search(&(window.start + offset)).is_ok() {
+        if self.unsent.binary_search(&(window.start + offset)).is_ok() {
             return Err(BatchError::UnknownOpaque(opaque));
         }
         Ok(offset)

@@ -62,10 +62,10 @@ impl Waiter {
     }
 }
 
-/// Callers to wake, woken when this is dropped: declared before a lock
-/// guard, after the guard is released.
+/// Callers to wake, woken when this is dropped (after the lock guard that
+/// [`Locked`] holds beside it).
 #[derive(Default)]
-pub(crate) struct Wakes(Vec<Waiter>);
+struct Wakes(Vec<Waiter>);
 
 impl Drop for Wakes {
     fn drop(&mut self) {
@@ -431,17 +431,10 @@ impl SharedConnection {
     /// owners. An error breaks the connection.
     /// Returns whether the socket had nothing more (for edge-triggered
     /// readiness, which must then be re-armed).
-    /// The owners to wake are added to `wakes` (woken once the lock is
-    /// released, so they do not wake only to wait for it).
+    /// The owners to wake are woken once the lock is released.
     /// `mine`, the reader's own exchange, takes the replies to `me` at
     /// once (decoded once, not stored to be decoded again).
-    fn read_and_route(
-        &self,
-        st: &mut State,
-        me: Ticket,
-        mine: &mut dyn Exchange,
-        wakes: &mut Wakes,
-    ) -> bool {
+    fn read_and_route(&self, st: &mut State, me: Ticket, mine: &mut dyn Exchange) -> bool {
         let Some(live) = st.live.as_mut() else {
             return true;
         };
@@ -449,7 +442,7 @@ impl SharedConnection {
         let result = conn
             .read
             .recv(&mut *conn.transport, live.needed, Wait::NonBlock);
-        self.route(st, me, mine, result, wakes)
+        self.route(st, me, mine, result)
     }
 
     /// Routes the replies buffered after a read whose result is
@@ -460,7 +453,6 @@ impl SharedConnection {
         me: Ticket,
         mine: &mut dyn Exchange,
         received: std::io::Result<usize>,
-        wakes: &mut Wakes,
     ) -> bool {
         let error = match received {
             Ok(0) => Some(closed(&self.server)),
@@ -555,13 +547,14 @@ impl SharedConnection {
         if !woken.is_empty() || taken > 0 {
             live.conn.answered = Instant::now();
             // Replies made room: whoever waited for it tries again.
-            wakes.0.append(&mut st.room_waiters);
+            let room = std::mem::take(&mut st.room_waiters);
+            st.wake_later.extend(room);
         }
         for ticket in woken {
             if ticket != me
                 && let Some((_, waiter)) = st.waiters.iter().find(|(t, _)| *t == ticket)
             {
-                wakes.0.push(waiter.clone());
+                st.wake_later.push(waiter.clone());
             }
         }
         if let Some(error) = broken {
@@ -842,7 +835,7 @@ impl Job<'_> {
     /// Reads the socket as its reader (see
     /// [`SharedConnection::read_and_route`]), this job's own replies
     /// straight into its exchange.
-    pub(crate) fn read_and_route(&mut self, st: &mut State, wakes: &mut Wakes) -> bool {
+    pub(crate) fn read_and_route(&mut self, st: &mut State) -> bool {
         // A ticket of a connection that broke meanwhile may equal one on
         // its successor (each mux numbers from the start): not this job's.
         let Some((ticket, epoch)) = self.ticket else {
@@ -851,8 +844,7 @@ impl Job<'_> {
         if epoch != st.epoch {
             return true;
         }
-        self.shared
-            .read_and_route(st, ticket, &mut *self.exchange, wakes)
+        self.shared.read_and_route(st, ticket, &mut *self.exchange)
     }
 
     /// Feeds replies routed to this job into its exchange. A reply the
@@ -974,7 +966,6 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         let mut wait = deadline.remaining(now);
         for (index, job) in jobs.iter_mut().enumerate() {
             let shared = job.shared;
-            let mut wakes = Wakes::default();
             let mut st = shared.lock();
             // The reader's duty first: a connection whose oldest request is
             // past the I/O timeout breaks.
@@ -997,7 +988,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                         .is_some_and(|l| l.conn.transport.has_buffered_input())
                     {
                         // Decrypted bytes already in hand: no waiting.
-                        let _ = job.read_and_route(&mut st, &mut wakes);
+                        let _ = job.read_and_route(&mut st);
                         wait = Some(Duration::ZERO);
                     }
                     alone = jobs_len == 1 && job.reads_alone(&st);
@@ -1090,7 +1081,6 @@ fn read_unlocked(job: &mut Job<'_>, mut st: Locked<'_>, wait: Wait) {
             }
         }
     });
-    let mut wakes = Wakes::default();
     let mut st = shared.lock();
     st.reader_blocked = false;
     let same = st.epoch == epoch;
@@ -1098,7 +1088,7 @@ fn read_unlocked(job: &mut Job<'_>, mut st: Locked<'_>, wait: Wait) {
         Some(live) if same => live.conn.read = read,
         _ => return,
     }
-    shared.route(&mut st, ticket, &mut *job.exchange, received, &mut wakes);
+    shared.route(&mut st, ticket, &mut *job.exchange, received);
 }
 
 /// Waits until a socket this thread reads is ready or another thread wakes
@@ -1152,7 +1142,6 @@ fn wait_and_read(
             continue;
         };
         let shared = job.shared;
-        let mut wakes = Wakes::default();
         let mut st = shared.lock();
         if st.reader != Some(ticket) || st.epoch != epoch {
             continue;
@@ -1170,7 +1159,7 @@ fn wait_and_read(
             {
                 read_unlocked(job, st, Wait::NonBlock);
             } else {
-                let _ = job.read_and_route(&mut st, &mut wakes);
+                let _ = job.read_and_route(&mut st);
             }
         }
     }

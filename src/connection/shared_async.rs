@@ -20,9 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::driver::{Deadline, Failure};
 use super::io_error;
-use super::shared::{
-    Driver, Job, Live, Next, SharedConnection, State, Waiter, Wakes, connect_live,
-};
+use super::shared::{Driver, Job, Live, Next, SharedConnection, State, Waiter, connect_live};
 use crate::Error;
 
 /// A job's connect, running on tokio's blocking pool.
@@ -141,8 +139,6 @@ fn step(
     wake_at: &mut Option<Instant>,
 ) -> Stepped {
     let shared = job.shared;
-    let mut wakes = Wakes::default();
-    let wakes = &mut wakes;
     let mut st = shared.lock();
     // The rule every driver applies: a connection whose oldest request is
     // past the I/O timeout breaks.
@@ -185,7 +181,7 @@ fn step(
         .as_ref()
         .is_some_and(|l| l.conn.transport.has_buffered_input())
     {
-        let _ = job.read_and_route(&mut st, wakes);
+        let _ = job.read_and_route(&mut st);
         return Stepped::Again;
     }
     let unwritten = st
@@ -215,9 +211,8 @@ fn step(
     }
     match readiness.poll_read_ready(cx) {
         Poll::Ready(Ok(mut guard)) => {
-            let mut wakes = Wakes::default();
             let mut st = shared.lock();
-            if st.reader == Some(ticket) && job.read_and_route(&mut st, &mut wakes) {
+            if st.reader == Some(ticket) && job.read_and_route(&mut st) {
                 guard.clear_ready();
             }
             Stepped::Again
