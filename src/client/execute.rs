@@ -10,7 +10,7 @@
 use super::Client;
 use crate::Error;
 use crate::command::{Exchange, HitValues, KeyEvent};
-use crate::connection::{Deadline, Driver, Failure, Job, Lane, Stepped, drive, drive_shared};
+use crate::connection::{Deadline, Driver, Failure, Job, Lane, SharedDriver, Stepped, drive};
 use crate::pool::Checkout;
 
 /// How one exchange fared.
@@ -36,9 +36,8 @@ impl Client {
     /// ascending servers, so two batches never wait on each other in a cycle).
     ///
     /// `received` is given the per-key events of batches as they arrive
-    /// (on pooled connections, between reads: decoding hits then overlaps
-    /// with the replies still on their way; on shared connections, at the
-    /// end); events it is not given stay in their batches.
+    /// (between reads: decoding hits then overlaps with the replies still
+    /// on their way); events it is not given stay in their batches.
     pub(super) async fn execute<R>(
         &self,
         work: &mut [(usize, &mut dyn Exchange)],
@@ -49,7 +48,7 @@ impl Client {
         R: FnMut(KeyEvent, &mut HitValues),
     {
         if let Some(shared) = &self.inner.shared {
-            return self.execute_shared(shared, work, deadline).await;
+            return self.execute_shared(shared, work, deadline, received).await;
         }
         let count = work.len();
         let mut checkouts: Vec<Result<Checkout, Error>> = work
@@ -73,7 +72,9 @@ impl Client {
             loop {
                 let stepped = driver.step(&mut lanes, deadline);
                 if let Some(received) = received.as_deref_mut() {
-                    take_received(&mut lanes, received);
+                    for lane in lanes.iter_mut() {
+                        take_received(lane.exchange(), received);
+                    }
                 }
                 if stepped == Stepped::Done {
                     break;
@@ -135,12 +136,16 @@ impl Client {
         Ran { result, from_pool }
     }
 
-    async fn execute_shared(
+    async fn execute_shared<R>(
         &self,
         shared: &crate::pool::SharedPools,
         work: &mut [(usize, &mut dyn Exchange)],
         deadline: &Deadline,
-    ) -> Vec<Ran> {
+        mut received: Option<&mut R>,
+    ) -> Vec<Ran>
+    where
+        R: FnMut(KeyEvent, &mut HitValues),
+    {
         let mut ran: Vec<Option<Ran>> = (0..work.len()).map(|_| None).collect();
         let mut jobs: Vec<Job<'_>> = Vec::with_capacity(work.len());
         let mut slots = Vec::with_capacity(work.len());
@@ -161,11 +166,26 @@ impl Client {
                 }
             }
         }
+        // Each driver hands control back between steps, so hits are taken
+        // (and decoded) while later replies are on their way.
+        let mut take = |jobs: &mut [Job<'_>]| {
+            if let Some(received) = received.as_deref_mut() {
+                for job in jobs.iter_mut() {
+                    take_received(job.exchange(), received);
+                }
+            }
+        };
         if self.inner.tokio {
             #[cfg(feature = "tokio")]
-            crate::connection::drive_async(&mut jobs, deadline).await;
-        } else {
-            drive_shared(&mut jobs, deadline);
+            if let Some(mut driver) = crate::connection::AsyncDriver::begin(&mut jobs) {
+                while driver.step(&mut jobs, deadline).await == Stepped::Again {
+                    take(&mut jobs);
+                }
+            }
+        } else if let Some(mut driver) = SharedDriver::begin(&mut jobs) {
+            while driver.step(&mut jobs, deadline) == Stepped::Again {
+                take(&mut jobs);
+            }
         }
         for (slot, job) in slots.into_iter().zip(jobs.iter_mut()) {
             if let Some(entry) = ran.get_mut(slot) {
@@ -181,16 +201,14 @@ impl Client {
     }
 }
 
-/// Hands what each lane's exchange received so far to `received`.
-fn take_received<R>(lanes: &mut [Lane<'_>], received: &mut R)
+/// Hands what `exchange` received so far to `received`.
+fn take_received<R>(exchange: &mut dyn Exchange, received: &mut R)
 where
     R: FnMut(KeyEvent, &mut HitValues),
 {
-    for lane in lanes.iter_mut() {
-        if let Some((events, values)) = lane.exchange().received() {
-            for event in events {
-                received(event, values);
-            }
+    if let Some((events, values)) = exchange.received() {
+        for event in events {
+            received(event, values);
         }
     }
 }

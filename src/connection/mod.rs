@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 pub(crate) use driver::{Deadline, Driver, Failure, Lane, Stepped, drive};
 use read_buffer::ReadBuffer;
-pub(crate) use shared::{Job, SharedConnection, drive_shared};
+pub(crate) use shared::{Job, SharedConnection, SharedDriver};
 #[cfg(feature = "tokio")]
-pub(crate) use shared_async::drive_async;
+pub(crate) use shared_async::AsyncDriver;
 pub(crate) use text::text_command;
 
 use crate::command::{Command, Noop, SaslPlain, Single};

@@ -28,7 +28,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use super::driver::{BLOCKING_SLACK, Deadline, Failure};
+use super::driver::{BLOCKING_SLACK, Deadline, Failure, Stepped};
 use super::thread_wake::ThreadWake;
 use super::{Connection, ConnectionOptions, closed, io_error};
 use crate::command::{Exchange, Mux, MuxError, MuxLimits, Ticket};
@@ -233,6 +233,12 @@ impl<'a> Job<'a> {
             result: None,
             write_deferred: false,
         }
+    }
+
+    /// The exchange this job drives (to take what it received so far
+    /// between [`SharedDriver`] steps).
+    pub(crate) fn exchange(&mut self) -> &mut dyn Exchange {
+        &mut *self.exchange
     }
 
     /// The job's result, once driven.
@@ -945,18 +951,38 @@ impl Job<'_> {
     }
 }
 
-/// Runs every job to completion (or failure), waiting for all at once.
-pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
-    let Some(me) = ThreadWake::mine() else {
-        for job in jobs.iter_mut() {
-            let error = io_error(&job.shared.server, std::io::Error::other("no eventfd"));
-            job.result = Some(Err(Failure::unwritten(error)));
-        }
-        return;
-    };
-    let waiter = Waiter::Thread(me.clone());
-    let jobs_len = jobs.len();
-    loop {
+/// Runs jobs to completion (or failure) a step at a time, as the pooled
+/// [`Driver`](super::Driver) runs lanes: each step steps every job and
+/// waits at most once (parked, or reading as a reader), then hands control
+/// back, so the caller can take what the exchanges have received so far
+/// (decoding it while later replies are on their way) before the next
+/// step waits again.
+pub(crate) struct SharedDriver {
+    me: Arc<ThreadWake>,
+    waiter: Waiter,
+}
+
+impl SharedDriver {
+    /// A driver for this thread; `None`, with every job failed, if the
+    /// process is out of descriptors for its wake-up.
+    pub(crate) fn begin(jobs: &mut [Job<'_>]) -> Option<SharedDriver> {
+        let Some(me) = ThreadWake::mine() else {
+            for job in jobs.iter_mut() {
+                let error = io_error(&job.shared.server, std::io::Error::other("no eventfd"));
+                job.result = Some(Err(Failure::unwritten(error)));
+            }
+            return None;
+        };
+        Some(SharedDriver {
+            waiter: Waiter::Thread(me.clone()),
+            me,
+        })
+    }
+
+    /// One step of every job, then at most one wait.
+    pub(crate) fn step(&mut self, jobs: &mut [Job<'_>], deadline: &Deadline) -> Stepped {
+        let (me, waiter) = (&self.me, &self.waiter);
+        let jobs_len = jobs.len();
         let now = Instant::now();
         // (job index, socket to read, also writable?)
         let mut reading: Vec<(usize, bool)> = Vec::new();
@@ -978,7 +1004,7 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
                 };
                 shared.break_connection(&mut st, error);
             }
-            match job.step(&mut st, now, deadline, &waiter, Driver::Threads) {
+            match job.step(&mut st, now, deadline, waiter, Driver::Threads) {
                 Next::Done => {}
                 Next::Wake | Next::Connect => waiting = true,
                 Next::Read { write } => {
@@ -1004,10 +1030,10 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
             }
         }
         if !waiting {
-            return;
+            return Stepped::Done;
         }
         if wait == Some(Duration::ZERO) {
-            continue;
+            return Stepped::Again;
         }
         if reading.is_empty() {
             me.park(wait);
@@ -1016,8 +1042,9 @@ pub(crate) fn drive_shared(jobs: &mut [Job<'_>], deadline: &Deadline) {
         {
             read_alone(job);
         } else {
-            wait_and_read(jobs, &reading, &me, wait);
+            wait_and_read(jobs, &reading, me, wait);
         }
+        Stepped::Again
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
 
-use super::driver::{Deadline, Failure};
+use super::driver::{Deadline, Failure, Stepped};
 use super::io_error;
 use super::shared::{Driver, Job, Live, Next, SharedConnection, State, Waiter, connect_live};
 use crate::Error;
@@ -41,22 +41,39 @@ impl Drop for Connects<'_> {
     }
 }
 
-/// Runs every job to completion (or failure), as one future.
-/// Outside a tokio runtime every job fails with [`Error::Config`].
-pub(crate) async fn drive_async(jobs: &mut [Job<'_>], deadline: &Deadline) {
-    if tokio::runtime::Handle::try_current().is_err() {
-        for job in jobs.iter_mut() {
-            let error = Error::Config("the async client runs inside a tokio runtime".into());
-            job.result = Some(Err(Failure::unwritten(error)));
+/// Runs jobs to completion (or failure) on tokio a step at a time, as
+/// the blocking [`SharedDriver`](super::SharedDriver) does: each step runs
+/// until a job made progress (read, wrote, connected) or every job is done,
+/// then hands control back, so the caller can take what the exchanges have
+/// received so far between steps.
+pub(crate) struct AsyncDriver<'a> {
+    connects: Connects<'a>,
+}
+
+impl<'a> AsyncDriver<'a> {
+    /// A driver for `jobs`; `None`, with every job failed with
+    /// [`Error::Config`], outside a tokio runtime.
+    pub(crate) fn begin(jobs: &mut [Job<'a>]) -> Option<AsyncDriver<'a>> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            for job in jobs.iter_mut() {
+                let error = Error::Config("the async client runs inside a tokio runtime".into());
+                job.result = Some(Err(Failure::unwritten(error)));
+            }
+            return None;
         }
-        return;
+        Some(AsyncDriver {
+            connects: Connects {
+                running: jobs.iter().map(|_| None).collect(),
+            },
+        })
     }
-    let mut connects = Connects {
-        running: jobs.iter().map(|_| None).collect(),
-    };
-    let mut timer = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
-    std::future::poll_fn(|cx| poll_jobs(cx, jobs, &mut connects.running, timer.as_mut(), deadline))
-        .await;
+
+    /// Runs the jobs until one made progress or all are done.
+    pub(crate) async fn step(&mut self, jobs: &mut [Job<'a>], deadline: &Deadline) -> Stepped {
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+        let running = &mut self.connects.running;
+        std::future::poll_fn(|cx| poll_jobs(cx, jobs, running, timer.as_mut(), deadline)).await
+    }
 }
 
 fn poll_jobs<'a>(
@@ -65,7 +82,7 @@ fn poll_jobs<'a>(
     connects: &mut [Option<(Connecting, &'a SharedConnection)>],
     mut timer: Pin<&mut tokio::time::Sleep>,
     deadline: &Deadline,
-) -> Poll<()> {
+) -> Poll<Stepped> {
     let waiter = Waiter::Task(cx.waker().clone());
     loop {
         let now = Instant::now();
@@ -92,10 +109,10 @@ fn poll_jobs<'a>(
                 }
             }
             match step(cx, job, &waiter, now, deadline, &mut wake_at) {
-                Stepped::Done => {}
-                Stepped::Pending => pending = true,
-                Stepped::Again => again = true,
-                Stepped::Connect => {
+                JobStep::Done => {}
+                JobStep::Pending => pending = true,
+                JobStep::Again => again = true,
+                JobStep::Connect => {
                     let (address, options, server, limits) = job.shared.connect_params();
                     let handle = tokio::task::spawn_blocking(move || {
                         connect_live(&address, &options, server, limits)
@@ -106,10 +123,10 @@ fn poll_jobs<'a>(
             }
         }
         if again {
-            continue;
+            return Poll::Ready(Stepped::Again);
         }
         if !pending {
-            return Poll::Ready(());
+            return Poll::Ready(Stepped::Done);
         }
         if let Some(at) = wake_at {
             timer.as_mut().reset(tokio::time::Instant::from_std(at));
@@ -121,7 +138,8 @@ fn poll_jobs<'a>(
     }
 }
 
-enum Stepped {
+/// What one job's step came to.
+enum JobStep {
     Done,
     Pending,
     /// Progress was made: step everything again.
@@ -137,7 +155,7 @@ fn step(
     now: Instant,
     deadline: &Deadline,
     wake_at: &mut Option<Instant>,
-) -> Stepped {
+) -> JobStep {
     let shared = job.shared;
     let mut st = shared.lock();
     // The rule every driver applies: a connection whose oldest request is
@@ -156,13 +174,13 @@ fn step(
         }
     }
     let write = match job.step(&mut st, now, deadline, waiter, Driver::Tasks) {
-        Next::Done => return Stepped::Done,
-        Next::Wake => return Stepped::Pending,
-        Next::Connect => return Stepped::Connect,
+        Next::Done => return JobStep::Done,
+        Next::Wake => return JobStep::Pending,
+        Next::Connect => return JobStep::Connect,
         Next::Read { write } => write,
     };
     let Some(ticket) = job.ticket.map(|(t, _)| t) else {
-        return Stepped::Pending;
+        return JobStep::Pending;
     };
     if write {
         // The reader writes for everyone, but only after letting the tasks
@@ -171,7 +189,7 @@ fn step(
         if !job.write_deferred && st.waiters.len() > 1 {
             job.write_deferred = true;
             cx.waker().wake_by_ref();
-            return Stepped::Pending;
+            return JobStep::Pending;
         }
         job.write_deferred = false;
         shared.flush(&mut st);
@@ -182,7 +200,7 @@ fn step(
         .is_some_and(|l| l.conn.transport.has_buffered_input())
     {
         let _ = job.read_and_route(&mut st);
-        return Stepped::Again;
+        return JobStep::Again;
     }
     let unwritten = st
         .live
@@ -193,7 +211,7 @@ fn step(
         // connection cannot be waited on.
         let error = io_error(&shared.server, std::io::Error::other("no readiness"));
         shared.break_connection(&mut st, error);
-        return Stepped::Again;
+        return JobStep::Again;
     };
     drop(st);
     if unwritten && let Poll::Ready(Ok(mut guard)) = readiness.poll_write_ready(cx) {
@@ -207,7 +225,7 @@ fn step(
         if still {
             guard.clear_ready();
         }
-        return Stepped::Again;
+        return JobStep::Again;
     }
     match readiness.poll_read_ready(cx) {
         Poll::Ready(Ok(mut guard)) => {
@@ -215,7 +233,7 @@ fn step(
             if st.reader == Some(ticket) && job.read_and_route(&mut st) {
                 guard.clear_ready();
             }
-            Stepped::Again
+            JobStep::Again
         }
         Poll::Ready(Err(e)) => {
             // Readiness fails when the runtime the socket was registered
@@ -235,9 +253,9 @@ fn step(
                 }
                 _ => {} // replaced meanwhile
             }
-            Stepped::Again
+            JobStep::Again
         }
-        Poll::Pending => Stepped::Pending,
+        Poll::Pending => JobStep::Pending,
     }
 }
 
