@@ -1191,3 +1191,88 @@ fn wait_and_read(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn connection() -> SharedConnection {
+        let options = ConnectionOptions {
+            transport: crate::transport::TransportOptions {
+                connect_timeout: Duration::from_secs(1),
+                read_timeout: None,
+                tcp_nodelay: true,
+                tcp_keepalive: false,
+                #[cfg(feature = "tls")]
+                tls: None,
+            },
+            io_timeout: None,
+            max_value: 1 << 20,
+            credentials: None,
+        };
+        let address = Address::Tcp {
+            host: "127.0.0.1".into(),
+            port: 1,
+        };
+        SharedConnection::new(address, options, "test".into(), MuxLimits::default())
+    }
+
+    /// A task waker that notes whether the connection's lock was free when
+    /// it was woken.
+    struct Probe {
+        shared: Arc<SharedConnection>,
+        woken: AtomicBool,
+        lock_was_free: AtomicBool,
+    }
+
+    impl std::task::Wake for Probe {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            let free = self.shared.state.try_lock().is_ok();
+            self.lock_was_free.store(free, Ordering::SeqCst);
+            self.woken.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_caller_woken_under_the_lock_is_woken_once_the_lock_is_released() {
+        let shared = Arc::new(connection());
+        let probe = Arc::new(Probe {
+            shared: shared.clone(),
+            woken: AtomicBool::new(false),
+            lock_was_free: AtomicBool::new(false),
+        });
+        {
+            let mut st = shared.lock();
+            st.wake_later
+                .push(Waiter::Task(std::task::Waker::from(probe.clone())));
+            assert!(!probe.woken.load(Ordering::SeqCst), "not while it is held");
+        }
+        assert!(probe.woken.load(Ordering::SeqCst));
+        assert!(probe.lock_was_free.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_finished_connect_wakes_its_waiters_after_the_lock_is_released() {
+        let shared = Arc::new(connection());
+        let probe = Arc::new(Probe {
+            shared: shared.clone(),
+            woken: AtomicBool::new(false),
+            lock_was_free: AtomicBool::new(false),
+        });
+        {
+            let mut st = shared.lock();
+            st.connecting = true;
+            st.connect_waiters
+                .push(Waiter::Task(std::task::Waker::from(probe.clone())));
+        }
+        let refused = Error::Config("refused".into());
+        assert!(shared.install(Err(refused)).is_err());
+        assert!(probe.woken.load(Ordering::SeqCst));
+        assert!(probe.lock_was_free.load(Ordering::SeqCst));
+    }
+}
