@@ -62,14 +62,7 @@ impl Default for ClientBuilder {
             servers: Vec::new(),
             distribution: DistributionKind::Modula,
             hash: HashAlgorithm::Default,
-            transport: TransportOptions {
-                connect_timeout: Duration::from_secs(1),
-                read_timeout: None,
-                tcp_nodelay: true,
-                tcp_keepalive: false,
-                #[cfg(feature = "tls")]
-                tls: None,
-            },
+            transport: TransportOptions::default(),
             io_timeout: Some(Duration::from_secs(1)),
             credentials: None,
             pool: PoolConfig {

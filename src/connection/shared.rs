@@ -1199,14 +1199,7 @@ mod tests {
 
     fn connection() -> SharedConnection {
         let options = ConnectionOptions {
-            transport: crate::transport::TransportOptions {
-                connect_timeout: Duration::from_secs(1),
-                read_timeout: None,
-                tcp_nodelay: true,
-                tcp_keepalive: false,
-                #[cfg(feature = "tls")]
-                tls: None,
-            },
+            transport: crate::transport::TransportOptions::default(),
             io_timeout: None,
             max_value: 1 << 20,
             credentials: None,
@@ -1226,6 +1219,19 @@ mod tests {
         lock_was_free: AtomicBool,
     }
 
+    impl Probe {
+        /// A probe on `shared`, and a waiter that wakes it.
+        fn on(shared: &Arc<SharedConnection>) -> (Arc<Probe>, Waiter) {
+            let probe = Arc::new(Probe {
+                shared: shared.clone(),
+                woken: AtomicBool::new(false),
+                lock_was_free: AtomicBool::new(false),
+            });
+            let waiter = Waiter::Task(std::task::Waker::from(probe.clone()));
+            (probe, waiter)
+        }
+    }
+
     impl std::task::Wake for Probe {
         fn wake(self: Arc<Self>) {
             self.wake_by_ref();
@@ -1241,15 +1247,10 @@ mod tests {
     #[test]
     fn a_caller_woken_under_the_lock_is_woken_once_the_lock_is_released() {
         let shared = Arc::new(connection());
-        let probe = Arc::new(Probe {
-            shared: shared.clone(),
-            woken: AtomicBool::new(false),
-            lock_was_free: AtomicBool::new(false),
-        });
+        let (probe, waiter) = Probe::on(&shared);
         {
             let mut st = shared.lock();
-            st.wake_later
-                .push(Waiter::Task(std::task::Waker::from(probe.clone())));
+            st.wake_later.push(waiter);
             assert!(!probe.woken.load(Ordering::SeqCst), "not while it is held");
         }
         assert!(probe.woken.load(Ordering::SeqCst));
@@ -1259,16 +1260,11 @@ mod tests {
     #[test]
     fn a_finished_connect_wakes_its_waiters_after_the_lock_is_released() {
         let shared = Arc::new(connection());
-        let probe = Arc::new(Probe {
-            shared: shared.clone(),
-            woken: AtomicBool::new(false),
-            lock_was_free: AtomicBool::new(false),
-        });
+        let (probe, waiter) = Probe::on(&shared);
         {
             let mut st = shared.lock();
             st.connecting = true;
-            st.connect_waiters
-                .push(Waiter::Task(std::task::Waker::from(probe.clone())));
+            st.connect_waiters.push(waiter);
         }
         let refused = Error::Config("refused".into());
         assert!(shared.install(Err(refused)).is_err());

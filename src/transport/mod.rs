@@ -59,6 +59,21 @@ pub(crate) struct TransportOptions {
     pub(crate) tls: Option<TlsSetup>,
 }
 
+impl Default for TransportOptions {
+    /// A 1 s connect timeout, no read timeout, `TCP_NODELAY`, no keepalive,
+    /// plain TCP.
+    fn default() -> TransportOptions {
+        TransportOptions {
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: None,
+            tcp_nodelay: true,
+            tcp_keepalive: false,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
 /// The negotiated TLS session of a connection.
 ///
 /// ```
