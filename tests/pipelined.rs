@@ -916,3 +916,45 @@ fn a_caller_arriving_while_the_lone_reader_waits_writes_its_own_request_at_once(
     assert_eq!(got.0.unwrap(), Some(value_of(&first)));
     assert_eq!(got.1.unwrap(), Some(value_of(&second)));
 }
+
+/// Requests larger than the socket's buffers can take while the server is
+/// stopped: each write sends what the socket takes and puts the rest back
+/// in front of what was queued since; once the server resumes, the rest
+/// goes out in order, and every call completes with its own value (a lost
+/// or misplaced byte would desynchronise the stream).
+#[test]
+fn writes_the_socket_cannot_take_at_once_go_out_in_order_when_the_server_resumes() {
+    const THREADS: usize = 24;
+    let server = Memcached::start();
+    let client = pipelined([server.spec()])
+        .pipelined(1)
+        .io_timeout(Some(Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    // 24 values of 900 KB: more than loopback's socket buffers hold.
+    let value = |k: &str| format!("{k}:").repeat(900_000 / (k.len() + 1));
+    assert!(client.set(key("pipe_full", "warm"), "up", 0).unwrap());
+    server.pause();
+    let start = Barrier::new(THREADS + 1);
+    std::thread::scope(|s| {
+        let calls: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (client, start) = (&client, &start);
+                s.spawn(move || {
+                    let k = key("pipe_full", &t.to_string());
+                    start.wait();
+                    let stored = client.set(&k, value(&k), 0);
+                    (k, stored)
+                })
+            })
+            .collect();
+        start.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        server.resume();
+        for call in calls {
+            let (k, stored) = call.join().unwrap();
+            assert!(stored.unwrap(), "{k} stored");
+            assert_eq!(client.get::<String>(&k).unwrap(), Some(value(&k)));
+        }
+    });
+}

@@ -187,6 +187,17 @@ pub fn write_written(w: &mut Writer, n: Option<u16>) {
     };
 }
 
+/// Writes an action: a writer takes all the output.
+pub fn write_take_output(w: &mut Writer) {
+    w.u8(action::WRITE).u8(4).u16(0);
+}
+
+/// Writes an action: the writer gives back what it took, `sent` bytes of
+/// it sent.
+pub fn write_give_back(w: &mut Writer, sent: u16) {
+    w.u8(action::WRITE).u8(5).u16(sent);
+}
+
 /// Writes an action: the honest reply to the oldest segment (`gap`
 /// requests skipped in a quiet window, `extra` picks a hit's value length
 /// or a stream's end).
@@ -253,6 +264,8 @@ struct Run<'s> {
     step: u64,
     /// The last reply taken for someone (a server may send it twice).
     last_reply: Option<(Opcode, u32)>,
+    /// Output a writer took and has not given back yet.
+    taken: Option<Vec<u8>>,
 }
 
 /// A value pattern for stores.
@@ -453,15 +466,40 @@ impl<'s> Run<'s> {
         self.callers[index].batch = Some((real, twin, opcode));
     }
 
+    /// The transport takes bytes: `n` of them, or (modes 4 and 5) a
+    /// writer takes all the output, then gives back what the transport did
+    /// not take; nothing else is written meanwhile.
     fn write(&mut self, mode: u8, n: u16) {
-        let n = match mode % 4 {
+        let n = match mode % 6 {
             0 => usize::from(n % 64),
             1 => usize::from(n),
             2 => usize::MAX,
-            _ => 0,
+            3 => 0,
+            4 => {
+                if self.taken.is_none() {
+                    let taken = self.mux.take_output();
+                    assert_eq!(taken, self.model.take_output(), "the output taken");
+                    self.taken = Some(taken);
+                }
+                return;
+            }
+            _ => {
+                self.give_back(usize::from(n));
+                return;
+            }
         };
-        self.mux.written(n);
-        self.model.written(n);
+        if self.taken.is_none() {
+            self.mux.written(n);
+            self.model.written(n);
+        }
+    }
+
+    /// The writer gives back what it took, `n` bytes of it sent.
+    fn give_back(&mut self, n: usize) {
+        if let Some(taken) = self.taken.take() {
+            self.model.give_back(&taken, n);
+            self.mux.give_back(taken, n);
+        }
     }
 
     /// Feeds a reply to both; a refused one breaks the connection, as the
@@ -758,6 +796,7 @@ impl<'s> Run<'s> {
     /// Answers everything honestly, takes every delivery, closes every
     /// ticket: the multiplexer is idle and every slot free again.
     fn finish(&mut self) {
+        self.give_back(usize::MAX);
         let mut rounds = 0;
         while let Some(head) = self.model.segs.front().cloned() {
             rounds += 1;
@@ -835,6 +874,7 @@ pub fn mux(data: &[u8]) {
         start: Instant::now(),
         step: 0,
         last_reply: None,
+        taken: None,
     };
     run.check();
     let mut actions = 0;

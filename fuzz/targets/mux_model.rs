@@ -4,7 +4,10 @@
 //!
 //! - Each caller enqueues segments (one request, or one batch window); the
 //!   bytes go on the wire in enqueue order, and `written(n)` takes the first
-//!   `n` of them.
+//!   `n` of them. A writer may instead take all of them at once and give
+//!   back what the transport did not take, which goes out first: everything
+//!   taken counts as written for its tickets (some of it may be on the
+//!   wire), and the stream goes on from what the transport did take.
 //! - While other segments are queued or in flight, a segment is let in only
 //!   within the limits: fewer than `max_segments` segments before it, and its
 //!   bytes with theirs at most `max_bytes`. One that does not fit is taken
@@ -240,6 +243,26 @@ impl Model {
                 e.written = true;
             }
         }
+    }
+
+    /// A writer takes all the output (see the module docs).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let taken = self.wire.clone();
+        self.written(taken.len());
+        taken
+    }
+
+    /// The writer gives back what it took, of which the transport took
+    /// the first `n` bytes; nothing comes back once broken.
+    pub fn give_back(&mut self, taken: &[u8], n: usize) {
+        if self.broken {
+            return;
+        }
+        let unsent = taken.get(n.min(taken.len())..).unwrap_or_default();
+        self.sent -= unsent.len() as u64;
+        let mut wire = unsent.to_vec();
+        wire.extend_from_slice(&self.wire);
+        self.wire = wire;
     }
 
     /// Whether replies are awaited for bytes already written.

@@ -10,9 +10,9 @@ use super::batch_machine::{write_honest_reply, write_noop, write_setup, write_tr
 use super::commands::{Kind, Params, STATUSES, write_params};
 use super::input::{Writer, opcode_index};
 use super::mux::{
-    write_batch, write_break, write_close, write_header, write_honest, write_hostile,
-    write_old_handle, write_open, write_oversized, write_single, write_spec, write_take,
-    write_written,
+    write_batch, write_break, write_close, write_give_back, write_header, write_honest,
+    write_hostile, write_old_handle, write_open, write_oversized, write_single, write_spec,
+    write_take, write_take_output, write_written,
 };
 use super::text::{write_lines, write_metadump_line, write_stats_group};
 
@@ -321,6 +321,23 @@ pub fn mux() -> Seeds {
     write_honest(&mut w, Status::Ok, 0, 0);
     take_all(&mut w, 2);
     seeds.push(("partial-writes".into(), w.out));
+    // A writer takes the output, a caller enqueues while it sends, and the
+    // socket takes only part: the rest goes out first, then the newcomer's.
+    let mut w = Writer::default();
+    write_header(&mut w, 6, None, 0, 0);
+    write_open(&mut w);
+    write_open(&mut w);
+    get(&mut w, 0, b"first");
+    write_take_output(&mut w);
+    write_single(&mut w, 1, 5, b"", 0, 0);
+    write_give_back(&mut w, 10);
+    write_take_output(&mut w);
+    write_give_back(&mut w, 30);
+    write_written(&mut w, None);
+    write_honest(&mut w, Status::KeyNotFound, 0, 0);
+    write_honest(&mut w, Status::Ok, 0, 0);
+    take_all(&mut w, 2);
+    seeds.push(("taken-output".into(), w.out));
     // A stats stream: entries, then the empty one.
     let mut w = Writer::default();
     write_header(&mut w, 6, None, 9, 0);

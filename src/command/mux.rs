@@ -409,18 +409,82 @@ impl Mux {
         let n = n.min(self.output().len());
         self.out.drain(..n);
         self.sent += n as u64;
-        let sent = self.sent;
-        let mut started = Vec::new();
-        for segment in &self.segments {
-            if segment.begins() >= sent {
-                break;
-            }
-            started.push(segment.ticket);
+        self.mark_started();
+    }
+
+    /// Takes all of [`output`](Mux::output), for a writer that sends it
+    /// without holding whatever guards the multiplexer: callers go on
+    /// enqueueing meanwhile. The bytes count as handed to the transport
+    /// (their tickets' requests may be on the wire from now on); the
+    /// buffer comes back with [`give_back`](Mux::give_back), which says
+    /// how much the transport took, before anything else is taken.
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now())?;
+    /// let bytes = mux.take_output();
+    /// assert_eq!(bytes.len(), 24);
+    /// assert!(mux.output().is_empty() && mux.take(t).written);
+    /// # Ok::<(), quickmc::command::MuxError>(())
+    /// ```
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let n = self.output().len();
+        // What stays: a segment held back, if any.
+        let held = self.out.split_off(n);
+        let taken = std::mem::replace(&mut self.out, held);
+        self.sent += n as u64;
+        self.mark_started();
+        taken
+    }
+
+    /// Gives back the buffer of [`take_output`](Mux::take_output), of
+    /// which the transport took the first `n` bytes: the rest goes back
+    /// in front of what was enqueued since, to be written first. (Its
+    /// tickets still count as written: their first bytes may be.) Nothing
+    /// comes back to a broken multiplexer.
+    ///
+    /// ```
+    /// use quickmc::command::{Mux, Noop, Single};
+    /// let mut mux = Mux::new(1, Default::default());
+    /// let t = mux.open();
+    /// mux.enqueue(t, &mut Single::new(&mut Noop), std::time::Instant::now())?;
+    /// let bytes = mux.take_output();
+    /// mux.give_back(bytes, 10); // the socket took 10 bytes
+    /// assert_eq!(mux.output().len(), 14);
+    /// # Ok::<(), quickmc::command::MuxError>(())
+    /// ```
+    pub fn give_back(&mut self, mut taken: Vec<u8>, n: usize) {
+        if self.broken.is_some() {
+            return;
         }
-        for ticket in started {
+        let n = n.min(taken.len());
+        self.sent = self.sent.saturating_sub((taken.len() - n) as u64);
+        if n == taken.len() {
+            // All written: the buffer serves the next writes, if small.
+            if self.out.is_empty() && taken.capacity() <= SPARE_FRAMES {
+                taken.clear();
+                self.out = taken;
+            }
+            return;
+        }
+        taken.drain(..n);
+        taken.extend_from_slice(&self.out);
+        self.out = taken;
+    }
+
+    /// Marks the tickets of the segments begun on the wire as written.
+    fn mark_started(&mut self) {
+        let mut next = 0;
+        while let Some(segment) = self.segments.get(next)
+            && segment.begins() < self.sent
+        {
+            let ticket = segment.ticket;
             if let Some(slot) = self.slot(ticket) {
                 slot.written = true;
             }
+            next += 1;
         }
     }
 
@@ -1029,6 +1093,53 @@ mod tests {
             gone.index,
             "the closed ticket's slot is free"
         );
+    }
+
+    #[test]
+    fn output_a_writer_takes_counts_as_written_and_its_unsent_rest_goes_out_first() {
+        let now = Instant::now();
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let (a, b) = (mux.open(), mux.open());
+        let (mut get_a, mut get_b) = (Get::new(b"a"), Get::new(b"b"));
+        mux.enqueue(a, &mut Single::new(&mut get_a), now).unwrap();
+        let wire_a = mux.output().to_vec();
+        let taken = mux.take_output();
+        assert_eq!(taken, wire_a);
+        assert!(mux.output().is_empty() && mux.awaits_replies());
+        // Another caller enqueues while the writer sends; the socket takes
+        // only 10 bytes of the first request.
+        mux.enqueue(b, &mut Single::new(&mut get_b), now).unwrap();
+        let wire_b = mux.output().to_vec();
+        mux.give_back(taken, 10);
+        assert_eq!(mux.output(), [&wire_a[10..], &wire_b[..]].concat());
+        assert!(mux.take(a).written, "its first bytes may be on the wire");
+        assert!(!mux.take(b).written);
+        // Not wholly written: its reply cannot have come yet.
+        assert!(feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 0)).is_err());
+        let all = mux.take_output();
+        mux.give_back(all, usize::MAX);
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 0)).unwrap(),
+            Some(a)
+        );
+        assert_eq!(
+            feed(&mut mux, &reply(Opcode::Get, Status::KeyNotFound, 1)).unwrap(),
+            Some(b)
+        );
+        assert!(mux.is_idle() && mux.output().is_empty());
+    }
+
+    #[test]
+    fn output_given_back_to_a_broken_connection_is_dropped() {
+        let mut mux = Mux::new(0, MuxLimits::default());
+        let t = mux.open();
+        let mut get = Get::new(b"a");
+        mux.enqueue(t, &mut Single::new(&mut get), Instant::now())
+            .unwrap();
+        let taken = mux.take_output();
+        mux.break_all(Error::NoServers);
+        mux.give_back(taken, 0);
+        assert!(mux.output().is_empty() && mux.is_broken());
     }
 
     #[test]

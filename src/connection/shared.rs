@@ -4,14 +4,17 @@
 //! waiting callers — the reader — writes what everyone queued and reads the
 //! replies, routing each to its owner and waking it (flat combining): a
 //! caller that queues requests wakes the reader rather than writing itself,
-//! so requests queued meanwhile leave in one write, and an uncontended
-//! caller is the reader and does its own I/O, with no hand-off. When the
-//! reader's own exchange completes, it hands the role to the owner of the
-//! oldest request still in flight. A blocking caller waits parked on a
-//! futex, or in `poll` on its sockets and an eventfd while it is a reader
-//! ([`ThreadWake`]); a task waits on tokio readiness (`shared_async`).
-//! The lock is held for bookkeeping only: a blocking reader of a plain
-//! connection makes its `recv` without it ([`read_unlocked`]), and callers
+//! so requests queued meanwhile leave in one write (a thread writes for
+//! itself while the reader is in a `recv`, where it cannot be asked), and
+//! an uncontended caller is the reader and does its own I/O, with no
+//! hand-off. When the reader's own exchange completes, it hands the role
+//! to the owner of the oldest request still in flight. A blocking caller
+//! waits parked on a futex, or in `poll` on its sockets and an eventfd
+//! while it is a reader ([`ThreadWake`]); a task waits on tokio readiness
+//! (`shared_async`).
+//! The lock is held for bookkeeping only: on a plain connection, threads
+//! make their `send` and `recv` without it ([`write_unlocked`], whose next
+//! write takes what was queued meanwhile; [`read_unlocked`]), and callers
 //! woken under it are woken once it is released ([`Locked`]), so none
 //! wakes only to sleep again on the lock.
 //!
@@ -33,7 +36,7 @@ use super::thread_wake::ThreadWake;
 use super::{Connection, ConnectionOptions, closed, io_error};
 use crate::command::{Exchange, Mux, MuxError, MuxLimits, Ticket};
 use crate::protocol::{DecodeError, Decoded, decode_response};
-use crate::transport::Wait;
+use crate::transport::{Wait, recv_socket, send_socket};
 use crate::{Address, Error, ProtocolError};
 
 /// A batch keeps this many windows in flight on a shared connection (more
@@ -108,10 +111,12 @@ pub(crate) struct State {
     connecting: bool,
     /// Requests were queued for the reader to write (async driver).
     pub(crate) flush_wanted: bool,
-    /// The reader waits in a blocking read, without the lock (see
-    /// [`read_alone`]): it cannot be asked to write, so callers write
-    /// their own requests.
+    /// The reader reads without the lock (see [`read_unlocked`]): it
+    /// cannot be asked to write, so callers write their own requests.
     reader_blocked: bool,
+    /// A caller sends taken bytes without the lock (see
+    /// [`write_unlocked`]): nobody else writes meanwhile.
+    writing: bool,
     /// Callers waiting for room on the connection (back-pressure).
     room_waiters: Vec<Waiter>,
     /// Callers waiting for that connect.
@@ -300,6 +305,7 @@ impl SharedConnection {
                 connecting: false,
                 flush_wanted: false,
                 reader_blocked: false,
+                writing: false,
                 room_waiters: Vec::new(),
                 connect_waiters: Vec::new(),
                 casualties: Vec::new(),
@@ -583,6 +589,10 @@ impl SharedConnection {
     /// Writes what is queued, as far as the socket takes it now.
     pub(crate) fn flush(&self, st: &mut State) {
         st.flush_wanted = false;
+        if st.writing {
+            // The writer sends what was queued meanwhile next.
+            return;
+        }
         let Some(live) = st.live.as_mut() else {
             return;
         };
@@ -801,13 +811,20 @@ impl Job<'_> {
         }
         // The reader writes what everyone queued: a caller that is not the
         // reader wakes it (once until it writes) rather than writing itself,
-        // so requests queued meanwhile leave in one write.
-        // (A reader in a blocking read cannot be asked: a thread writes
-        // for itself then.)
+        // so requests queued meanwhile leave in one write. A thread writes
+        // for itself when the reader reads without the lock (it cannot be
+        // asked then), and on a plain connection it writes without the
+        // lock: its driver calls `write_unlocked` next.
         let reader = st.reader == Some(ticket);
-        if driver == Driver::Threads && (reader || st.reader_blocked) {
-            shared.flush(st);
-        } else if !reader {
+        if driver == Driver::Threads && self.writes(st) {
+            let plain = st
+                .live
+                .as_ref()
+                .is_some_and(|l| l.conn.transport.is_plain());
+            if !plain {
+                shared.flush(st);
+            }
+        } else if !reader && !st.writing {
             shared.ask_reader_to_flush(st);
         }
         match &st.live {
@@ -817,6 +834,14 @@ impl Job<'_> {
                 write: !live.mux.output().is_empty() || live.conn.transport.has_pending_output(),
             },
         }
+    }
+
+    /// Whether this job writes what is queued: as the reader, or as a
+    /// thread while the reader reads without the lock.
+    fn writes(&self, st: &State) -> bool {
+        self.ticket.is_some_and(|(ticket, epoch)| {
+            st.epoch == epoch && (st.reader == Some(ticket) || st.reader_blocked)
+        })
     }
 
     /// Whether this job is the reader, alone on a plain connection, with
@@ -1004,10 +1029,21 @@ impl SharedDriver {
                 };
                 shared.break_connection(&mut st, error);
             }
-            match job.step(&mut st, now, deadline, waiter, Driver::Threads) {
+            let next = job.step(&mut st, now, deadline, waiter, Driver::Threads);
+            if !matches!(next, Next::Done) && job.writes(&st) {
+                st = write_unlocked(shared, st);
+            }
+            match next {
                 Next::Done => {}
                 Next::Wake | Next::Connect => waiting = true,
                 Next::Read { write } => {
+                    // What `write_unlocked` left to write (unless a writer
+                    // sends it next).
+                    let write = write
+                        && !st.writing
+                        && st.live.as_ref().is_some_and(|l| {
+                            !l.mux.output().is_empty() || l.conn.transport.has_pending_output()
+                        });
                     if st
                         .live
                         .as_ref()
@@ -1095,19 +1131,7 @@ fn read_unlocked(job: &mut Job<'_>, mut st: Locked<'_>, wait: Wait) {
     let needed = live.needed;
     st.reader_blocked = true;
     drop(st);
-    let flags = match wait {
-        Wait::Block => rustix::net::RecvFlags::empty(),
-        Wait::NonBlock => rustix::net::RecvFlags::DONTWAIT,
-    };
-    let received = read.recv_with(needed, |spare| {
-        loop {
-            match rustix::net::recv(&*fd, &mut *spare, flags) {
-                Err(rustix::io::Errno::INTR) => continue,
-                Ok((n, _)) => return Ok(n),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    });
+    let received = read.recv_with(needed, |spare| recv_socket(&*fd, spare, wait));
     let mut st = shared.lock();
     st.reader_blocked = false;
     let same = st.epoch == epoch;
@@ -1116,6 +1140,61 @@ fn read_unlocked(job: &mut Job<'_>, mut st: Locked<'_>, wait: Wait) {
         _ => return,
     }
     shared.route(&mut st, ticket, &mut *job.exchange, received);
+}
+
+/// Writes what is queued on a plain connection without holding the lock
+/// (`st`, which the caller holds, is released for the `send` and taken
+/// again): the bytes are taken out of the multiplexer, and what callers
+/// queue meanwhile goes out in the next round, so concurrent callers still
+/// share writes, and none waits on the lock while a `send` runs. One
+/// writer at a time (`writing`). What the socket does not take now goes
+/// back in front, and the reader is asked to write it once the socket
+/// takes more. Returns the lock, held.
+fn write_unlocked<'a>(shared: &'a SharedConnection, mut st: Locked<'a>) -> Locked<'a> {
+    loop {
+        let (epoch, writing) = (st.epoch, st.writing);
+        let Some(live) = st.live.as_mut() else {
+            return st;
+        };
+        if writing || !live.conn.transport.is_plain() || live.mux.output().is_empty() {
+            return st;
+        }
+        let fd = live.poll_fd.clone();
+        let bytes = live.mux.take_output();
+        st.writing = true;
+        drop(st);
+        let mut sent = 0;
+        let mut failed = None;
+        while let Some(rest) = bytes.get(sent..).filter(|rest| !rest.is_empty()) {
+            match send_socket(&*fd, rest) {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        st = shared.lock();
+        st.writing = false;
+        let whole = sent == bytes.len();
+        let same = st.epoch == epoch;
+        match st.live.as_mut() {
+            Some(live) if same => live.mux.give_back(bytes, sent),
+            // (Bytes of a connection that broke meanwhile went with it.)
+            _ => continue,
+        }
+        if let Some(e) = failed {
+            let error = io_error(&shared.server, e);
+            shared.break_connection(&mut st, error);
+            return st;
+        }
+        if !whole {
+            shared.ask_reader_to_flush(&mut st);
+            return st;
+        }
+    }
 }
 
 /// Waits until a socket this thread reads is ready or another thread wakes

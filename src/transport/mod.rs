@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-pub(crate) use socket::Socket;
+pub(crate) use socket::{Socket, recv as recv_socket, send as send_socket};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 #[cfg(feature = "tls")]

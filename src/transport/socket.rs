@@ -69,26 +69,11 @@ impl Transport for Socket {
     }
 
     fn recv(&mut self, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
-        let flags = match wait {
-            Wait::Block => RecvFlags::empty(),
-            Wait::NonBlock => RecvFlags::DONTWAIT,
-        };
-        loop {
-            match rustix::net::recv(&*self, &mut *buf, flags) {
-                Err(rustix::io::Errno::INTR) => continue,
-                Ok((n, _)) => return Ok(n),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        recv(&*self, buf, wait)
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        loop {
-            match rustix::net::send(&*self, bytes, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
-                Err(rustix::io::Errno::INTR) => continue,
-                other => return other.map_err(io::Error::from),
-            }
-        }
+        send(&*self, bytes)
     }
 
     fn is_plain(&self) -> bool {
@@ -111,6 +96,35 @@ impl Transport for Socket {
             Socket::Tcp(s) => s.shutdown(Shutdown::Both),
             Socket::Unix(s) => s.shutdown(Shutdown::Both),
         };
+    }
+}
+
+/// Reads a socket into `buf` (see [`Transport::recv`]); also for a shared
+/// connection's reader, which reads a duplicate of the socket's
+/// descriptor without holding the connection's lock.
+pub(crate) fn recv(socket: impl AsFd, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
+    let flags = match wait {
+        Wait::Block => RecvFlags::empty(),
+        Wait::NonBlock => RecvFlags::DONTWAIT,
+    };
+    loop {
+        match rustix::net::recv(&socket, &mut *buf, flags) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok((n, _)) => return Ok(n),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Writes what a socket takes now of `bytes`, without blocking (see
+/// [`Transport::send`]); also for a shared connection's writer, as
+/// [`recv`] is for its reader.
+pub(crate) fn send(socket: impl AsFd, bytes: &[u8]) -> io::Result<usize> {
+    loop {
+        match rustix::net::send(&socket, bytes, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
     }
 }
 
