@@ -958,3 +958,52 @@ fn writes_the_socket_cannot_take_at_once_go_out_in_order_when_the_server_resumes
         }
     });
 }
+
+/// A reader waiting in `poll` (its batch not all sent) is asked to write
+/// each newcomer's request, every time: after it wrote one caller's
+/// request, the next caller's still goes out at once, not when the
+/// reader next wakes for a reply.
+#[test]
+fn a_reader_in_poll_writes_every_newcomers_request_at_once() {
+    let server = &pair()[1];
+    let proxy = Proxy::start(&server.spec());
+    let client = pipelined([proxy.spec()])
+        .pipelined(1)
+        .io_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .unwrap();
+    let (b, c) = (key("pipe_poll", "b"), key("pipe_poll", "c"));
+    assert!(client.set(&b, value_of(&b), 0).unwrap());
+    assert!(client.set(&c, value_of(&c), 0).unwrap());
+    // Three windows of misses: the reader polls for the replies to the
+    // first two, which are held back for a second.
+    let missing: Vec<String> = (0..2500)
+        .map(|i| key("pipe_poll", &format!("m{i}")))
+        .collect();
+    proxy.set_fault(support::proxy::Fault::Delay(Duration::from_secs(1)));
+    let (batch_client, keys) = (client.clone(), missing.clone());
+    let batch = std::thread::spawn(move || {
+        batch_client.get_multi::<_, String>(keys, "")
+    });
+    let newcomer = |k: &String, after: Duration| {
+        std::thread::sleep(after);
+        let before = proxy.request_bytes();
+        let (client, k) = (client.clone(), k.clone());
+        let call = std::thread::spawn(move || client.get::<String>(&k));
+        let end = Instant::now() + Duration::from_millis(450);
+        while proxy.request_bytes() == before && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (proxy.request_bytes() > before, call)
+    };
+    let (first_written, first) = newcomer(&b, Duration::from_millis(100));
+    let (second_written, second) = newcomer(&c, Duration::from_millis(10));
+    let hits = batch.join().unwrap();
+    let got = (first.join().unwrap(), second.join().unwrap());
+    proxy.set_fault(support::proxy::Fault::Pass);
+    assert!(first_written, "the first newcomer's request waited");
+    assert!(second_written, "the second newcomer's request waited");
+    assert!(hits.unwrap().is_empty());
+    assert_eq!(got.0.unwrap(), Some(value_of(&b)));
+    assert_eq!(got.1.unwrap(), Some(value_of(&c)));
+}

@@ -28,9 +28,10 @@ use crate::{Error, Result, ServerSpec};
 /// slow connect never stalls the runtime. It needs a tokio runtime with
 /// I/O and time enabled (as `#[tokio::main]` builds).
 ///
-/// **Cancellation.** Dropping a future at any point is safe: requests not
-/// yet written are withdrawn, replies still due are read and dropped, and
-/// the connection stays in step for everyone else. (Whether a dropped
+/// **Cancellation.** Dropping a future at any point is safe: what it had
+/// not yet queued is never sent (the rest of a batch's windows), what it
+/// queued still goes out and its replies are read and dropped, and the
+/// connection stays in step for everyone else. (Whether a dropped
 /// write reached the server is, as ever, unknown.)
 ///
 /// **Which client when.** In a tokio service, this one: no

@@ -122,7 +122,8 @@ pub struct Delivery {
     pub pending: usize,
     /// Replies received for this ticket so far.
     pub replies: usize,
-    /// Whether any of this ticket's bytes reached the transport.
+    /// Whether any of this ticket's bytes were handed to the transport
+    /// (written, or taken to be: see [`Mux::take_output`]).
     pub written: bool,
     /// Why the connection failed, if it did.
     pub failure: Option<Error>,
@@ -153,7 +154,8 @@ pub struct Mux {
     next_opaque: u32,
     limits: MuxLimits,
     out: Vec<u8>,
-    /// Stream positions: bytes ever enqueued, and ever handed to the transport.
+    /// Stream positions: bytes ever enqueued, and ever handed to the
+    /// transport (written, or taken and not given back).
     enqueued: u64,
     sent: u64,
     /// Segments in stream order: sent ones first, then queued ones (the

@@ -109,7 +109,8 @@ pub(crate) struct State {
     pub(crate) waiters: Vec<(Ticket, Waiter)>,
     /// A job connects (outside the lock, in the async driver).
     connecting: bool,
-    /// Requests were queued for the reader to write (async driver).
+    /// The reader was asked to write what is queued (once until someone
+    /// writes it).
     pub(crate) flush_wanted: bool,
     /// The reader reads without the lock (see [`read_unlocked`]): it
     /// cannot be asked to write, so callers write their own requests.
@@ -1031,7 +1032,8 @@ impl SharedDriver {
             }
             let next = job.step(&mut st, now, deadline, waiter, Driver::Threads);
             if !matches!(next, Next::Done) && job.writes(&st) {
-                st = write_unlocked(shared, st);
+                let me = job.ticket.map(|(ticket, _)| ticket);
+                st = write_unlocked(shared, st, me);
             }
             match next {
                 Next::Done => {}
@@ -1148,9 +1150,14 @@ fn read_unlocked(job: &mut Job<'_>, mut st: Locked<'_>, wait: Wait) {
 /// queue meanwhile goes out in the next round, so concurrent callers still
 /// share writes, and none waits on the lock while a `send` runs. One
 /// writer at a time (`writing`). What the socket does not take now goes
-/// back in front, and the reader is asked to write it once the socket
-/// takes more. Returns the lock, held.
-fn write_unlocked<'a>(shared: &'a SharedConnection, mut st: Locked<'a>) -> Locked<'a> {
+/// back in front, for the reader to write once the socket takes more: if
+/// the writer, `me`, is not the reader, it asks the reader to. Returns the
+/// lock, held.
+fn write_unlocked<'a>(
+    shared: &'a SharedConnection,
+    mut st: Locked<'a>,
+    me: Option<Ticket>,
+) -> Locked<'a> {
     loop {
         let (epoch, writing) = (st.epoch, st.writing);
         let Some(live) = st.live.as_mut() else {
@@ -1162,6 +1169,8 @@ fn write_unlocked<'a>(shared: &'a SharedConnection, mut st: Locked<'a>) -> Locke
         let fd = live.poll_fd.clone();
         let bytes = live.mux.take_output();
         st.writing = true;
+        // Everything queued is being written: a reader asked to is done.
+        st.flush_wanted = false;
         drop(st);
         let mut sent = 0;
         let mut failed = None;
@@ -1191,7 +1200,10 @@ fn write_unlocked<'a>(shared: &'a SharedConnection, mut st: Locked<'a>) -> Locke
             return st;
         }
         if !whole {
-            shared.ask_reader_to_flush(&mut st);
+            // (The reader itself polls for room: it sees output left.)
+            if st.reader != me {
+                shared.ask_reader_to_flush(&mut st);
+            }
             return st;
         }
     }
