@@ -878,35 +878,57 @@ fn callers_waiting_for_room_fail_with_a_timeout_instead_of_hanging() {
     }
 }
 
-/// A lone reader waits for its reply in a blocking read, where it cannot
-/// be asked to write: a caller arriving meanwhile writes its own request
-/// at once (it does not wait for the reader's reply), and both are answered.
-#[test]
-fn a_caller_arriving_while_the_lone_reader_waits_writes_its_own_request_at_once() {
-    let server = &pair()[0];
+/// A client on one shared connection to `server`, through a proxy that
+/// can hold replies back, with `keys` stored (each with its `value_of`).
+fn one_connection_via_proxy(server: &Memcached, keys: &[&String]) -> (Proxy, Client) {
     let proxy = Proxy::start(&server.spec());
     let client = pipelined([proxy.spec()])
         .pipelined(1)
         .io_timeout(Some(Duration::from_secs(10)))
         .build()
         .unwrap();
+    for k in keys {
+        assert!(client.set(k, value_of(k), 0).unwrap());
+    }
+    (proxy, client)
+}
+
+/// A get of `k` on its own thread: whether its request reached the proxy
+/// within `within`, and the call.
+fn newcomer(
+    proxy: &Proxy,
+    client: &Client,
+    k: &str,
+    within: Duration,
+) -> (
+    bool,
+    std::thread::JoinHandle<quickmc::Result<Option<String>>>,
+) {
+    let before = proxy.request_bytes();
+    let (client, k) = (client.clone(), k.to_owned());
+    let call = std::thread::spawn(move || client.get::<String>(&k));
+    let end = Instant::now() + within;
+    while proxy.request_bytes() == before && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (proxy.request_bytes() > before, call)
+}
+
+/// A lone reader waits for its reply in a blocking read, where it cannot
+/// be asked to write: a caller arriving meanwhile writes its own request
+/// at once (it does not wait for the reader's reply), and both are answered.
+#[test]
+fn a_caller_arriving_while_the_lone_reader_waits_writes_its_own_request_at_once() {
     let (first, second) = (key("pipe_alone", "first"), key("pipe_alone", "second"));
-    assert!(client.set(&first, value_of(&first), 0).unwrap());
-    assert!(client.set(&second, value_of(&second), 0).unwrap());
+    let (proxy, client) = one_connection_via_proxy(&pair()[0], &[&first, &second]);
     // The first caller's reply is held back for long after the second
     // caller's request should have gone out.
     proxy.set_fault(support::proxy::Fault::Delay(Duration::from_secs(2)));
     let (c, k) = (client.clone(), first.clone());
     let reader = std::thread::spawn(move || c.get::<String>(&k));
     std::thread::sleep(Duration::from_millis(200));
-    let before = proxy.request_bytes();
-    let (c, k) = (client.clone(), second.clone());
-    let newcomer = std::thread::spawn(move || c.get::<String>(&k));
-    let end = Instant::now() + Duration::from_millis(1500);
-    while proxy.request_bytes() == before && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let written_at_once = proxy.request_bytes() > before;
+    let (written_at_once, newcomer) =
+        newcomer(&proxy, &client, &second, Duration::from_millis(1500));
     let got = (reader.join().unwrap(), newcomer.join().unwrap());
     proxy.set_fault(support::proxy::Fault::Pass);
     assert!(
@@ -965,16 +987,8 @@ fn writes_the_socket_cannot_take_at_once_go_out_in_order_when_the_server_resumes
 /// reader next wakes for a reply.
 #[test]
 fn a_reader_in_poll_writes_every_newcomers_request_at_once() {
-    let server = &pair()[1];
-    let proxy = Proxy::start(&server.spec());
-    let client = pipelined([proxy.spec()])
-        .pipelined(1)
-        .io_timeout(Some(Duration::from_secs(10)))
-        .build()
-        .unwrap();
     let (b, c) = (key("pipe_poll", "b"), key("pipe_poll", "c"));
-    assert!(client.set(&b, value_of(&b), 0).unwrap());
-    assert!(client.set(&c, value_of(&c), 0).unwrap());
+    let (proxy, client) = one_connection_via_proxy(&pair()[1], &[&b, &c]);
     // Three windows of misses: the reader polls for the replies to the
     // first two, which are held back for a second.
     let missing: Vec<String> = (0..2500)
@@ -982,22 +996,12 @@ fn a_reader_in_poll_writes_every_newcomers_request_at_once() {
         .collect();
     proxy.set_fault(support::proxy::Fault::Delay(Duration::from_secs(1)));
     let (batch_client, keys) = (client.clone(), missing.clone());
-    let batch = std::thread::spawn(move || {
-        batch_client.get_multi::<_, String>(keys, "")
-    });
-    let newcomer = |k: &String, after: Duration| {
-        std::thread::sleep(after);
-        let before = proxy.request_bytes();
-        let (client, k) = (client.clone(), k.clone());
-        let call = std::thread::spawn(move || client.get::<String>(&k));
-        let end = Instant::now() + Duration::from_millis(450);
-        while proxy.request_bytes() == before && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        (proxy.request_bytes() > before, call)
-    };
-    let (first_written, first) = newcomer(&b, Duration::from_millis(100));
-    let (second_written, second) = newcomer(&c, Duration::from_millis(10));
+    let batch = std::thread::spawn(move || batch_client.get_multi::<_, String>(keys, ""));
+    // Both are written long before the replies come (a second from now).
+    std::thread::sleep(Duration::from_millis(100));
+    let within = Duration::from_millis(450);
+    let (first_written, first) = newcomer(&proxy, &client, &b, within);
+    let (second_written, second) = newcomer(&proxy, &client, &c, within);
     let hits = batch.join().unwrap();
     let got = (first.join().unwrap(), second.join().unwrap());
     proxy.set_fault(support::proxy::Fault::Pass);
