@@ -436,8 +436,13 @@ impl SharedConnection {
         }
         st.reader = None;
         st.room_waiters.clear();
+        // Its callers leave with the connection: each learns of the break
+        // from its casualty. (Tickets are numbered afresh on the next
+        // connection, so one of theirs must never stand for a new caller's.)
+        let waiting = std::mem::take(&mut st.waiters);
+        self.callers.fetch_sub(waiting.len(), Ordering::Relaxed);
         st.wake_later
-            .extend(st.waiters.iter().map(|(_, waiter)| waiter.clone()));
+            .extend(waiting.into_iter().map(|(_, waiter)| waiter));
     }
 
     /// Reads what the socket has and routes every whole reply; wakes the
@@ -648,16 +653,18 @@ impl SharedConnection {
     }
 
     fn leave(&self, st: &mut State, me: Ticket, epoch: u64) {
+        st.casualties
+            .retain(|c| !(c.epoch == epoch && c.ticket == me));
+        if epoch != st.epoch {
+            // Its connection is gone, and its place with it (`break_with`).
+            return;
+        }
         self.hand_over(st, me);
         let before = st.waiters.len();
         st.waiters.retain(|(t, _)| *t != me);
         self.callers
             .fetch_sub(before - st.waiters.len(), Ordering::Relaxed);
-        st.casualties
-            .retain(|c| !(c.epoch == epoch && c.ticket == me));
-        if epoch == st.epoch
-            && let Some(live) = st.live.as_mut()
-        {
+        if let Some(live) = st.live.as_mut() {
             live.mux.close(me);
         }
     }
@@ -707,7 +714,8 @@ impl Job<'_> {
         let (ticket, epoch) = match self.ticket {
             Some(held) => {
                 // A task may be polled with another waker than last time.
-                if let Some((_, registered)) = st.waiters.iter_mut().find(|(t, _)| *t == held.0)
+                if held.1 == st.epoch
+                    && let Some((_, registered)) = st.waiters.iter_mut().find(|(t, _)| *t == held.0)
                     && !registered.same_as(waiter)
                 {
                     *registered = waiter.clone();
@@ -723,8 +731,9 @@ impl Job<'_> {
                     && (live.mux.saw_stale_replies()
                         || live.conn.idle_state(Instant::now()) != crate::transport::Idle::Quiet)
                 {
-                    st.live = None;
-                    st.reader = None;
+                    // Nobody's failure; a caller whose replies came in
+                    // meanwhile still has them (its casualty).
+                    shared.break_with(st, closed(&shared.server), false);
                 }
                 if st.live.is_none() {
                     self.from_pool = false;
@@ -1158,6 +1167,8 @@ fn write_unlocked<'a>(
     mut st: Locked<'a>,
     me: Option<Ticket>,
 ) -> Locked<'a> {
+    // `me` stands for the writer on this connection only.
+    let mine = st.epoch;
     loop {
         let (epoch, writing) = (st.epoch, st.writing);
         let Some(live) = st.live.as_mut() else {
@@ -1201,7 +1212,7 @@ fn write_unlocked<'a>(
         }
         if !whole {
             // (The reader itself polls for room: it sees output left.)
-            if st.reader != me {
+            if st.epoch != mine || st.reader != me {
                 shared.ask_reader_to_flush(&mut st);
             }
             return st;
@@ -1333,6 +1344,52 @@ mod tests {
             self.lock_was_free.store(free, Ordering::SeqCst);
             self.woken.store(true, Ordering::SeqCst);
         }
+    }
+
+    /// A connection to a local listener that accepts and never speaks
+    /// (nothing here reads or writes it).
+    fn listening() -> (std::net::TcpListener, SharedConnection) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut shared = connection();
+        shared.address = Address::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        (listener, shared)
+    }
+
+    /// Joins `st`'s connection as a job's step does; returns its ticket.
+    fn join(shared: &SharedConnection, st: &mut State, waiter: Waiter) -> Ticket {
+        let ticket = st.live.as_mut().unwrap().mux.open();
+        st.waiters.push((ticket, waiter));
+        shared.callers.fetch_add(1, Ordering::Relaxed);
+        ticket
+    }
+
+    #[test]
+    fn a_caller_of_a_broken_connection_leaving_late_leaves_the_next_ones_callers_alone() {
+        let (_listener, shared) = listening();
+        let shared = Arc::new(shared);
+        let ((_, old), (_, new)) = (Probe::on(&shared), Probe::on(&shared));
+        let mut st = shared.lock();
+        st.live = Some(shared.connect().unwrap());
+        st.epoch += 1;
+        let gone = join(&shared, &mut st, old);
+        let gone_epoch = st.epoch;
+        shared.break_connection(&mut st, closed(&shared.server));
+        // The next connection numbers its tickets afresh: its first caller
+        // holds the same ticket as the first caller of the broken one.
+        st.live = Some(shared.connect().unwrap());
+        st.epoch += 1;
+        let reader = join(&shared, &mut st, new);
+        st.reader = Some(reader);
+        assert_eq!(reader, gone);
+        // The broken connection's caller leaves only now.
+        shared.leave(&mut st, gone, gone_epoch);
+        assert_eq!(st.reader, Some(reader), "the reader keeps its role");
+        assert_eq!(st.waiters.len(), 1, "the reader can still be woken");
+        assert_eq!(shared.load(), 1);
     }
 
     #[test]
