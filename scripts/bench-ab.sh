@@ -19,13 +19,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # A target directory per side, kept between runs (cargo names both sides'
 # binaries alike, and each bench writes its ratios under its own tree).
 targets="$PWD/target/bench-ab"
-work=$(mktemp -d)
-cleanup() {
-    git worktree remove --force "$work/a" 2>/dev/null || true
-    git worktree remove --force "$work/b" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/ab-worktrees.sh
+trap remove_worktrees EXIT
 
 # Checks out `rev` into `dir` and prints the path of its bench binary.
 build() {

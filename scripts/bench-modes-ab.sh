@@ -19,13 +19,13 @@ rev_a=$1 rev_b=$2 mode=${3:-pipelined} concurrency=${4:-16} rounds=${5:-15} seco
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v memcached >/dev/null || { apt-get update -qq && apt-get install -y -qq memcached; }
 targets="$PWD/target/bench-modes-ab"
-work=$(mktemp -d)
+source scripts/ab-worktrees.sh
 server=""
 cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null
-    git worktree remove --force "$work/a" 2>/dev/null || true
-    git worktree remove --force "$work/b" 2>/dev/null || true
-    rm -rf "$work"
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+    fi
+    remove_worktrees
 }
 trap cleanup EXIT
 
