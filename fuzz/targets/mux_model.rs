@@ -7,7 +7,9 @@
 //!   `n` of them. A writer may instead take all of them at once and give
 //!   back what the transport did not take, which goes out first: everything
 //!   taken counts as written for its tickets (some of it may be on the
-//!   wire), and the stream goes on from what the transport did take.
+//!   wire), and the stream goes on from what the transport did take — or
+//!   from the oldest segment still in flight, when a (hostile) server
+//!   answered bytes the transport had not taken yet.
 //! - While other segments are queued or in flight, a segment is let in only
 //!   within the limits: fewer than `max_segments` segments before it, and its
 //!   bytes with theirs at most `max_bytes`. One that does not fit is taken
@@ -258,7 +260,14 @@ impl Model {
         if self.broken {
             return;
         }
-        let unsent = taken.get(n.min(taken.len())..).unwrap_or_default();
+        // What answered requests' bytes it holds is not sent again: sending
+        // resumes where the oldest segment still in flight begins.
+        let resume = self.sent - (taken.len() - n.min(taken.len())) as u64;
+        let next = self.segs.front().map_or(self.sent, |s| s.begins);
+        let skip = (next.saturating_sub(resume)) as usize;
+        let unsent = taken
+            .get((n.min(taken.len()) + skip).min(taken.len())..)
+            .unwrap_or_default();
         self.sent -= unsent.len() as u64;
         let mut wire = unsent.to_vec();
         wire.extend_from_slice(&self.wire);

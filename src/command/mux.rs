@@ -461,7 +461,14 @@ impl Mux {
         if self.broken.is_some() {
             return;
         }
-        let n = n.min(taken.len());
+        let mut n = n.min(taken.len());
+        // Bytes of requests already answered (by a server that replied to
+        // what it cannot have read yet) are not sent again: sending
+        // resumes where the oldest segment still in flight begins.
+        let resume = self.sent.saturating_sub((taken.len() - n) as u64);
+        let next = self.segments.front().map_or(self.sent, Segment::begins);
+        let answered = usize::try_from(next.saturating_sub(resume)).unwrap_or(usize::MAX);
+        n = n.saturating_add(answered).min(taken.len());
         self.sent = self.sent.saturating_sub((taken.len() - n) as u64);
         if n == taken.len() {
             // All written: the buffer serves the next writes, if small.
