@@ -163,8 +163,8 @@ pub enum Error {
     /// The key was refused before any I/O.
     #[error("bad key: {0}")]
     BadKey(#[from] KeyError),
-    /// The server is marked down after a failure and is skipped until its
-    /// retry timeout passes.
+    /// The server is marked down after a failure to connect to it and is
+    /// skipped until its retry timeout passes.
     #[error("server {server} is down (retrying after the retry timeout)")]
     ServerDown {
         /// The server's spec.

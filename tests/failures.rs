@@ -91,6 +91,107 @@ fn a_down_server_is_skipped_fast_for_the_retry_timeout_without_a_connect_attempt
     );
 }
 
+/// A slow reply is not a down server: after a timeout the next call goes
+/// to the server at once (libmemcached skips a server for `retry_timeout`
+/// only when connecting to it fails), in the pooled and pipelined modes.
+#[test]
+fn one_timeout_does_not_skip_the_server_the_next_call_is_answered() {
+    let server = shared();
+    let proxy = Proxy::start(&server.spec());
+    for pipelined in [0, 1] {
+        let k = format!("one_timeout:{pipelined}");
+        let builder = quick([proxy.spec()]).retry_timeout(Duration::from_secs(60));
+        let client = if pipelined > 0 {
+            builder.pipelined(pipelined)
+        } else {
+            builder
+        }
+        .build()
+        .unwrap();
+        assert!(client.set(&k, "v", 0).unwrap());
+        proxy.set_fault(Fault::Delay(Duration::from_millis(800)));
+        let err = client.get::<String>(&k).unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        proxy.set_fault(Fault::Pass);
+        assert_eq!(
+            client.get::<String>(&k).unwrap().as_deref(),
+            Some("v"),
+            "pipelined({pipelined}): the server is tried again at once"
+        );
+    }
+}
+
+/// `disconnect_all` while other threads keep working: it returns (it could
+/// spin for ever taking back the connections the workers kept returning;
+/// the Python suite, where the GIL made it likely, shows that), no pooled
+/// call fails, and on shared connections a call cut off fails only as a
+/// retired connection (never `ServerDown`: a disconnect the client asked
+/// for says nothing about the server).
+#[test]
+fn disconnect_all_under_load_returns_at_once_and_blames_no_server() {
+    const WORKERS: usize = 4;
+    for pipelined in [0, 1] {
+        let builder = quick([shared().spec()])
+            .retry_timeout(Duration::from_secs(60))
+            .max_connections(WORKERS as u32);
+        let client = if pipelined > 0 {
+            builder.pipelined(pipelined)
+        } else {
+            builder
+        }
+        .build()
+        .unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (done, finished) = std::sync::mpsc::channel();
+        let errors: Vec<Error> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..WORKERS)
+                .map(|w| {
+                    let (client, stop) = (&client, &stop);
+                    s.spawn(move || {
+                        let mut errors = Vec::new();
+                        for i in 0..100_000 {
+                            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                                break;
+                            }
+                            let k = format!("disconnect:{pipelined}:{w}:{}", i % 10);
+                            let v = format!("{k}={i}");
+                            match client.set(&k, &v, 0).and_then(|_| client.get::<String>(&k)) {
+                                Ok(got) => assert_eq!(got, Some(v)),
+                                Err(e) => errors.push(e),
+                            }
+                        }
+                        errors
+                    })
+                })
+                .collect();
+            let client = &client;
+            s.spawn(move || {
+                for _ in 0..300 {
+                    std::thread::sleep(Duration::from_millis(1));
+                    client.disconnect_all();
+                }
+                let _ = done.send(());
+            });
+            let returned = finished.recv_timeout(Duration::from_secs(30));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(returned.is_ok(), "disconnect_all did not return");
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        println!("pipelined({pipelined}): {} calls cut off", errors.len());
+        if pipelined == 0 {
+            assert!(errors.is_empty(), "{errors:?}");
+        }
+        assert!(
+            errors.iter().all(|e| matches!(e, Error::Io { .. })),
+            "pipelined({pipelined}): {errors:?}"
+        );
+        assert!(client.set("disconnect:after", "ok", 0).unwrap());
+    }
+}
+
 #[test]
 fn after_the_retry_timeout_a_restarted_server_is_used_again() {
     let mut server = Memcached::start();

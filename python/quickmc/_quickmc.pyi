@@ -129,7 +129,8 @@ class InvalidHostProtocolError(Error):
     """A server spec with a transport quickmc does not speak (UDP)."""
 class ServerDead(Error): ...
 class ServerDown(Error):
-    """The server failed recently and is skipped until retry_timeout passes."""
+    """Connecting to the server failed recently: it is skipped until
+    retry_timeout passes."""
 class TooBig(Error):
     """The value is larger than the server accepts."""
 class UnknownStatKey(Error): ...

@@ -78,7 +78,7 @@ pylibmc_errors! {
     BadKeyProvided = 33, "A key was refused (verify_keys, or a prefix making it too long).";
     InvalidHostProtocolError = 34, "A server spec names a transport quickmc does not speak (UDP).";
     ServerDead = 35, "libmemcached's MEMCACHED_SERVER_MARKED_DEAD.";
-    ServerDown = 47, "The server failed recently and is skipped until retry_timeout passes.";
+    ServerDown = 47, "Connecting to the server failed recently: it is skipped until retry_timeout passes.";
     TooBig = 37, "The value is larger than the server's item size limit.";
     UnknownStatKey = 36, "libmemcached's MEMCACHED_UNKNOWN_STAT_KEY.";
 }

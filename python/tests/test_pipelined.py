@@ -170,3 +170,62 @@ def test_a_down_server_fails_as_in_the_pooled_mode(quickmc, dead_address):
     results = [raised(op, shared) for op in ops]
     assert results == [raised(op, pooled) for op in ops]
     assert results[0] == "ConnectionError" and results[1] == "ServerDown", results
+
+
+DISCONNECT_UNDER_LOAD = r"""
+import json, sys, threading, time
+import quickmc
+servers, pipelined = json.loads(sys.argv[1]), int(sys.argv[2])
+behaviors = {"retry_timeout": 60, "pipelined": pipelined}
+mc = quickmc.Client(servers, binary=True, behaviors=behaviors)
+stop = threading.Event()
+errors = []
+
+def work(w):
+    for i in range(100_000):
+        if stop.is_set():
+            return
+        key = f"disconnect:{pipelined}:{w}:{i % 10}"
+        try:
+            mc.set(key, i)
+            got = mc.get(key)
+            assert got == i, (key, got, i)
+        except quickmc.Error as e:
+            errors.append(type(e).__name__)
+
+workers = [threading.Thread(target=work, args=(w,)) for w in range(5)]
+for t in workers:
+    t.start()
+for _ in range(100):
+    time.sleep(0.005)
+    mc.disconnect_all()
+stop.set()
+for t in workers:
+    t.join()
+mc.set("disconnect:after", 1)
+print(json.dumps(errors))
+"""
+
+
+@pytest.mark.parametrize("pipelined", [0, 1])
+def test_disconnect_all_under_load_returns_and_never_marks_a_server_down(cluster, pipelined):
+    """``disconnect_all`` while other threads keep working returns (it used
+    to spin for ever, holding the GIL, on the connections the workers kept
+    returning), a pooled call never fails, and on shared connections a call
+    cut off is a ConnectionError, never ServerDown. Run in a child process:
+    a hang there is killed by the timeout instead of hanging the suite."""
+    import json
+    import subprocess
+    import sys
+
+    servers = json.dumps([s.address for s in cluster[:2]])
+    try:
+        done = subprocess.run([sys.executable, "-c", DISCONNECT_UNDER_LOAD, servers, str(pipelined)],
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("disconnect_all under load hung")
+    assert done.returncode == 0, done.stderr
+    errors = json.loads(done.stdout)
+    if pipelined == 0:
+        assert errors == []
+    assert set(errors) <= {"ConnectionError"}, errors

@@ -317,7 +317,10 @@ impl ClientBuilder {
         self
     }
 
-    /// After a failure, skip the server for this long (default 2 s, as libmemcached).
+    /// After a failure to connect to a server, skip it for this long
+    /// (default 2 s, as libmemcached). Other failures (a timeout, a
+    /// connection dying) count towards [`failure_limit`](Self::failure_limit)
+    /// but skip nothing.
     ///
     /// ```
     /// let b = quickmc::Client::builder().retry_timeout(std::time::Duration::from_secs(1));

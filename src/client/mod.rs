@@ -334,10 +334,16 @@ impl Client {
     /// Records what a failure says about the server.
     fn blame(&self, index: usize, blame: Blame) {
         match blame {
-            Blame::Server => {
+            Blame::Unreachable | Blame::Server => {
+                let unreachable = blame == Blame::Unreachable;
                 let can_eject =
                     self.inner.ring.kind() != DistributionKind::Modula && self.server_count() > 1;
-                if self.inner.pools.record_failure(index, can_eject) == Verdict::Eject {
+                if self
+                    .inner
+                    .pools
+                    .record_failure(index, unreachable, can_eject)
+                    == Verdict::Eject
+                {
                     self.rebuild_live_ring();
                 }
             }

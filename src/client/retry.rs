@@ -18,7 +18,11 @@ pub(super) struct Attempt {
 /// Whom a failure says something about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Blame {
-    /// The server: it counts towards marking it down and ejecting it.
+    /// The server could not be connected to: it is skipped for the retry
+    /// timeout, and the failure counts towards ejecting it.
+    Unreachable,
+    /// The server (a timeout, a connection dying, a protocol violation):
+    /// the failure counts towards ejecting it; the next call tries it.
     Server,
     /// Only the pooled connection, gone stale (a server restart, an idle
     /// timeout): the other idle connections are retired with it.
@@ -42,9 +46,10 @@ pub(super) struct Verdict {
 ///   (the peer closed it) went stale: that says nothing about the server.
 ///   The attempt runs once more on a fresh connection if it is repeatable
 ///   or never reached the socket.
-/// - Anything else that says the server failed (timeouts, protocol
-///   violations, a fresh connection dying) counts against it and is not
-///   retried: repeating a timeout would double the wait.
+/// - Anything else that says the server failed (a failed connect, timeouts,
+///   protocol violations, a fresh connection dying) counts against it and
+///   is not retried: repeating a timeout would double the wait. Only a
+///   failed connect skips the server for the retry timeout.
 pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
     let repeatable = attempt.idempotence == Idempotence::Repeatable;
     let stale = attempt.from_pool && !failure.replied && matches!(failure.error, Error::Io { .. });
@@ -61,6 +66,10 @@ pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
         _ if stale => Verdict {
             retry: attempt.first && (repeatable || !failure.written),
             blame: Blame::StaleConnection,
+        },
+        Error::Connect { .. } | Error::Tls { .. } => Verdict {
+            retry: false,
+            blame: Blame::Unreachable,
         },
         error if error.is_server_failure() => Verdict {
             retry: false,
@@ -141,6 +150,27 @@ mod tests {
         let verdict = classify(&timeout, &attempt(true, Idempotence::Repeatable, true));
         assert_eq!(verdict.blame, Blame::Server);
         assert!(!verdict.retry);
+    }
+
+    #[test]
+    fn only_a_failed_connect_says_the_server_is_unreachable() {
+        for error in [
+            Error::Connect {
+                server: "s".into(),
+                source: Arc::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            },
+            Error::Tls {
+                server: "s".into(),
+                reason: "unknown issuer".into(),
+            },
+        ] {
+            let verdict = classify(
+                &failure(error, false, false),
+                &attempt(false, Idempotence::Repeatable, true),
+            );
+            assert_eq!(verdict.blame, Blame::Unreachable);
+            assert!(!verdict.retry);
+        }
     }
 
     #[test]

@@ -337,8 +337,10 @@ impl SharedConnection {
         self.callers.load(Ordering::Relaxed)
     }
 
-    /// Drops the connection (the next caller connects afresh); callers
-    /// waiting on it fail.
+    /// Drops the connection (the next caller connects afresh). Callers
+    /// waiting on it fail as on a stale pooled connection, which the retry
+    /// rule sends again on a fresh one when that is safe; it is not counted
+    /// against the server.
     pub(crate) fn retire(&self) {
         let mut st = self.lock();
         let error = Error::Io {
@@ -348,7 +350,7 @@ impl SharedConnection {
                 "the connection was retired",
             )),
         };
-        self.break_connection(&mut st, error);
+        self.break_with(&mut st, error, false);
     }
 
     /// The negotiated TLS session, if connected over TLS.

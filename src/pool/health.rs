@@ -1,5 +1,6 @@
-//! Server health as libmemcached tracks it: a failed server is skipped for
-//! `retry_timeout`; after `failure_limit` consecutive failures, with
+//! Server health as libmemcached tracks it: a server that could not be
+//! connected to is skipped for `retry_timeout`; after `failure_limit`
+//! consecutive failures of any kind (a timeout, a connection dying), with
 //! `remove_failed` on, it leaves the ketama continuum until `dead_timeout`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -94,15 +95,23 @@ impl Health {
         self.ejected_until.swap(0, Ordering::AcqRel) != 0
     }
 
-    /// The server failed. `can_eject` is false under modula, which never ejects.
-    pub(crate) fn record_failure(&self, policy: &HealthPolicy, can_eject: bool) -> Verdict {
+    /// The server failed; `unreachable` if connecting to it did, which
+    /// skips it for the retry timeout (any other failure is only counted:
+    /// one slow reply must not fail every call to the server for seconds).
+    /// `can_eject` is false under modula, which never ejects.
+    pub(crate) fn record_failure(
+        &self,
+        policy: &HealthPolicy,
+        unreachable: bool,
+        can_eject: bool,
+    ) -> Verdict {
         let now = Instant::now();
         let failures = self
             .failures
             .fetch_add(1, Ordering::AcqRel)
             .saturating_add(1);
-        let retry = self.nanos(now + policy.retry_timeout);
-        if !policy.retry_timeout.is_zero() {
+        if unreachable && !policy.retry_timeout.is_zero() {
+            let retry = self.nanos(now + policy.retry_timeout);
             self.down_until.store(retry, Ordering::Relaxed);
         }
         if can_eject && policy.remove_failed && failures >= policy.failure_limit.max(1) {
@@ -138,27 +147,40 @@ mod tests {
     fn a_failure_marks_the_server_down_for_the_retry_timeout_then_it_is_tried_again() {
         let h = Health::new(Instant::now());
         assert!(!h.is_down());
-        assert_eq!(h.record_failure(&policy(30, 5, true), true), Verdict::Down);
+        assert_eq!(
+            h.record_failure(&policy(30, 5, true), true, true),
+            Verdict::Down
+        );
         assert!(h.is_down());
         std::thread::sleep(Duration::from_millis(40));
         assert!(!h.is_down());
     }
 
     #[test]
+    fn a_failure_other_than_connecting_is_counted_but_skips_nothing() {
+        let h = Health::new(Instant::now());
+        let p = policy(30_000, 2, true);
+        assert_eq!(h.record_failure(&p, false, true), Verdict::Down);
+        assert!(!h.is_down(), "tried again at once");
+        assert_eq!(h.failures(), 1);
+        assert_eq!(h.record_failure(&p, false, true), Verdict::Eject);
+    }
+
+    #[test]
     fn the_failure_limit_ejects_only_when_remove_failed_and_not_under_modula() {
         let h = Health::new(Instant::now());
         let p = policy(0, 2, true);
-        assert_eq!(h.record_failure(&p, true), Verdict::Down);
-        assert_eq!(h.record_failure(&p, true), Verdict::Eject);
+        assert_eq!(h.record_failure(&p, true, true), Verdict::Down);
+        assert_eq!(h.record_failure(&p, true, true), Verdict::Eject);
         assert!(h.is_ejected(Instant::now()));
         let modula = Health::new(Instant::now());
         for _ in 0..5 {
-            assert_eq!(modula.record_failure(&p, false), Verdict::Down);
+            assert_eq!(modula.record_failure(&p, true, false), Verdict::Down);
         }
         let keep = Health::new(Instant::now());
         for _ in 0..5 {
             assert_eq!(
-                keep.record_failure(&policy(0, 2, false), true),
+                keep.record_failure(&policy(0, 2, false), true, true),
                 Verdict::Down
             );
         }
@@ -168,12 +190,12 @@ mod tests {
     fn a_success_resets_the_count_and_ends_an_ejection() {
         let h = Health::new(Instant::now());
         let p = policy(10, 2, true);
-        h.record_failure(&p, true);
+        h.record_failure(&p, true, true);
         assert!(!h.record_success());
         assert_eq!(h.failures(), 0);
         assert!(!h.is_down());
-        h.record_failure(&p, true);
-        h.record_failure(&p, true);
+        h.record_failure(&p, true, true);
+        h.record_failure(&p, true, true);
         assert!(h.record_success());
         assert!(!h.is_ejected(Instant::now()));
     }
@@ -182,7 +204,7 @@ mod tests {
     fn an_ejection_expires_after_the_dead_timeout() {
         let h = Health::new(Instant::now());
         let p = policy(0, 1, true);
-        assert_eq!(h.record_failure(&p, true), Verdict::Eject);
+        assert_eq!(h.record_failure(&p, true, true), Verdict::Eject);
         std::thread::sleep(Duration::from_millis(60));
         assert!(h.ejection_expired(Instant::now()));
         assert!(h.end_ejection(Instant::now()));

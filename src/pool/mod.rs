@@ -274,9 +274,15 @@ impl Pools {
     pub(crate) fn retire_all(&self) {
         for server in &self.servers {
             server.generation.fetch_add(1, Ordering::AcqRel);
+            // Held until the pool is empty, so each is taken once (one
+            // handed back at once would be taken again, and a connection
+            // another thread returns meanwhile is of the new generation
+            // and would be for ever). The pool's size bounds the loop.
+            let mut idle = Vec::new();
             while let Some(slot) = server.pool.try_get() {
-                drop(slot);
+                idle.push(slot);
             }
+            drop(idle);
         }
     }
 
@@ -326,11 +332,20 @@ impl Pools {
             .is_some_and(|s| s.health.record_success())
     }
 
-    /// The server failed: it is skipped for the retry timeout and, after
-    /// the failure limit, ejected if `can_eject`.
-    pub(crate) fn record_failure(&self, index: usize, can_eject: bool) -> Verdict {
+    /// The server failed: if it was `unreachable`, it is skipped for the
+    /// retry timeout; after the failure limit it is ejected if `can_eject`.
+    pub(crate) fn record_failure(
+        &self,
+        index: usize,
+        unreachable: bool,
+        can_eject: bool,
+    ) -> Verdict {
         match self.servers.get(index) {
-            Some(server) => server.health.record_failure(&self.config.health, can_eject),
+            Some(server) => {
+                server
+                    .health
+                    .record_failure(&self.config.health, unreachable, can_eject)
+            }
             None => Verdict::Down,
         }
     }
