@@ -44,8 +44,19 @@ enum Store {
     Prepend,
 }
 
-/// pylibmc's `time` argument is a C `unsigned int`: a negative number wraps.
-fn expiration(time: i64) -> u32 {
+/// An expiration memcached reads as a moment before it started: the item
+/// expires at once (30 days and a second; below that a time is relative).
+const EXPIRED: u32 = 60 * 60 * 24 * 30 + 1;
+
+/// pylibmc's `time` argument as the binary protocol's expiration. pylibmc
+/// in its binary mode sends it as a C `unsigned int`, so a negative number
+/// wraps (to a moment years away); in its default text mode memcached
+/// reads a negative time as "expired already" (Django's "do not cache"
+/// stores with -1), which `EXPIRED` says in the binary protocol.
+fn expiration(time: i64, settings: &Settings) -> u32 {
+    if time < 0 && !settings.binary {
+        return EXPIRED;
+    }
     u32::try_from(time.rem_euclid(1 << 32)).unwrap_or(u32::MAX)
 }
 
@@ -107,7 +118,7 @@ fn store_options(
     } else {
         min_compress_len
     };
-    Ok(StoreOptions::expire(expiration(time))
+    Ok(StoreOptions::expire(expiration(time, settings))
         .min_compress_len(min_compress_len)
         .compress_level(compress_level))
 }
@@ -514,7 +525,8 @@ impl Client {
         }
         let item = Item::new(bytes.as_bytes(), flags);
         let client = &state.client;
-        py.detach(|| client.cas(key, item, cas, expiration(time)))
+        let time = expiration(time, &state.settings);
+        py.detach(|| client.cas(key, item, cas, time))
             .map_err(|e| errors::to_py("cas", e))
     }
 
@@ -554,7 +566,8 @@ impl Client {
             return Ok(false);
         }
         let client = &state.client;
-        py.detach(|| client.touch(key, expiration(time)))
+        let time = expiration(time, &state.settings);
+        py.detach(|| client.touch(key, time))
             .map_err(|e| errors::to_py("touch", e))
     }
 

@@ -144,3 +144,29 @@ def test_zstd_is_opt_in_and_readable_by_quickmc(quickmc, server, real):
         theirs = None
     assert theirs != value
     assert Wire([server.address]).get("zs") == (16, len(value))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_negative_time_expires_or_wraps_as_in_pylibmc(pylibmc, quickmc, server, binary):
+    """pylibmc's text mode (its default) stores with a negative time an item
+    that has expired already (Django's "do not cache" is -1); its binary
+    mode wraps the time to years away. quickmc does what pylibmc does in
+    the mode given, for set, add, set_multi, cas and touch."""
+
+    def outcome(module, prefix):
+        mc = module.Client([server.address], binary=binary, behaviors={"cas": True})
+        mc.set(f"{prefix}:set", "v", -1)
+        mc.add(f"{prefix}:add", "v", -1)
+        mc.set_multi({f"{prefix}:multi": "v"}, time=-1)
+        mc.set(f"{prefix}:cas", "old")
+        _, cas = mc.gets(f"{prefix}:cas")
+        mc.cas(f"{prefix}:cas", "v", cas, -1)
+        mc.set(f"{prefix}:touch", "v")
+        mc.touch(f"{prefix}:touch", -1)
+        names = ("set", "add", "multi", "cas", "touch")
+        return [mc.get(f"{prefix}:{name}") for name in names]
+
+    theirs = outcome(pylibmc, f"negative:{binary}:pylibmc")
+    ours = outcome(quickmc, f"negative:{binary}:quickmc")
+    assert ours == theirs
+    assert ours == (["v"] * 5 if binary else [None] * 5)
