@@ -192,6 +192,51 @@ fn disconnect_all_under_load_returns_at_once_and_blames_no_server() {
     }
 }
 
+/// A server that keeps sending replies to old requests (skipped) and never
+/// answers a batch: the batch times out after the I/O timeout even with no
+/// batch deadline (stale replies used to count as progress, so it waited
+/// as long as the server went on).
+#[test]
+fn stale_replies_are_not_progress_a_batch_times_out_without_a_batch_deadline() {
+    let proxy = Proxy::start(&shared().spec());
+    let client = quick([proxy.spec()])
+        .max_connections(1)
+        .batch_deadline(None)
+        .build()
+        .unwrap();
+    assert!(client.set("stale_flood:a", "v", 0).unwrap());
+    proxy.set_fault(Fault::StaleFlood);
+    let start = Instant::now();
+    let r = client.get_multi::<_, String>(["stale_flood:a", "stale_flood:b"], "");
+    let waited = start.elapsed();
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "a 300 ms I/O timeout took {waited:?} (the flood lasts 4 s)"
+    );
+}
+
+/// `stats_text` (the CLI's `stats conns`) from a server dribbling its reply
+/// a byte at a time: a `Timeout` after about the I/O timeout, not a wait as
+/// long as the server goes on (each byte used to restart the clock).
+#[test]
+fn a_dribbled_text_stats_reply_times_out_as_one_operation() {
+    let proxy = Proxy::start(&shared().spec());
+    let client = quick([proxy.spec()])
+        .io_timeout(Some(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    assert!(client.set("dribbled_text:k", "v", 0).unwrap());
+    // Slow enough for many seconds of reply, fast enough that the binary
+    // Noop asked first (24 bytes) still comes within the timeout.
+    proxy.set_fault(Fault::Dribble(Duration::from_millis(25)));
+    let start = Instant::now();
+    let result = client.stats_text("conns").remove(0).1;
+    let waited = start.elapsed();
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    assert!(waited < Duration::from_secs(5), "took {waited:?}");
+}
+
 #[test]
 fn after_the_retry_timeout_a_restarted_server_is_used_again() {
     let mut server = Memcached::start();

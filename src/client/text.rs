@@ -2,6 +2,7 @@
 //! binary protocol lacks, and the key listing.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use super::{Client, PerServer, blocking};
 use crate::command::{Idempotence, Noop};
@@ -29,15 +30,19 @@ impl Client {
         }
     }
 
+    /// Runs a text command on server `index`; `deadline` bounds the whole
+    /// reply (see [`text_command`]).
     fn text_on(
         &self,
         index: usize,
         command: &[u8],
+        deadline: Option<Instant>,
         on_line: impl FnMut(TextLine<'_>) -> Result<bool>,
     ) -> Result<()> {
         self.text_allowed(index)?;
         let (address, options) = self.inner.pools.target(index)?;
-        text_command(address, options, &self.server_name(index), command, on_line)
+        let server = self.server_name(index);
+        text_command(address, options, &server, command, deadline, on_line)
     }
 
     /// Statistics of `group` over the text protocol, per server: for the
@@ -62,21 +67,30 @@ impl Client {
                     encode_text_stats(group, &mut command)
                         .map_err(|e| Error::Config(format!("stats group {group:?}: {e}")))?;
                     let mut stats = BTreeMap::new();
-                    let mut bytes = 0usize;
-                    self.text_on(index, &command, |line| {
+                    let (mut lines, mut bytes) = (0usize, 0usize);
+                    // A reply as long as the I/O timeout, as for one
+                    // binary-protocol operation.
+                    let deadline = self.inner.behavior.io_timeout.map(|t| Instant::now() + t);
+                    self.text_on(index, &command, deadline, |line| {
+                        // Every line counts, STAT or not: a server sending
+                        // others without end is bounded too.
+                        lines += 1;
+                        bytes += match &line {
+                            TextLine::Stat { name, value } => name.len() + value.len(),
+                            _ => 1,
+                        };
+                        if lines > crate::command::MAX_STATS_ENTRIES
+                            || bytes > crate::command::MAX_STATS_BYTES
+                        {
+                            return Err(Error::Protocol {
+                                server: self.server_name(index),
+                                error: ProtocolError::StatsTooLarge {
+                                    what: "entries or bytes",
+                                    limit: crate::command::MAX_STATS_ENTRIES,
+                                },
+                            });
+                        }
                         if let TextLine::Stat { name, value } = line {
-                            bytes += name.len() + value.len();
-                            if stats.len() >= crate::command::MAX_STATS_ENTRIES
-                                || bytes > crate::command::MAX_STATS_BYTES
-                            {
-                                return Err(Error::Protocol {
-                                    server: self.server_name(index),
-                                    error: ProtocolError::StatsTooLarge {
-                                        what: "entries or bytes",
-                                        limit: crate::command::MAX_STATS_ENTRIES,
-                                    },
-                                });
-                            }
                             stats.insert(name.to_string(), value.to_string());
                         }
                         Ok(true)
@@ -113,7 +127,7 @@ impl Client {
             .map(|index| {
                 let mut seen = 0usize;
                 let result = self
-                    .text_on(index, &command, |line| {
+                    .text_on(index, &command, None, |line| {
                         let TextLine::Line(record) = line else {
                             return Ok(true);
                         };

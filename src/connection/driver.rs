@@ -273,9 +273,12 @@ impl<'a> Lane<'a> {
     }
 
     /// Reads once and hands every whole reply to the exchange. Returns
-    /// whether anything was read.
+    /// whether that moved the exchange on: a reply it took, or more of one
+    /// still arriving. Replies to older requests, which are skipped, do
+    /// not count: a server repeating stale replies never answers.
     fn read_some(&mut self, wait: Wait) -> Result<bool, Error> {
         let conn = &mut *self.conn;
+        let pending = conn.read.data().len();
         match conn.read.recv(&mut *conn.transport, self.needed, wait) {
             Ok(0) => return Err(closed(&conn.server)),
             Ok(_) => {}
@@ -284,11 +287,14 @@ impl<'a> Lane<'a> {
             }
             Err(e) => return Err(io_error(&conn.server, e)),
         }
-        self.decode_frames()?;
-        Ok(true)
+        let taken = self.decode_frames()?;
+        Ok(taken || self.conn.read.data().len() > pending)
     }
 
-    fn decode_frames(&mut self) -> Result<(), Error> {
+    /// Hands every whole reply buffered to the exchange; returns whether it
+    /// took any (stale replies are skipped).
+    fn decode_frames(&mut self) -> Result<bool, Error> {
+        let mut taken = false;
         let conn = &mut *self.conn;
         let protocol = |error: ProtocolError| Error::Protocol {
             server: conn.server.clone(),
@@ -299,7 +305,7 @@ impl<'a> Lane<'a> {
             let len = match decode_response(conn.read.data(), max_body) {
                 Ok(Decoded::Partial { needed }) => {
                     self.needed = needed;
-                    return Ok(());
+                    return Ok(taken);
                 }
                 Err(DecodeError::BodyTooLarge {
                     len, opaque, value, ..
@@ -308,7 +314,7 @@ impl<'a> Lane<'a> {
                     conn.broken = true;
                     let limit = conn.max_value;
                     return match self.exchange.receive_oversized(opaque, value, limit) {
-                        Ok(None) => Ok(()),
+                        Ok(None) => Ok(true),
                         Ok(Some(error)) => Err(error),
                         Err(e) => Err(protocol(e)),
                     };
@@ -322,6 +328,7 @@ impl<'a> Lane<'a> {
                         conn.broken = true;
                     } else {
                         self.exchange.receive(&frame).map_err(&protocol)?;
+                        taken = true;
                     }
                     len
                 }
@@ -334,7 +341,7 @@ impl<'a> Lane<'a> {
                     // the next one must not read them as its own.
                     conn.broken = true;
                 }
-                return Ok(());
+                return Ok(taken);
             }
         }
     }
@@ -441,7 +448,8 @@ fn step(lanes: &mut [Lane<'_>], deadline: &Deadline, now: Instant) -> Stepped {
         if lane.polled.is_some() && lane.conn.transport.has_buffered_input() {
             read_buffered = true;
             match lane.read_some(Wait::NonBlock) {
-                Ok(_) => lane.last_progress = now,
+                Ok(true) => lane.last_progress = now,
+                Ok(false) => {}
                 Err(e) => lane.finish(Err(e)),
             }
         }
@@ -458,7 +466,8 @@ fn step(lanes: &mut [Lane<'_>], deadline: &Deadline, now: Instant) -> Stepped {
         && lane.may_block(remaining, idle_left)
     {
         match lane.read_some(Wait::Block) {
-            Ok(_) => lane.last_progress = Instant::now(),
+            Ok(true) => lane.last_progress = Instant::now(),
+            Ok(false) => {}
             Err(e) => lane.finish(Err(e)),
         }
         // It was the last lane with work: done if the read completed it

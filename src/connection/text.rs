@@ -19,14 +19,16 @@ use crate::{Address, Error, ProtocolError, Result};
 const MAX_LINE: usize = 64 * 1024;
 
 /// Sends `command` and hands every reply line before `END` to `on_line`,
-/// which may stop early by returning `false`. The I/O timeout bounds the
-/// time between lines, not the whole reply (a key listing can be long);
-/// memory stays at one line whatever the reply's length.
+/// which may stop early by returning `false`. The I/O timeout bounds each
+/// wait for bytes; `deadline`, if any, the whole reply (a key listing can
+/// be long: it has none), give or take one such wait. Memory stays at one
+/// line whatever the reply's length.
 pub(crate) fn text_command(
     address: &Address,
     options: &ConnectionOptions,
     server: &Arc<str>,
     command: &[u8],
+    deadline: Option<Instant>,
     mut on_line: impl FnMut(TextLine<'_>) -> Result<bool>,
 ) -> Result<()> {
     let mut transport = transport::connect(address, &options.transport)
@@ -58,6 +60,11 @@ pub(crate) fn text_command(
                 }
             }
             buf.drain(..len);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::Timeout {
+                server: server.clone(),
+            });
         }
         let n = transport
             .recv(&mut chunk, Wait::Block)

@@ -77,6 +77,11 @@ pub enum Fault {
     /// hostile server could, until the client goes away, [`FLOOD_FOR`]
     /// passes or [`FLOOD_BYTES`] are sent; then close. Other replies pass.
     StatsFlood,
+    /// Instead of the next reply chunk, a Noop reply with opaque 0 (a reply
+    /// to an old request, as a server repeating itself would send) every
+    /// 5 ms, until the client goes away, [`FLOOD_FOR`] passes or the proxy
+    /// stops; then close. The request is never answered.
+    StaleFlood,
 }
 
 /// How long one connection may dribble before the proxy closes it.
@@ -319,6 +324,10 @@ fn replies(mut client: TcpStream, mut upstream: TcpStream, state: &State) {
                 let end = *dribble_end.get_or_insert_with(|| Instant::now() + DRIBBLE_FOR);
                 dribble(&mut client, chunk, pause_each, end, state)
             }
+            Fault::StaleFlood => {
+                flood_stale(&mut client, state);
+                break;
+            }
             Fault::StatsFlood => match flood_stats(&mut client, &mut upstream, chunk, state) {
                 Flood::NotStats => Ok(()),
                 Flood::Done => break,
@@ -410,6 +419,21 @@ fn flood_stats(
                 ) => {}
             Err(_) => return Flood::Done,
         }
+    }
+}
+
+/// Sends stale Noop replies (opaque 0) every 5 ms; see [`Fault::StaleFlood`].
+fn flood_stale(client: &mut TcpStream, state: &State) {
+    let mut noop = [0u8; 24];
+    noop[0] = 0x81;
+    noop[1] = 0x0a;
+    let _ = client.set_write_timeout(Some(Duration::from_secs(1)));
+    let end = Instant::now() + FLOOD_FOR;
+    while Instant::now() < end && !state.stop.load(Ordering::SeqCst) {
+        if client.write_all(&noop).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
