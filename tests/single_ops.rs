@@ -12,6 +12,20 @@ fn client() -> Client {
     shared().client()
 }
 
+/// An empty spec (or a list of only empty ones, as an unset variable
+/// gives) is no server: a configuration error, never a client that
+/// reports success for cluster-wide commands having reached nobody.
+#[test]
+fn specs_that_are_all_empty_are_a_configuration_error() {
+    for specs in [vec![""], vec![" , "], vec!["", " "], vec![]] {
+        let built = Client::new(specs.clone());
+        assert!(
+            matches!(built, Err(Error::Config(_))),
+            "{specs:?}: {built:?}"
+        );
+    }
+}
+
 #[test]
 fn get_of_a_missing_key_is_none_and_get_or_gives_the_default() {
     let c = client();

@@ -537,9 +537,6 @@ impl ClientBuilder {
     }
 
     fn build_client(self, tokio: bool) -> Result<Client> {
-        if self.servers.is_empty() {
-            return Err(Error::Config("no servers given".into()));
-        }
         if self.pool.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1".into()));
         }
@@ -560,6 +557,10 @@ impl ClientBuilder {
             .flat_map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()))
             .map(str::parse)
             .collect::<Result<Vec<ServerSpec>>>()?;
+        // (Also for specs that were all empty: "" or " , " is no server.)
+        if specs.is_empty() {
+            return Err(Error::Config("no servers given".into()));
+        }
         let mut kind = self.distribution;
         if kind == DistributionKind::Ketama && specs.iter().any(|s| s.weight > 1) {
             kind = DistributionKind::KetamaWeighted;

@@ -247,8 +247,12 @@ impl Worker {
         }
         match self.client.get_multi_report(&self.keys).await {
             Ok((found, report)) => {
-                for (key, value) in &found {
-                    self.judge(key, value, &mut done);
+                // Per key asked, so a key drawn twice in one batch (one
+                // entry in `found`) is two hits, as the hit rate counts it.
+                for key in &self.keys {
+                    if let Some(value) = found.get(key.as_str()) {
+                        self.judge(key, value, &mut done);
+                    }
                 }
                 done.errors
                     .extend(report.failures.into_iter().map(|f| f.error));
