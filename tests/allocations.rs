@@ -1,5 +1,7 @@
-//! Encoding allocates nothing beyond the connection's reused buffer, and a
-//! batch allocates nothing per key: counted with a counting global allocator.
+//! Encoding allocates nothing beyond the connection's reused buffer, a
+//! batch allocates nothing per key, and a reply's declared length is not
+//! allocated before its bytes arrive: counted with a counting global
+//! allocator.
 
 mod support;
 
@@ -12,12 +14,15 @@ use quickmc::protocol::{Extras, Opcode, Request};
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// The largest allocation asked for since last reset.
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: delegates every call to the system allocator unchanged; it only
 // counts allocations on the side.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -27,6 +32,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -44,7 +50,7 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 // One test function: the counter is process-wide, so the measurements must
 // not overlap with other tests' allocations.
 #[test]
-fn encoding_requests_and_batches_allocates_nothing_per_request_or_key() {
+fn encoding_and_batches_allocate_nothing_per_key_and_a_declared_length_waits_for_its_bytes() {
     // Encoding a request into a buffer with capacity allocates nothing.
     let mut buf = Vec::with_capacity(1 << 16);
     let value = [7u8; 100];
@@ -111,4 +117,31 @@ fn encoding_requests_and_batches_allocates_nothing_per_request_or_key() {
         set_large < set_small + 80,
         "set_multi of 10,000 keys made {set_large} allocations, of 100 keys {set_small}"
     );
+
+    // A reply header declaring a 60 MiB value, then silence: the client
+    // holds what arrived (24 bytes), not what the header promised, until
+    // the I/O timeout ends the call — pooled and on a shared connection.
+    let proxy = support::proxy::Proxy::start(&server.spec());
+    for pipelined in [0, 1] {
+        let builder = quickmc::Client::builder()
+            .servers([proxy.spec()])
+            .io_timeout(Some(std::time::Duration::from_millis(300)));
+        let client = if pipelined > 0 {
+            builder.pipelined(pipelined)
+        } else {
+            builder
+        }
+        .build()
+        .unwrap();
+        assert!(client.set("alloc:declared", "v", 0).unwrap());
+        proxy.set_fault_once(support::proxy::Fault::Declares(60 << 20));
+        LARGEST.store(0, Ordering::SeqCst);
+        let got = client.get::<Vec<u8>>("alloc:declared");
+        let largest = LARGEST.load(Ordering::SeqCst);
+        assert!(got.is_err(), "{got:?}");
+        assert!(
+            largest < 4 << 20,
+            "pipelined({pipelined}): a 24-byte header made the client allocate {largest} bytes"
+        );
+    }
 }

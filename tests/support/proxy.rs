@@ -64,6 +64,9 @@ pub enum Fault {
     Cut,
     /// Replace the next reply with a header declaring a ~4 GB body, then stall.
     OversizedLength,
+    /// Replace the next reply with a header declaring a body of this many
+    /// bytes (a value, with 4 bytes of flags), then stall.
+    Declares(u32),
     /// Never forward replies (a server that accepts and never answers).
     Swallow,
     /// Hold replies at a gate shared with other proxies.
@@ -295,14 +298,20 @@ fn replies(mut client: TcpStream, mut upstream: TcpStream, state: &State) {
                 .write_all(chunk)
                 .and_then(|()| client.write_all(chunk)),
             Fault::Cut => break,
-            Fault::OversizedLength => {
+            Fault::OversizedLength | Fault::Declares(_) => {
+                let (body, extras) = match fault {
+                    Fault::Declares(len) => (len, 4),
+                    _ => (0xffff_fff0, 0),
+                };
                 let mut header = [0u8; 24];
                 header[..24.min(n)].copy_from_slice(&chunk[..24.min(n)]);
                 header[0] = 0x81;
-                header[4] = 0;
+                header[4] = extras;
                 header[2] = 0;
                 header[3] = 0;
-                header[8..12].copy_from_slice(&0xffff_fff0u32.to_be_bytes());
+                header[6] = 0;
+                header[7] = 0;
+                header[8..12].copy_from_slice(&body.to_be_bytes());
                 let _ = client.write_all(&header);
                 // Stall as a hostile server would, until the client gives up.
                 let end = Instant::now() + Duration::from_secs(5);
