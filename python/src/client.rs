@@ -96,12 +96,13 @@ fn encode<'py>(
     Ok((bytes, flags))
 }
 
-/// pylibmc's compression arguments as quickmc's store options. Level 0
-/// means "do not compress", as in pylibmc.
+/// pylibmc's compression arguments as quickmc's store options. Level 0,
+/// and a `min_compress_len` of 0 or below, mean "do not compress", as in
+/// pylibmc.
 fn store_options(
     settings: &Settings,
     time: i64,
-    min_compress_len: usize,
+    min_compress_len: i64,
     compress_level: i32,
 ) -> PyResult<StoreOptions> {
     let max_level = match settings.compression {
@@ -116,7 +117,7 @@ fn store_options(
     let min_compress_len = if compress_level == 0 {
         0
     } else {
-        min_compress_len
+        usize::try_from(min_compress_len).unwrap_or(0)
     };
     Ok(StoreOptions::expire(expiration(time, settings))
         .min_compress_len(min_compress_len)
@@ -188,7 +189,7 @@ impl Client {
         key: &Bound<'py, PyAny>,
         val: &Bound<'py, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         let py = slf.py();
@@ -223,7 +224,7 @@ impl Client {
         mapping: &Bound<'py, PyAny>,
         time: i64,
         key_prefix: Option<&Bound<'py, PyAny>>,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
@@ -408,7 +409,7 @@ impl Client {
         key: &Bound<'py, PyAny>,
         val: &Bound<'py, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Client::store(
@@ -429,7 +430,7 @@ impl Client {
         key: &Bound<'py, PyAny>,
         val: &Bound<'py, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Client::store(
@@ -450,7 +451,7 @@ impl Client {
         key: &Bound<'py, PyAny>,
         val: &Bound<'py, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Client::store(
@@ -471,7 +472,7 @@ impl Client {
         key: &Bound<'py, PyAny>,
         val: &Bound<'py, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Client::store(
@@ -492,7 +493,7 @@ impl Client {
         key: &Bound<'py, PyAny>,
         val: &Bound<'py, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Client::store(
@@ -619,7 +620,7 @@ impl Client {
         keys: &Bound<'py, PyAny>,
         time: i64,
         key_prefix: Option<&Bound<'py, PyAny>>,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<Bound<'py, PyList>> {
         Client::store_multi(
@@ -640,7 +641,7 @@ impl Client {
         keys: &Bound<'py, PyAny>,
         time: i64,
         key_prefix: Option<&Bound<'py, PyAny>>,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<Bound<'py, PyList>> {
         Client::store_multi(

@@ -170,3 +170,27 @@ def test_a_negative_time_expires_or_wraps_as_in_pylibmc(pylibmc, quickmc, server
     ours = outcome(quickmc, f"negative:{binary}:quickmc")
     assert ours == theirs
     assert ours == (["v"] * 5 if binary else [None] * 5)
+
+
+def test_a_negative_min_compress_len_stores_uncompressed_as_pylibmc(mc, real, server):
+    """pylibmc takes a negative min_compress_len as "never compress": the
+    stored item (flags and length, asked over the text protocol) is the
+    same from both."""
+    import socket
+
+    value = "x" * 2000
+    real.set("negative_mcl:pylibmc", value, min_compress_len=-1)
+    mc.set("negative_mcl:quickmc", value, min_compress_len=-1)
+
+    def stored(key):
+        host, port = server.address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(f"get {key}\r\n".encode())
+            header = b""
+            while not header.endswith(b"\r\n"):
+                header += s.recv(1)
+        _, _, flags, length = header.split()
+        return int(flags), int(length)
+
+    assert stored("negative_mcl:quickmc") == stored("negative_mcl:pylibmc") == (16, 2000)
+    assert mc.get("negative_mcl:quickmc") == value
