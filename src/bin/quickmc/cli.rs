@@ -17,7 +17,7 @@ use crate::show::Format;
 #[derive(Parser)]
 #[command(name = "quickmc", version, about, long_about = None)]
 #[command(
-    after_help = "Exit status: 0 done, 1 a key was missing or not stored, 2 an error.\n\nExamples:\n  quickmc demo\n  quickmc bench\n  quickmc --servers 10.0.0.1:11211,10.0.0.2:11211 get user:1 user:2\n  quickmc set greeting hello --ttl 60\n  quickmc --json stats"
+    after_help = "Exit status: 0 done; 1 a key was missing or not stored, or a server did not answer ping, version, stats or dump; 2 an error (bad arguments, an invalid key, a server that failed a keyed command or flush).\n\nExamples:\n  quickmc demo\n  quickmc bench\n  quickmc --servers 10.0.0.1:11211,10.0.0.2:11211 get user:1 user:2\n  quickmc set greeting hello --ttl 60\n  quickmc --json stats"
 )]
 pub struct Cli {
     /// Print one JSON document for scripts instead of text for people.

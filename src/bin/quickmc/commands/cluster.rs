@@ -8,12 +8,18 @@ use serde_json::json;
 use crate::outcome::Outcome;
 use crate::output::{self, Failure, table};
 
-/// Says each failed server's error on stderr; true if any failed.
+/// Says each failed server's error on stderr (naming the server once: most
+/// errors name it already); true if any failed.
 pub fn tell_failures<T>(results: &[(String, quickmc::Result<T>)]) -> bool {
     let mut failed = false;
     for (server, result) in results {
         if let Err(e) = result {
-            note!("{server}: {e}");
+            let message = e.to_string();
+            if message.contains(server.as_str()) {
+                note!("{message}");
+            } else {
+                note!("{server}: {message}");
+            }
             failed = true;
         }
     }
