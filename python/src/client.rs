@@ -299,7 +299,14 @@ impl Client {
         } else {
             ("incr", py.detach(|| client.incr(key, amount)))
         };
-        result.map_err(|e| errors::to_py(op, e))
+        result.map_err(|e| match e {
+            // pylibmc's text mode (binary=False) hears memcached's
+            // CLIENT_ERROR for a value that is not a number.
+            quickmc::Error::NonNumeric if !state.settings.binary => {
+                errors::ClientError::new_err(format!("{op}: {e}"))
+            }
+            e => errors::to_py(op, e),
+        })
     }
 }
 

@@ -118,3 +118,20 @@ def test_sasl_with_pylibmc_credentials(quickmc, pylibmc, tmp_path):
             anonymous.get("s")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_incr_of_a_value_that_is_not_a_number_raises_pylibmcs_class(quickmc, pylibmc, server, binary):
+    """pylibmc raises ClientError in its text mode (memcached's
+    CLIENT_ERROR) and UnknownReadFailure in its binary mode."""
+    raised = {}
+    for module in (pylibmc, quickmc):
+        mc = module.Client([server.address], binary=binary)
+        key = f"non_numeric:{binary}:{module.__name__}"
+        mc.set(key, "word")
+        try:
+            mc.incr(key)
+        except module.Error as e:
+            raised[module.__name__] = type(e).__name__
+    assert raised["quickmc"] == raised["pylibmc"]
+    assert raised["quickmc"] == ("UnknownReadFailure" if binary else "ClientError")
