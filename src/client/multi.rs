@@ -318,6 +318,7 @@ impl Client {
 
     /// Deletes every key (one DeleteQ batch per server); true only if every
     /// key existed and was deleted, as pylibmc. A failed server is an error.
+    /// A key given twice is deleted once (and counts as deleted).
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
@@ -352,6 +353,8 @@ impl Client {
     /// server). Missing keys are never created; if any key is missing or not
     /// a number, the first such error is returned — the other keys were
     /// still incremented (see [`incr_multi_report`](Client::incr_multi_report)).
+    /// A key given twice is incremented once (pylibmc, which increments key
+    /// by key, would add `delta` twice).
     ///
     /// ```no_run
     /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
