@@ -513,6 +513,24 @@ fn every_injected_reply_fault_is_a_typed_error_and_the_next_operation_succeeds()
     }
 }
 
+/// A new connection closed after part of its first reply: the server
+/// speaks the binary protocol, so this is an I/O error — not a failed
+/// connect with a hint about TLS, which would also skip the server for
+/// the retry timeout.
+#[test]
+fn a_first_reply_cut_short_is_an_io_error_not_a_failed_connect() {
+    let proxy = Proxy::start(&shared().spec());
+    let client = quick([proxy.spec()])
+        .retry_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    proxy.set_fault_once(Fault::Truncate);
+    let err = client.get::<String>("cut_first:k").unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(!err.to_string().contains("TLS"), "{err}");
+    assert_eq!(client.get::<String>("cut_first:k").unwrap(), None);
+}
+
 #[test]
 fn a_hostile_body_length_is_refused_without_allocating_it() {
     let server = Memcached::start();

@@ -184,18 +184,24 @@ impl<'a> Lane<'a> {
             // Stopped mid-exchange: whatever is on the wire is unaccounted for.
             self.conn.broken = true;
             let error = match error {
-                // A new connection dropped at its first request, unanswered:
-                // a server that speaks TLS on this port does just that.
-                Error::Io { server, source } if first_exchange && !replied => Error::Connect {
-                    server,
-                    source: std::sync::Arc::new(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        format!(
-                            "the server dropped a new connection at its first request \
+                // A new connection dropped at its first request, unanswered
+                // and with no byte of a reply: a server that speaks TLS on
+                // this port does just that (one that sent part of a reply
+                // speaks the binary protocol: that is an I/O error).
+                Error::Io { server, source }
+                    if first_exchange && !replied && self.conn.read.is_empty() =>
+                {
+                    Error::Connect {
+                        server,
+                        source: std::sync::Arc::new(io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            format!(
+                                "the server dropped a new connection at its first request \
                              ({source}); does it require TLS on this port (a tls:// spec)?"
-                        ),
-                    )),
-                },
+                            ),
+                        )),
+                    }
+                }
                 other => other,
             };
             Failure {
