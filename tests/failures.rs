@@ -237,6 +237,58 @@ fn a_dribbled_text_stats_reply_times_out_as_one_operation() {
     assert!(waited < Duration::from_secs(5), "took {waited:?}");
 }
 
+/// A loopback listener whose accept queue is full (backlog 0, one
+/// connection queued and never accepted): a connect to it is never
+/// answered, as a host that drops packets would do. Returns the listener
+/// (keep it alive), the queued connection and its spec.
+fn full_backlog() -> (std::os::fd::OwnedFd, Vec<std::net::TcpStream>, String) {
+    use rustix::net::{AddressFamily, SocketType, bind, getsockname, listen, socket};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    bind(&fd, &any).unwrap();
+    listen(&fd, 0).unwrap();
+    let addr = getsockname(&fd).unwrap();
+    let addr = std::net::SocketAddr::try_from(addr).unwrap();
+    let queued = (0..2)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()
+        })
+        .collect();
+    (fd, queued, addr.to_string())
+}
+
+/// A connect that times out is a failed connect: the server is skipped for
+/// the retry timeout (a fast `ServerDown`, no new connect) — as a refused
+/// one is — not waited on for a whole connect timeout by every call.
+#[test]
+fn a_connect_that_times_out_skips_the_server_for_the_retry_timeout() {
+    let (_listener, _queued, spec) = full_backlog();
+    for pipelined in [0, 1] {
+        let builder = quick([spec.clone()])
+            .connect_timeout(Duration::from_millis(200))
+            .retry_timeout(Duration::from_secs(60));
+        let client = if pipelined > 0 {
+            builder.pipelined(pipelined)
+        } else {
+            builder
+        }
+        .build()
+        .unwrap();
+        let first = client.get::<String>("connect_timeout:k").unwrap_err();
+        assert!(
+            matches!(first, Error::Timeout { .. }),
+            "pipelined({pipelined}): {first:?}"
+        );
+        for _ in 0..3 {
+            let next = client.get::<String>("connect_timeout:k").unwrap_err();
+            assert!(
+                matches!(next, Error::ServerDown { .. }),
+                "pipelined({pipelined}): {next:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn after_the_retry_timeout_a_restarted_server_is_used_again() {
     let mut server = Memcached::start();

@@ -65,7 +65,9 @@ impl Client {
             {
                 if let Ok(checkout) = checkout {
                     positions.push(position);
-                    lanes.push(Lane::new(checkout.conn(), &mut **exchange));
+                    let made_for_it = !checkout.from_pool;
+                    lanes
+                        .push(Lane::new(checkout.conn(), &mut **exchange).made_for_it(made_for_it));
                 }
             }
             let mut driver = Driver::begin(&mut lanes);
@@ -127,7 +129,8 @@ impl Client {
             Err(error) => return Ran::failed(error),
         };
         let result = {
-            let mut lanes = [Lane::new(checkout.conn(), exchange)];
+            let made_for_it = !checkout.from_pool;
+            let mut lanes = [Lane::new(checkout.conn(), exchange).made_for_it(made_for_it)];
             drive(&mut lanes, deadline);
             lanes[0].take_result()
         };

@@ -49,7 +49,10 @@ pub(super) struct Verdict {
 /// - Anything else that says the server failed (a failed connect, timeouts,
 ///   protocol violations, a fresh connection dying) counts against it and
 ///   is not retried: repeating a timeout would double the wait. Only a
-///   failed connect skips the server for the retry timeout.
+///   failed connect skips the server for the retry timeout: a connect
+///   refused or timed out, a TLS handshake failed, or a connection made for
+///   the attempt timing out before a byte of it was written (its connect,
+///   handshake or authentication did).
 pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
     let repeatable = attempt.idempotence == Idempotence::Repeatable;
     let stale = attempt.from_pool && !failure.replied && matches!(failure.error, Error::Io { .. });
@@ -71,6 +74,12 @@ pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
             retry: false,
             blame: Blame::Unreachable,
         },
+        Error::Timeout { .. } if !attempt.from_pool && !failure.written && !failure.replied => {
+            Verdict {
+                retry: false,
+                blame: Blame::Unreachable,
+            }
+        }
         error if error.is_server_failure() => Verdict {
             retry: false,
             blame: Blame::Server,
@@ -171,6 +180,25 @@ mod tests {
             assert_eq!(verdict.blame, Blame::Unreachable);
             assert!(!verdict.retry);
         }
+    }
+
+    #[test]
+    fn a_timeout_before_anything_was_written_on_a_new_connection_is_a_connect_that_timed_out() {
+        let timeout = || Error::Timeout { server: "s".into() };
+        let connecting = classify(
+            &failure(timeout(), false, false),
+            &attempt(false, Idempotence::Repeatable, true),
+        );
+        assert_eq!(connecting.blame, Blame::Unreachable);
+        let waiting = classify(
+            &failure(timeout(), true, false),
+            &attempt(false, Idempotence::Repeatable, true),
+        );
+        assert_eq!(
+            waiting.blame,
+            Blame::Server,
+            "a request written: the server is slow"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! binary protocol lacks, and the key listing.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::Duration;
 
 use super::{Client, PerServer, blocking};
 use crate::command::{Idempotence, Noop};
@@ -30,19 +30,19 @@ impl Client {
         }
     }
 
-    /// Runs a text command on server `index`; `deadline` bounds the whole
-    /// reply (see [`text_command`]).
+    /// Runs a text command on server `index`; `reply_within` bounds the
+    /// whole reply (see [`text_command`]).
     fn text_on(
         &self,
         index: usize,
         command: &[u8],
-        deadline: Option<Instant>,
+        reply_within: Option<Duration>,
         on_line: impl FnMut(TextLine<'_>) -> Result<bool>,
     ) -> Result<()> {
         self.text_allowed(index)?;
         let (address, options) = self.inner.pools.target(index)?;
         let server = self.server_name(index);
-        text_command(address, options, &server, command, deadline, on_line)
+        text_command(address, options, &server, command, reply_within, on_line)
     }
 
     /// Statistics of `group` over the text protocol, per server: for the
@@ -70,8 +70,8 @@ impl Client {
                     let (mut lines, mut bytes) = (0usize, 0usize);
                     // A reply as long as the I/O timeout, as for one
                     // binary-protocol operation.
-                    let deadline = self.inner.behavior.io_timeout.map(|t| Instant::now() + t);
-                    self.text_on(index, &command, deadline, |line| {
+                    let within = self.inner.behavior.io_timeout;
+                    self.text_on(index, &command, within, |line| {
                         // Every line counts, STAT or not: a server sending
                         // others without end is bounded too.
                         lines += 1;

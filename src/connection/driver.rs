@@ -103,6 +103,9 @@ pub(crate) struct Lane<'a> {
     last_progress: Instant,
     /// What this step waits for on the lane's socket (`None`: nothing).
     polled: Option<PollFlags>,
+    /// The connection was made for this exchange (not one that waited in
+    /// the pool, which a restart may have closed meanwhile).
+    made_for_it: bool,
     result: Option<Result<(), Failure>>,
 }
 
@@ -125,8 +128,16 @@ impl<'a> Lane<'a> {
             first_opaque,
             last_progress,
             polled: None,
+            made_for_it: true,
             result: None,
         }
+    }
+
+    /// Says whether the connection was made for this exchange (the
+    /// default) or waited in the pool.
+    pub(crate) fn made_for_it(mut self, made_for_it: bool) -> Lane<'a> {
+        self.made_for_it = made_for_it;
+        self
     }
 
     /// The exchange this lane drives (to take what it received so far
@@ -184,12 +195,17 @@ impl<'a> Lane<'a> {
             // Stopped mid-exchange: whatever is on the wire is unaccounted for.
             self.conn.broken = true;
             let error = match error {
-                // A new connection dropped at its first request, unanswered
-                // and with no byte of a reply: a server that speaks TLS on
-                // this port does just that (one that sent part of a reply
-                // speaks the binary protocol: that is an I/O error).
+                // A connection made for this exchange, dropped at its first
+                // request, unanswered and with no byte of a reply: a server
+                // that speaks TLS on this port does just that (one that sent
+                // part of a reply speaks the binary protocol, and one that
+                // waited in the pool may have been closed by a restart:
+                // those are I/O errors).
                 Error::Io { server, source }
-                    if first_exchange && !replied && self.conn.read.is_empty() =>
+                    if first_exchange
+                        && self.made_for_it
+                        && !replied
+                        && self.conn.read.is_empty() =>
                 {
                     Error::Connect {
                         server,

@@ -20,21 +20,22 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// Sends `command` and hands every reply line before `END` to `on_line`,
 /// which may stop early by returning `false`. The I/O timeout bounds each
-/// wait for bytes; `deadline`, if any, the whole reply (a key listing can
-/// be long: it has none), give or take one such wait. Memory stays at one
-/// line whatever the reply's length.
+/// wait for bytes; `reply_within`, if any, the whole reply from when the
+/// command was sent (a key listing can be long: it has none), give or take
+/// one such wait. Memory stays at one line whatever the reply's length.
 pub(crate) fn text_command(
     address: &Address,
     options: &ConnectionOptions,
     server: &Arc<str>,
     command: &[u8],
-    deadline: Option<Instant>,
+    reply_within: Option<Duration>,
     mut on_line: impl FnMut(TextLine<'_>) -> Result<bool>,
 ) -> Result<()> {
     let mut transport = transport::connect(address, &options.transport)
         .map_err(|e| super::connect_error(server, e))?;
     let send_deadline = Instant::now() + options.io_timeout.unwrap_or(Duration::from_secs(5));
     send_all(&mut *transport, command, server, send_deadline)?;
+    let deadline = reply_within.map(|within| Instant::now() + within);
     let protocol = |error: ProtocolError| Error::Protocol {
         server: server.clone(),
         error,

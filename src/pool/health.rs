@@ -18,7 +18,8 @@ pub(crate) struct HealthPolicy {
 /// What a recorded failure changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Marked down for the retry timeout.
+    /// Not ejected (marked down for the retry timeout if it was
+    /// unreachable).
     Down,
     /// Reached the failure limit: eject it from the continuum.
     Eject,
