@@ -146,8 +146,10 @@ pub enum Error {
     /// The value is larger than the server's item size limit.
     #[error("value too large for the server")]
     TooLarge,
-    /// A stored value is larger than this client accepts (`max_value_size`):
-    /// the connection is discarded, but the server is not counted as failed.
+    /// A stored value is larger than this client accepts (`max_value_size`).
+    /// The server is not counted as failed. A pooled connection is then
+    /// discarded (the value's bytes are never read); a shared one (the
+    /// pipelined mode, the async client) reads past them and goes on.
     #[error("value of {key:?} is {size} bytes, above this client's max_value_size of {limit}")]
     ValueTooLarge {
         /// The key whose value it is.
@@ -331,6 +333,8 @@ impl Error {
 
     /// Whether the error means the connection it happened on can no longer
     /// be trusted (it is then discarded, never returned to the pool).
+    /// [`ValueTooLarge`](Error::ValueTooLarge) is not one: whether its
+    /// connection goes on depends on the driver (see that variant).
     ///
     /// ```
     /// assert!(!quickmc::Error::NotFound.breaks_connection());
@@ -344,12 +348,12 @@ impl Error {
                 | Error::Protocol { .. }
                 | Error::Auth(_)
                 | Error::Tls { .. }
-                | Error::ValueTooLarge { .. }
         )
     }
 
     /// Whether the error says the server could not be reached or did not
-    /// answer properly (the failures that count towards marking it down).
+    /// answer properly (the failures that count towards ejecting it; a
+    /// failed connect also skips it for the retry timeout).
     /// Pool exhaustion is not one (it is local load), and neither is a value
     /// above this client's own `max_value_size`.
     ///
@@ -416,14 +420,16 @@ mod tests {
     }
 
     #[test]
-    fn the_client_limit_is_not_a_server_failure_but_discards_the_connection() {
+    fn the_client_limit_is_not_a_server_failure_and_the_driver_decides_about_the_connection() {
         let e = Error::ValueTooLarge {
             key: "k".into(),
             size: 10,
             limit: 5,
         };
         assert!(!e.is_server_failure());
-        assert!(e.breaks_connection());
+        // The pooled driver discards its connection itself; a shared one
+        // skips the value and goes on.
+        assert!(!e.breaks_connection());
         assert_eq!(e.kind(), ErrorKind::TooLarge);
     }
 }

@@ -126,13 +126,7 @@ fn encoding_and_batches_allocate_nothing_per_key_and_a_declared_length_waits_for
         let builder = quickmc::Client::builder()
             .servers([proxy.spec()])
             .io_timeout(Some(std::time::Duration::from_millis(300)));
-        let client = if pipelined > 0 {
-            builder.pipelined(pipelined)
-        } else {
-            builder
-        }
-        .build()
-        .unwrap();
+        let client = support::build_in_mode(builder, pipelined);
         assert!(client.set("alloc:declared", "v", 0).unwrap());
         proxy.set_fault_once(support::proxy::Fault::Declares(60 << 20));
         LARGEST.store(0, Ordering::SeqCst);

@@ -812,6 +812,56 @@ async fn calls_dropped_at_random_points_never_desynchronize_the_connections() {
     assert_eq!(now, idle, "connections left open by the dropped client");
 }
 
+/// A value above the client's `max_value_size` is `ValueTooLarge` for the
+/// task that asked, and the tasks sharing its connection go on unharmed
+/// (its body is skipped, the connection kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_above_the_limit_fails_its_task_only() {
+    let server = &pair()[0];
+    let big = key("async_oversized", "big");
+    let small = key("async_oversized", "small");
+    let writer = server.client();
+    tokio::task::block_in_place(|| {
+        assert!(writer.set(&big, vec![7u8; 64 << 10], 0).unwrap());
+        assert!(writer.set(&small, value_of(&small), 0).unwrap());
+    });
+    let client = quick([server.spec()])
+        .pipelined(1)
+        .max_value_size(4096)
+        .build_async()
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (client, big, small) = (client.clone(), big.clone(), small.clone());
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                for _ in 0..200 {
+                    if t == 0 {
+                        let got = client.get::<Vec<u8>>(&big).await;
+                        assert!(matches!(got, Err(Error::ValueTooLarge { .. })), "{got:?}");
+                    } else {
+                        match client.get::<String>(&small).await {
+                            Ok(v) => assert_eq!(v, Some(value_of(&small))),
+                            Err(e) => errors.push(format!("{e:?}")),
+                        }
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for task in tasks {
+        errors.extend(task.await.expect("a task panicked"));
+    }
+    assert!(
+        errors.is_empty(),
+        "{} failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(3)]
+    );
+}
+
 /// Back-pressure: with at most 2 requests per shared connection, 200
 /// tasks calling a stopped server (through a proxy that counts request
 /// bytes) put at most 2 requests per connection on the wire and none

@@ -101,13 +101,7 @@ fn one_timeout_does_not_skip_the_server_the_next_call_is_answered() {
     for pipelined in [0, 1] {
         let k = format!("one_timeout:{pipelined}");
         let builder = quick([proxy.spec()]).retry_timeout(Duration::from_secs(60));
-        let client = if pipelined > 0 {
-            builder.pipelined(pipelined)
-        } else {
-            builder
-        }
-        .build()
-        .unwrap();
+        let client = support::build_in_mode(builder, pipelined);
         assert!(client.set(&k, "v", 0).unwrap());
         proxy.set_fault(Fault::Delay(Duration::from_millis(800)));
         let err = client.get::<String>(&k).unwrap_err();
@@ -134,13 +128,7 @@ fn disconnect_all_under_load_returns_at_once_and_blames_no_server() {
         let builder = quick([shared().spec()])
             .retry_timeout(Duration::from_secs(60))
             .max_connections(WORKERS as u32);
-        let client = if pipelined > 0 {
-            builder.pipelined(pipelined)
-        } else {
-            builder
-        }
-        .build()
-        .unwrap();
+        let client = support::build_in_mode(builder, pipelined);
         let stop = std::sync::atomic::AtomicBool::new(false);
         let (done, finished) = std::sync::mpsc::channel();
         let errors: Vec<Error> = std::thread::scope(|s| {
@@ -267,13 +255,7 @@ fn a_connect_that_times_out_skips_the_server_for_the_retry_timeout() {
         let builder = quick([spec.clone()])
             .connect_timeout(Duration::from_millis(200))
             .retry_timeout(Duration::from_secs(60));
-        let client = if pipelined > 0 {
-            builder.pipelined(pipelined)
-        } else {
-            builder
-        }
-        .build()
-        .unwrap();
+        let client = support::build_in_mode(builder, pipelined);
         let first = client.get::<String>("connect_timeout:k").unwrap_err();
         assert!(
             matches!(first, Error::Timeout { .. }),

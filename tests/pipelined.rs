@@ -18,7 +18,7 @@ use quickmc::command::MuxLimits;
 use quickmc::distribution::DistributionKind;
 use quickmc::{Client, ClientBuilder, Error};
 use support::load::{Rng, chaos, is_outage, kind_of, settle_connections, steady_connections};
-use support::proxy::Proxy;
+use support::proxy::{Fault, Proxy};
 use support::{Memcached, key};
 
 /// A pipelined client builder with short timeouts.
@@ -287,6 +287,128 @@ fn every_operation_gives_the_pooled_clients_results() {
     ] {
         assert_eq!(table[label], want, "{label}");
     }
+}
+
+/// A value above the client's `max_value_size` on a shared connection is
+/// `ValueTooLarge` for the caller who asked, and nobody else's business:
+/// its body is skipped, the connection goes on, and the other threads'
+/// reads on it (single and batched) all succeed — before, every such
+/// reply broke the connection and failed whoever shared it.
+#[test]
+fn a_value_above_the_limit_fails_its_caller_only_and_the_connection_goes_on() {
+    let server = &pair()[0];
+    let big = key("pipe_oversized", "big");
+    let smalls: Vec<String> = (0..4)
+        .map(|t| key("pipe_oversized", &t.to_string()))
+        .collect();
+    let writer = server.client();
+    assert!(writer.set(&big, vec![7u8; 64 << 10], 0).unwrap());
+    for k in &smalls {
+        assert!(writer.set(k, value_of(k), 0).unwrap());
+    }
+    let client = Client::builder()
+        .servers([server.spec()])
+        .pipelined(1)
+        .max_value_size(4096)
+        .build()
+        .unwrap();
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            for i in 0..300 {
+                if i % 2 == 0 {
+                    match client.get::<Vec<u8>>(&big) {
+                        Err(Error::ValueTooLarge { key, .. }) => assert_eq!(key, big),
+                        other => panic!("the big value: {other:?}"),
+                    }
+                } else {
+                    // A batch with the big key fails that key alone.
+                    let keys = [big.as_str(), smalls[0].as_str()];
+                    let (hits, report) = client.get_multi_report::<_, String>(keys, "").unwrap();
+                    assert_eq!(hits.get(smalls[0].as_str()), Some(&value_of(&smalls[0])));
+                    assert!(
+                        matches!(&report.failures[..], [f] if f.key == big.as_str()),
+                        "{report:?}"
+                    );
+                }
+            }
+        });
+        // A counter, which is never retried: it must never be cut off.
+        let counter = s.spawn(|| {
+            let k = key("pipe_oversized", "counter");
+            client.set(&k, 0u64, 0).unwrap();
+            let mut errors = Vec::new();
+            for _ in 0..300 {
+                if let Err(e) = client.incr(&k, 1) {
+                    errors.push(format!("incr: {e:?}"));
+                }
+            }
+            errors
+        });
+        let others: Vec<_> = smalls
+            .iter()
+            .map(|k| {
+                let (client, smalls) = (&client, &smalls);
+                s.spawn(move || {
+                    let mut errors = Vec::new();
+                    for i in 0..300 {
+                        let got = if i % 3 == 0 {
+                            client
+                                .get_multi::<_, String>(smalls.iter().map(String::as_str), "")
+                                .map(|hits| hits.get(k.as_str()).cloned())
+                        } else {
+                            client.get::<String>(k)
+                        };
+                        match got {
+                            Ok(v) => assert_eq!(v, Some(value_of(k))),
+                            Err(e) => errors.push(format!("{e:?}")),
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        reader.join().unwrap();
+        let mut errors = counter.join().unwrap();
+        errors.extend(others.into_iter().flat_map(|t| t.join().unwrap()));
+        errors
+    });
+    assert!(
+        errors.is_empty(),
+        "{} failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(3)]
+    );
+    // A batch with the big key: it fails that key alone.
+    let mut keys = smalls.clone();
+    keys.push(big.clone());
+    let (hits, report) = client
+        .get_multi_report::<_, String>(keys.iter().map(String::as_str), "")
+        .unwrap();
+    assert_eq!(hits.len(), smalls.len());
+    assert!(
+        matches!(&report.failures[..], [f] if f.key == big.as_str() && matches!(f.error, Error::ValueTooLarge { .. })),
+        "{report:?}"
+    );
+}
+
+/// An oversized reply too long to read past (above 4 MiB) breaks the shared
+/// connection instead, as nobody's failure: its caller gets
+/// `ValueTooLarge`, and the next call works at once on a fresh connection.
+#[test]
+fn an_oversized_reply_too_long_to_read_past_breaks_the_connection_uncounted() {
+    let proxy = Proxy::start(&pair()[0].spec());
+    let client = pipelined([proxy.spec()])
+        .pipelined(1)
+        .max_value_size(1 << 20)
+        .retry_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let k = key("pipe_huge", "k");
+    assert!(client.set(&k, "v", 0).unwrap());
+    proxy.set_fault_once(Fault::Declares(8 << 20));
+    let err = client.get::<String>(&k).unwrap_err();
+    assert!(matches!(err, Error::ValueTooLarge { .. }), "{err:?}");
+    assert_eq!(client.get::<String>(&k).unwrap().as_deref(), Some("v"));
 }
 
 /// Sixteen threads on two servers, two shared connections each: single

@@ -519,7 +519,7 @@ impl<'s> Run<'s> {
                 .model
                 .entries
                 .iter()
-                .any(|e| e.ticket == t && !e.frames.is_empty());
+                .any(|e| e.ticket == t && (!e.frames.is_empty() || !e.oversized.is_empty()));
             assert!(
                 !stored,
                 "{frame:?}: a direct run past frames stored for {t:?}"
@@ -666,11 +666,12 @@ impl<'s> Run<'s> {
         let got = self.mux.receive_oversized(opaque, size);
         match (expect, &got) {
             (Expect::To(t), Ok(Some(g))) if t == *g => {}
-            (Expect::Nobody, Ok(None)) | (Expect::Refused, Err(_)) => {}
+            (Expect::Nobody, Ok(None)) => {}
+            // The driver breaks the connection on a refused reply.
+            (Expect::Refused, Err(_)) => self.break_all(),
             _ => panic!("oversized reply to {opaque}: the mux said {got:?}, the model {expect:?}"),
         }
-        // The body is never read: the driver breaks the connection.
-        self.break_all();
+        // (Otherwise the driver skips the body; the connection goes on.)
     }
 
     fn break_all(&mut self) {
@@ -702,7 +703,7 @@ impl<'s> Run<'s> {
         };
         if e.closed {
             assert!(
-                d.frames.is_empty() && d.oversized.is_none() && d.failure.is_none(),
+                d.frames.is_empty() && d.oversized.is_empty() && d.failure.is_none(),
                 "a closed ticket received {d:?}"
             );
             return;
@@ -718,7 +719,7 @@ impl<'s> Run<'s> {
             "failure for {ticket:?}: {d:?}"
         );
         e.frames.clear();
-        e.oversized = None;
+        e.oversized.clear();
         e.failed = false;
     }
 
@@ -732,7 +733,7 @@ impl<'s> Run<'s> {
             let d = self.mux.take(ticket);
             assert!(
                 d.frames.is_empty()
-                    && d.oversized.is_none()
+                    && d.oversized.is_empty()
                     && d.pending == 0
                     && d.replies == 0
                     && !d.written

@@ -24,12 +24,15 @@
 //! - A reply reaches the segment's ticket, unless the caller gave up (closed
 //!   the ticket): then it is read and dropped, and the ticket's slot is free
 //!   once its last segment ended.
+//! - An oversized reply (its body skipped by the driver) counts as its
+//!   request's reply, as any other value would; its owner hears of it in
+//!   its place among the frames. A value in a stats stream is refused.
 //! - Breaking the connection fails every open ticket; nothing is enqueued
 //!   afterwards.
 
 use std::time::Instant;
 
-use quickmc::command::{Exchange, MuxLimits, ReplyShape, Ticket};
+use quickmc::command::{Exchange, MuxLimits, Oversized, ReplyShape, Ticket};
 use quickmc::protocol::{Opcode, Response, Status};
 
 /// One segment, as the model sees it.
@@ -69,7 +72,7 @@ pub struct Entry {
     pub ticket: Ticket,
     pub closed: bool,
     pub frames: Vec<u8>,
-    pub oversized: Option<(u32, u32)>,
+    pub oversized: Vec<Oversized>,
     pub pending: usize,
     pub replies: usize,
     pub written: bool,
@@ -141,7 +144,7 @@ impl Model {
             ticket,
             closed: false,
             frames: Vec::new(),
-            oversized: None,
+            oversized: Vec::new(),
             pending: 0,
             replies: 0,
             written: false,
@@ -352,7 +355,9 @@ impl Model {
         }
     }
 
-    /// An oversized reply's header.
+    /// An oversized reply's header: it counts as its request's reply (a
+    /// single command's segment ends; a window goes on), and its owner
+    /// hears of it where it came among the frames.
     pub fn receive_oversized(&mut self, opaque: u32, size: u32) -> Expect {
         let Some(head) = self.segs.front() else {
             return Expect::Refused;
@@ -360,15 +365,35 @@ impl Model {
         if head.begins >= self.sent || !head.owns(opaque) {
             return Expect::Refused;
         }
+        let ends = match head.shape {
+            ReplyShape::One => true,
+            ReplyShape::NoopClosed => false,
+            ReplyShape::Stream => return Expect::Refused,
+        };
+        if ends && head.begins + head.len as u64 > self.sent {
+            return Expect::Refused;
+        }
         let ticket = head.ticket;
+        if ends {
+            self.end_head();
+        } else if let Some(head) = self.segs.front_mut() {
+            head.cursor = opaque.wrapping_add(1);
+        }
         let Some(e) = self.entry(ticket) else {
             panic!("a segment of a ticket the model forgot: {ticket:?}");
         };
         e.replies += 1;
+        if ends {
+            e.pending -= 1;
+        }
         if e.closed {
+            if e.pending == 0 {
+                self.entries.retain(|e| e.ticket != ticket);
+            }
             return Expect::Nobody;
         }
-        e.oversized = Some((opaque, size));
+        let at = e.frames.len();
+        e.oversized.push(Oversized { at, opaque, size });
         Expect::To(ticket)
     }
 
@@ -390,6 +415,7 @@ impl Model {
         if let Some(e) = self.open_entry(ticket) {
             e.closed = true;
             e.frames.clear();
+            e.oversized.clear();
             if e.pending == 0 {
                 self.entries.retain(|e| e.ticket != ticket);
             }

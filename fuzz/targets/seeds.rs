@@ -427,7 +427,7 @@ pub fn mux() -> Seeds {
         take_all(&mut w, 2);
         seeds.push((format!("hostile-{kind}"), w.out));
     }
-    // An oversized reply to a get; then a break, and what follows it.
+    // An oversized reply to a get, then what follows it on the connection.
     let mut w = Writer::default();
     write_header(&mut w, 6, None, 5, 0);
     write_open(&mut w);

@@ -385,7 +385,10 @@ impl ClientBuilder {
     }
 
     /// Largest value accepted from the network and after decompression
-    /// (default 64 MiB). A reply declaring more is refused unallocated.
+    /// (default 64 MiB). A reply declaring more is refused unallocated:
+    /// [`Error::ValueTooLarge`] for its key, the server not blamed. A pooled
+    /// connection is then discarded; a shared one (pipelined, async) reads
+    /// past the value and goes on, so the callers sharing it are unharmed.
     ///
     /// ```
     /// let b = quickmc::Client::builder().max_value_size(2 << 20);

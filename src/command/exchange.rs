@@ -41,9 +41,10 @@ pub trait Exchange: Send {
     fn receive(&mut self, frame: &Response<'_>) -> Result<(), ProtocolError>;
 
     /// A reply whose header declares a body above the client's limit; its
-    /// body is never read, so the connection is abandoned after this.
-    /// Returns the error that ends the exchange on this connection, or
-    /// `None` if the exchange is complete with that reply.
+    /// body is not for the exchange (a pooled connection is abandoned after
+    /// this; a shared one skips the body). Returns the error that ends the
+    /// exchange on this connection, or `None` if the exchange is complete
+    /// with that reply.
     fn receive_oversized(
         &mut self,
         opaque: u32,

@@ -40,7 +40,7 @@ mod status;
 pub use batch::{Batch, BatchOp, HitValues, KeyEvent, KeyOutcome, ValueRef, ValueSource, Windows};
 pub use exchange::{Exchange, ReplyShape, Single};
 pub use keys::KeyTable;
-pub use mux::{Delivery, DirectRun, Mux, MuxError, MuxLimits, Ticket};
+pub use mux::{Delivery, DirectRun, Mux, MuxError, MuxLimits, Oversized, Ticket};
 pub use single::{
     Cas, Concat, ConcatMode, Counter, CounterOp, Delete, Flush, Get, Hit, Noop, SaslPlain, Store,
     StoreMode, Touch, Version,

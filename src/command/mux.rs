@@ -98,12 +98,31 @@ struct Slot {
     abandoned: bool,
     /// Reply frames for the owner, back to back, as they came.
     frames: Vec<u8>,
-    /// An oversized reply's (opaque, declared size): its body was never read.
-    oversized: Option<(u32, u32)>,
+    /// Oversized replies, whose bodies were skipped, where they came
+    /// among `frames`.
+    oversized: Vec<Oversized>,
     segments: usize,
     replies: usize,
     written: bool,
     failure: Option<Error>,
+}
+
+/// A reply whose declared value is above the client's limit: its body is
+/// skipped, not stored; its owner hears of it in its place among the
+/// frames.
+///
+/// ```
+/// let o = quickmc::command::Oversized { at: 0, opaque: 7, size: 1 << 30 };
+/// assert_eq!(o.at, 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oversized {
+    /// Where it came: the length of [`Delivery::frames`] before it.
+    pub at: usize,
+    /// The reply's opaque.
+    pub opaque: u32,
+    /// The value's declared size.
+    pub size: u32,
 }
 
 /// What a ticket has received.
@@ -116,8 +135,8 @@ struct Slot {
 pub struct Delivery {
     /// Reply frames, back to back, to decode with the ticket's exchange.
     pub frames: Vec<u8>,
-    /// An oversized reply (opaque, declared size) after those frames.
-    pub oversized: Option<(u32, u32)>,
+    /// Oversized replies, each where it came among `frames`.
+    pub oversized: Vec<Oversized>,
     /// Segments of this ticket still waiting for replies.
     pub pending: usize,
     /// Replies received for this ticket so far.
@@ -628,7 +647,7 @@ impl Mux {
             }
             return Ok(None);
         }
-        if direct == Some(ticket) && slot.frames.is_empty() && slot.oversized.is_none() {
+        if direct == Some(ticket) && slot.frames.is_empty() && slot.oversized.is_empty() {
             return Ok(Some((ticket, false)));
         }
         slot.frames.extend_from_slice(raw);
@@ -666,7 +685,7 @@ impl Mux {
             && head.begins() < self.sent
             && !slot.abandoned
             && slot.frames.is_empty()
-            && slot.oversized.is_none();
+            && slot.oversized.is_empty();
         leads.then(|| DirectRun {
             first: head.first,
             noop: head.end.wrapping_sub(1),
@@ -701,12 +720,25 @@ impl Mux {
         }
     }
 
-    /// A reply whose declared body is above the limit: its owner is told,
-    /// and the connection must be broken after (the body is never read).
+    /// A reply whose declared value is above the client's limit: it counts
+    /// as its request's reply, as [`receive_for`](Mux::receive_for) would
+    /// count it, and its owner is told in its place among the frames; the
+    /// driver skips its body. (A value in a stats stream is refused.)
     ///
     /// ```
-    /// let mut mux = quickmc::command::Mux::new(1, Default::default());
-    /// assert!(mux.receive_oversized(3, 1 << 30).is_err());
+    /// use quickmc::command::{Get, Mux, Single};
+    /// let mut mux = Mux::new(1, Default::default());
+    /// assert!(mux.receive_oversized(3, 1 << 30).is_err(), "nothing in flight");
+    /// let t = mux.open();
+    /// let mut get = Get::new(b"big");
+    /// mux.enqueue(t, &mut Single::new(&mut get), std::time::Instant::now())?;
+    /// let sent = mux.output().len();
+    /// mux.written(sent);
+    /// assert_eq!(mux.receive_oversized(1, 1 << 30)?, Some(t));
+    /// let delivery = mux.take(t);
+    /// assert_eq!((delivery.pending, delivery.oversized.len()), (0, 1));
+    /// assert!(mux.is_idle());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn receive_oversized(
         &mut self,
@@ -724,15 +756,40 @@ impl Mux {
                 "a reply out of order (to another request than the oldest)",
             ));
         }
+        // A value ends a single command's segment; in a batch window only
+        // the Noop does.
+        let done = match head.shape {
+            ReplyShape::One => true,
+            ReplyShape::NoopClosed => false,
+            ReplyShape::Stream => {
+                return Err(ProtocolError::Unexpected("a value in a stats reply"));
+            }
+        };
+        if done && head.byte_end > self.sent {
+            return Err(ProtocolError::Unexpected("a reply to a request not sent"));
+        }
         let ticket = head.ticket;
+        if done {
+            self.finish_head();
+        }
         let Some(slot) = self.slot(ticket) else {
             return Ok(None);
         };
         slot.replies += 1;
+        if done {
+            slot.segments = slot.segments.saturating_sub(1);
+        }
         if slot.abandoned {
+            if slot.segments == 0 {
+                slot.live = false;
+            }
             return Ok(None);
         }
-        slot.oversized = Some((opaque, size));
+        slot.oversized.push(Oversized {
+            at: slot.frames.len(),
+            opaque,
+            size,
+        });
         Ok(Some(ticket))
     }
 
@@ -830,7 +887,7 @@ impl Mux {
         };
         Delivery {
             frames: std::mem::take(&mut slot.frames),
-            oversized: slot.oversized.take(),
+            oversized: std::mem::take(&mut slot.oversized),
             pending: slot.segments,
             replies: slot.replies,
             written: slot.written,
@@ -872,6 +929,7 @@ impl Mux {
     pub fn close(&mut self, ticket: Ticket) {
         if let Some(slot) = self.slot(ticket) {
             slot.frames.clear();
+            slot.oversized.clear();
             if !keeps_spare(ticket, &slot.frames) {
                 slot.frames = Vec::new();
             }

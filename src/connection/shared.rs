@@ -35,13 +35,18 @@ use super::driver::{BLOCKING_SLACK, Deadline, Failure, Stepped};
 use super::thread_wake::ThreadWake;
 use super::{Connection, ConnectionOptions, closed, io_error};
 use crate::command::{Exchange, Mux, MuxError, MuxLimits, Ticket};
-use crate::protocol::{DecodeError, Decoded, decode_response};
+use crate::protocol::{DecodeError, Decoded, HEADER_LEN, decode_response};
 use crate::transport::{Wait, recv_socket, send_socket};
 use crate::{Address, Error, ProtocolError};
 
 /// A batch keeps this many windows in flight on a shared connection (more
 /// would hold other callers' requests back behind it).
 const WINDOWS_AHEAD: usize = 2;
+
+/// The largest oversized reply a shared connection reads past (and drops)
+/// to keep going; a larger one breaks it, uncounted, rather than hold the
+/// replies queued behind it for that long.
+const MAX_SKIP: usize = 4 << 20;
 
 /// The largest body a real server can send (see the pooled driver).
 const LARGEST_ITEM: u32 = (1 << 30) + 4096;
@@ -97,6 +102,9 @@ pub(crate) struct Live {
     #[cfg(feature = "tokio")]
     pub(crate) readiness: Option<Arc<tokio::io::unix::AsyncFd<Arc<OwnedFd>>>>,
     needed: usize,
+    /// Bytes still to skip of a reply whose value is above the client's
+    /// limit (its owner was told; the body is read and dropped).
+    skip: usize,
     pub(crate) mux: Mux,
     created: Instant,
 }
@@ -181,6 +189,7 @@ pub(crate) fn connect_live(
         #[cfg(feature = "tokio")]
         readiness: None,
         needed: 0,
+        skip: 0,
         created: Instant::now(),
     })
 }
@@ -338,9 +347,10 @@ impl SharedConnection {
     }
 
     /// Drops the connection (the next caller connects afresh). Callers
-    /// waiting on it fail as on a stale pooled connection, which the retry
-    /// rule sends again on a fresh one when that is safe; it is not counted
-    /// against the server.
+    /// waiting on it fail with an I/O error that is not counted against the
+    /// server; the retry rule sends one again on a fresh connection as it
+    /// would after a stale pooled one (a repeatable operation that came to
+    /// an existing connection and had no reply yet).
     pub(crate) fn retire(&self) {
         let mut st = self.lock();
         let error = Error::Io {
@@ -490,7 +500,7 @@ impl SharedConnection {
         let max_body = self.options.max_value.saturating_add(4 + 250);
         let mut woken: Vec<Ticket> = Vec::new();
         let mut broken: Option<Error> = None;
-        let mut oversized = false;
+        let mut oversized_break = false;
         let protocol = |error: ProtocolError| Error::Protocol {
             server: self.server.clone(),
             error,
@@ -502,6 +512,16 @@ impl SharedConnection {
         let mut run = live.mux.direct_run(me);
         let mut taken = 0;
         loop {
+            if live.skip > 0 {
+                // The rest of an oversized reply: dropped as it arrives.
+                let n = live.skip.min(live.conn.read.data().len());
+                live.conn.read.consume(n);
+                live.skip -= n;
+                if live.skip > 0 {
+                    live.needed = 0;
+                    break;
+                }
+            }
             let data = live.conn.read.data();
             let (len, routed) = match decode_response(data, max_body) {
                 Ok(Decoded::Partial { needed }) => {
@@ -535,12 +555,32 @@ impl SharedConnection {
                 Err(DecodeError::BodyTooLarge {
                     len, opaque, value, ..
                 }) if len <= LARGEST_ITEM => {
-                    // The body is never read: deliver the news, then break.
-                    if let Ok(Some(ticket)) = live.mux.receive_oversized(opaque, value) {
-                        woken.push(ticket);
+                    // A value above the client's limit: its owner is told
+                    // (in order with its other replies, so through the
+                    // multiplexer: the reader's run ends), and the frame is
+                    // skipped as it arrives, header first. The connection
+                    // and everyone else's replies go on.
+                    if taken > 0 {
+                        live.mux.received_direct(me, taken);
+                        taken = 0;
                     }
-                    oversized = true;
-                    break;
+                    run = None;
+                    let routed = match live.mux.receive_oversized(opaque, value) {
+                        Ok(ticket) => ticket,
+                        Err(e) => {
+                            broken = Some(protocol(e));
+                            break;
+                        }
+                    };
+                    live.skip = HEADER_LEN + len as usize;
+                    if live.skip > MAX_SKIP {
+                        // Too long to read past: the connection goes,
+                        // nobody's failure; its owner has the news in its
+                        // casualty.
+                        oversized_break = true;
+                        break;
+                    }
+                    (0, routed)
                 }
                 Err(e) => {
                     broken = Some(protocol(e.into()));
@@ -579,14 +619,12 @@ impl SharedConnection {
         }
         if let Some(error) = broken {
             self.break_connection(st, error);
-        } else if oversized {
-            // The client's own limit: the connection goes (the body is
-            // never read), but it is nobody's failure.
+        } else if oversized_break {
             let error = Error::Io {
                 server: self.server.clone(),
                 source: Arc::new(std::io::Error::new(
                     std::io::ErrorKind::ConnectionAborted,
-                    "dropped after a reply above max_value_size",
+                    "dropped after a reply above max_value_size too long to read past",
                 )),
             };
             self.break_with(st, error, false);
@@ -728,9 +766,13 @@ impl Job<'_> {
                 // An idle shared connection is looked at before use, as a
                 // pooled one is at checkout: closed by a restart, or holding
                 // bytes nobody asked for, it is replaced before anyone writes.
+                // (One still reading past an oversized reply is replaced
+                // too: nobody waits on it, and a new request would wait
+                // for the rest of that body.)
                 if let Some(live) = st.live.as_mut()
                     && live.mux.is_idle()
-                    && (live.mux.saw_stale_replies()
+                    && (live.skip > 0
+                        || live.mux.saw_stale_replies()
                         || live.conn.idle_state(Instant::now()) != crate::transport::Idle::Quiet)
                 {
                     // Nobody's failure; a caller whose replies came in
@@ -803,11 +845,16 @@ impl Job<'_> {
             live.mux.recycle(ticket, delivery.frames);
         }
         if let Err(failure) = fed {
-            // The server broke the protocol for this exchange: the
-            // connection is no good for anyone.
-            shared.break_connection(st, failure.error.clone());
-            st.casualties
-                .retain(|c| !(c.epoch == epoch && c.ticket == ticket));
+            if failure.error.breaks_connection() {
+                // The server broke the protocol for this exchange: the
+                // connection is no good for anyone.
+                shared.break_connection(st, failure.error.clone());
+                st.casualties
+                    .retain(|c| !(c.epoch == epoch && c.ticket == ticket));
+            }
+            // Otherwise (a value above the client's limit ended a batch)
+            // the connection goes on: leaving drops this exchange's other
+            // replies as they come.
             return self.finish(st, Err(failure));
         }
         if self.exchange.is_complete() {
@@ -890,50 +937,48 @@ impl Job<'_> {
         self.shared.read_and_route(st, ticket, &mut *self.exchange)
     }
 
-    /// Feeds replies routed to this job into its exchange. A reply the
-    /// exchange refuses is a failure of the connection.
+    /// Feeds replies routed to this job into its exchange, each oversized
+    /// one in its place among the frames. A reply the exchange refuses is a
+    /// failure of the connection.
     fn feed(&mut self, delivery: &crate::command::Delivery) -> Result<(), Failure> {
         let server = &self.shared.server;
-        let mut rest: &[u8] = &delivery.frames;
-        while let Ok(Decoded::Complete { frame, len }) = decode_response(rest, u32::MAX) {
-            self.exchange.receive(&frame).map_err(|error| Failure {
-                error: Error::Protocol {
-                    server: server.clone(),
-                    error,
-                },
-                written: true,
-                replied: true,
-                counted: false,
-            })?;
-            rest = rest.get(len..).unwrap_or_default();
-        }
-        if let Some((opaque, size)) = delivery.oversized {
-            let limit = self.shared.options.max_value;
-            match self.exchange.receive_oversized(opaque, size, limit) {
-                Ok(None) => {}
-                // The client's own limit: nobody's failure (see the retry rule).
-                Ok(Some(error)) => {
-                    return Err(Failure {
-                        error,
-                        written: true,
-                        replied: true,
-                        counted: true,
-                    });
-                }
-                Err(error) => {
-                    return Err(Failure {
-                        error: Error::Protocol {
-                            server: server.clone(),
+        let protocol = |error: ProtocolError| Failure {
+            error: Error::Protocol {
+                server: server.clone(),
+                error,
+            },
+            written: true,
+            replied: true,
+            counted: false,
+        };
+        let mut oversized = delivery.oversized.iter().peekable();
+        let mut at = 0;
+        loop {
+            while let Some(o) = oversized.next_if(|o| o.at <= at) {
+                let limit = self.shared.options.max_value;
+                match self.exchange.receive_oversized(o.opaque, o.size, limit) {
+                    Ok(None) => {}
+                    // The client's own limit: nobody's failure (see the
+                    // retry rule). The exchange ends here; what else comes
+                    // for it is read and dropped.
+                    Ok(Some(error)) => {
+                        return Err(Failure {
                             error,
-                        },
-                        written: true,
-                        replied: true,
-                        counted: false,
-                    });
+                            written: true,
+                            replied: true,
+                            counted: true,
+                        });
+                    }
+                    Err(error) => return Err(protocol(error)),
                 }
             }
+            let rest = delivery.frames.get(at..).unwrap_or_default();
+            let Ok(Decoded::Complete { frame, len }) = decode_response(rest, u32::MAX) else {
+                return Ok(());
+            };
+            self.exchange.receive(&frame).map_err(protocol)?;
+            at += len;
         }
-        Ok(())
     }
 
     /// Enqueues the exchange's next requests: all of a single command, up

@@ -391,6 +391,17 @@ pub fn shared() -> &'static Memcached {
     SHARED.get_or_init(Memcached::start)
 }
 
+/// `builder`'s client: pooled when `pipelined` is 0, else with that many
+/// shared connections per server (tests that run in both modes).
+pub fn build_in_mode(builder: quickmc::ClientBuilder, pipelined: usize) -> quickmc::Client {
+    let builder = if pipelined > 0 {
+        builder.pipelined(pipelined)
+    } else {
+        builder
+    };
+    builder.build().unwrap()
+}
+
 /// A key space of its own for each test: `prefix:name`.
 pub fn key(test: &str, name: &str) -> String {
     format!("{test}:{name}")
