@@ -411,6 +411,101 @@ fn an_oversized_reply_too_long_to_read_past_breaks_the_connection_uncounted() {
     assert_eq!(client.get::<String>(&k).unwrap().as_deref(), Some("v"));
 }
 
+/// Twelve threads on one shared connection to a TCP server and one to a
+/// Unix-socket server, with values from 10 B to 300 KB (writes the socket
+/// cannot take at once, so writers hand their rest back and readers poll
+/// for room) and batches among them: every value is its key's, and no call
+/// fails — none waits out the I/O timeout for a wake-up that was lost.
+#[test]
+fn large_and_small_values_over_tcp_and_a_unix_socket_never_stall_a_shared_connection() {
+    const THREADS: usize = 12;
+    let tcp = &pair()[1];
+    let unix = Memcached::with(support::Options {
+        unix_socket: true,
+        memory_mb: 256,
+        ..Default::default()
+    });
+    let client = Client::builder()
+        .servers([tcp.spec(), unix.spec()])
+        .pipelined(1)
+        .build()
+        .unwrap();
+    let value = |k: &str, n: usize| -> Vec<u8> {
+        let mut v = format!("{k}|").into_bytes();
+        v.resize(n.max(v.len()), b'v');
+        v
+    };
+    let owns = |k: &str, v: &[u8]| v.starts_with(format!("{k}|").as_bytes());
+    let end = Instant::now() + Duration::from_secs(3);
+    let problems: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let client = &client;
+                s.spawn(move || {
+                    let mut problems = Vec::new();
+                    let keys: Vec<String> =
+                        (0..40).map(|j| key("stall", &format!("{t}:{j}"))).collect();
+                    for n in 0..2_000usize {
+                        if Instant::now() >= end {
+                            break;
+                        }
+                        let k = &keys[n % 40];
+                        let size = match n % 10 {
+                            0 => 300_000,
+                            1 => 60_000,
+                            _ => 10 + (n * 37) % 2_000,
+                        };
+                        let started = Instant::now();
+                        let stored = client.set(k, value(k, size), 0);
+                        let got = client.get::<Vec<u8>>(k);
+                        match (stored, got) {
+                            (Ok(true), Ok(Some(v))) if owns(k, &v) => {}
+                            other => problems
+                                .push(format!("{k}: {other:?} after {:?}", started.elapsed())),
+                        }
+                        if n % 5 == 0 {
+                            match client
+                                .get_multi::<_, Vec<u8>>(keys.iter().map(String::as_str), "")
+                            {
+                                Ok(hits) => {
+                                    for (k, v) in &hits {
+                                        if !owns(k, v) {
+                                            problems.push(format!("{k}: another key's value"));
+                                        }
+                                    }
+                                }
+                                Err(e) => problems.push(format!("get_multi: {e:?}")),
+                            }
+                        }
+                        if n % 7 == 0 {
+                            let pairs: Vec<(&str, Vec<u8>)> = keys
+                                .iter()
+                                .enumerate()
+                                .map(|(j, k)| (k.as_str(), value(k, 100 + j * 10)))
+                                .collect();
+                            match client.set_multi(pairs, "", 0) {
+                                Ok(failed) if failed.is_empty() => {}
+                                other => problems.push(format!("set_multi: {other:?}")),
+                            }
+                        }
+                    }
+                    problems
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    assert!(
+        problems.is_empty(),
+        "{} problems: {:?}",
+        problems.len(),
+        &problems[..problems.len().min(3)]
+    );
+}
+
 /// Sixteen threads on two servers, two shared connections each: single
 /// gets and sets, get_multi and set_multi across both servers, deletes.
 /// Every hit is its own key's value; on healthy servers nothing fails.
