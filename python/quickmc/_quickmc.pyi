@@ -88,7 +88,9 @@ class Client:
         Override in a subclass to store values your own way."""
     def deserialize(self, bytes: bytes, flags: int) -> Any:
         """pylibmc's decoding of stored bytes and flags. Override in a
-        subclass; raise CacheMiss to turn the key into a miss."""
+        subclass; raise CacheMiss to turn the key into a miss. As in
+        pylibmc, ``bytes`` is already decompressed and ``flags`` are as
+        stored, the compression bit included."""
 
 class Error(Exception):
     """Base class of every quickmc error (pylibmc.Error)."""

@@ -9,9 +9,10 @@
 //! | int | `str(value)` | 4 |
 //! | anything else | `pickle.dumps(value, pickle_protocol)` | 1 |
 //!
-//! Reading looks at `flags & 0x17` (pylibmc's type bits; zlib/zstd were
-//! already undone by the Rust core): 0 bytes, 16 str, 2 and 4 int, 1
-//! unpickle, anything else `Error("unknown memcached key flags N")`.
+//! Reading looks at `flags & 0x17` (pylibmc's type bits; the Rust core has
+//! already decompressed the value, and the zlib/zstd bit it leaves in the
+//! flags is outside them): 0 bytes, 16 str, 2 and 4 int, 1 unpickle,
+//! anything else `Error("unknown memcached key flags N")`.
 
 use pyo3::ffi;
 use pyo3::intern;

@@ -15,6 +15,7 @@ use quickmc::distribution::{DistributionKind, HashAlgorithm};
 use quickmc::value::CompressionAlgorithm;
 
 use crate::errors::{NotSupportedError, TLSConfigError};
+use crate::transcoder::StoredFlags;
 
 /// What the Python-facing client needs besides the Rust client.
 #[derive(Debug, Clone, Copy)]
@@ -164,7 +165,7 @@ pub fn build(
     // zlib (flag 8) is what pylibmc reads; zstd is quickmc's own flag.
     // (Not `pylibmc_compatible`: a subclass's `serialize` may use flags of
     // its own, which pylibmc allows.)
-    builder = builder.compression(compression);
+    builder = builder.transcoder(StoredFlags::new(compression));
     // Pipelined: that many connections per server, shared by every thread.
     let pipelined = o.get("pipelined", 0usize)?;
     if pipelined > 0 {

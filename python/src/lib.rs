@@ -13,6 +13,7 @@ mod codec;
 mod config;
 mod errors;
 mod keys;
+mod transcoder;
 
 #[pymodule]
 fn _quickmc(m: &Bound<'_, PyModule>) -> PyResult<()> {

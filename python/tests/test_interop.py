@@ -66,37 +66,50 @@ def test_multi_writes_read_by_the_other(mc, real, compress):
 
 
 def test_same_stored_bytes_and_flags(mc, real, server, quickmc):
-    """Byte for byte: what each stores under the same value is identical
-    (zlib included), read raw by a subclass that keeps (bytes, flags)."""
+    """What each stores under the same value is the same bytes (once
+    decompressed) with the same flags, read raw by a subclass that keeps
+    (bytes, flags). Both compress large values. On a short value the two
+    deflate implementations may disagree on whether compressing pays (a
+    57-byte pickle: zlib makes 53 bytes, quickmc's miniz_oxide 68, so only
+    pylibmc sets the zlib bit), so there the zlib bit is not compared."""
 
     class Raw(quickmc.Client):
         def deserialize(self, data, flags):
             return (data, flags)
 
+    zlib_bit = 8
     raw = Raw([server.address])
     for name, value in VALUES.items():
         for compress in (0, 10):
             real.set("p", value, min_compress_len=compress)
             mc.set("q", value, min_compress_len=compress)
             theirs, ours = raw.get("p"), raw.get("q")
-            assert ours[1] == theirs[1], name
-            assert quickmc.Client.deserialize(mc, *ours) == quickmc.Client.deserialize(mc, *theirs)
+            assert ours[0] == theirs[0], name
+            if compress == 0 or len(ours[0]) > 1000:
+                assert ours[1] == theirs[1], name
+            assert ours[1] & ~zlib_bit == theirs[1] & ~zlib_bit, name
+            if compress and len(ours[0]) > 1000:
+                assert ours[1] & zlib_bit, name
 
 
-def test_zlib_flag_on_the_wire(mc, real, quickmc, server):
-    """Compressed values carry pylibmc's flag 8 as written by either."""
+def test_zlib_flag_on_the_wire_reaches_deserialize_as_in_pylibmc(mc, real, quickmc, pylibmc, server):
+    """Compressed values carry pylibmc's flag 8 as written by either, and a
+    subclass's deserialize gets decompressed bytes with the stored flags."""
 
-    class Wire(quickmc.Client):
-        def deserialize(self, data, flags):
-            return flags
+    def wire(module):
+        class Wire(module.Client):
+            def deserialize(self, data, flags):
+                return flags, bytes(data)
+
+        return Wire([server.address], binary=True)
 
     mc.set("z", "a" * 1000, min_compress_len=100)
-    # The Rust core undoes compression before deserialize; a raw stats check
-    # shows the stored item is small, and pylibmc reads it.
     assert real.get("z") == "a" * 1000
     real.set("y", "b" * 1000, min_compress_len=100)
     assert mc.get("y") == "b" * 1000
-    assert Wire([server.address]).get("y") == 16
+    for key, text in (("z", b"a" * 1000), ("y", b"b" * 1000)):
+        assert wire(quickmc).get(key) == wire(pylibmc).get(key) == (16 | 8, text)
+        assert wire(quickmc).get_multi([key]) == wire(pylibmc).get_multi([key]) == {key: (16 | 8, text)}
 
 
 def test_counters_across_clients(mc, real):
@@ -143,7 +156,7 @@ def test_zstd_is_opt_in_and_readable_by_quickmc(quickmc, server, real):
     except Exception:
         theirs = None
     assert theirs != value
-    assert Wire([server.address]).get("zs") == (16, len(value))
+    assert Wire([server.address]).get("zs") == (16 | 512, len(value))  # 512: quickmc's zstd flag
 
 
 @pytest.mark.parametrize("binary", [False, True])
