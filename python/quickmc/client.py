@@ -146,7 +146,8 @@ class Client(_quickmc.Client):
     its I/O and takes a pooled connection of the key's server (or, with the
     ``pipelined`` behavior, shares a few connections per server between all
     threads). quickmc always speaks memcached's binary protocol;
-    ``binary=False`` is accepted (and shown in ``repr``) for compatibility.
+    ``binary=False`` is accepted (and shown in ``repr``) for compatibility;
+    as in pylibmc, ``username``/``password`` (SASL) need ``binary=True``.
 
     TLS (memcached started with ``-Z``), keyword-only, beyond pylibmc:
 
@@ -191,6 +192,10 @@ class Client(_quickmc.Client):
         self.addresses = list(servers)
         if (username is None) != (password is None):
             raise TypeError("SASL requires both username and password")
+        if username is not None and not binary:
+            # As pylibmc: SASL is a binary-protocol command. (quickmc speaks
+            # binary either way; refusing keeps code portable to pylibmc.)
+            raise TypeError("SASL requires the memcached binary protocol")
         self._credentials = (username, password)
         split = [_split_tls(server) for server in self.addresses]
         self._specs = translate_server_specs([spec for spec, _ in split])

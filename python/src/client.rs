@@ -4,18 +4,19 @@
 //! (pylibmc's encoding, or a subclass's override).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use quickmc::value::{CompressionAlgorithm, Item};
 use quickmc::{Address, BatchReport, StoreOptions};
 
 use crate::codec;
 use crate::config::{self, Settings};
-use crate::errors::{self, CacheMiss, Error, NotFound, TooBig};
+use crate::errors::{self, BadKeyProvided, CacheMiss, ClientError, Error, NotFound, TooBig};
 use crate::keys::{Slot, key_bytes, prefix_bytes, prefix_slice};
 
 /// Everything an operation needs, swapped whole by `set_behaviors`.
@@ -147,6 +148,25 @@ fn encode_keys<'py>(objects: &[Bound<'py, PyAny>]) -> PyResult<Vec<Bound<'py, Py
     objects.iter().map(key_bytes).collect()
 }
 
+/// The keys given both as str and as bytes (`["a", b"a"]`), which
+/// get_multi answers once, under the str, as pylibmc does. Empty unless the
+/// caller mixes the two types.
+fn str_spellings<'a>(
+    objects: &[Bound<'_, PyAny>],
+    encoded: &'a [Bound<'_, PyBytes>],
+) -> HashSet<&'a [u8]> {
+    let is_str = |o: &Bound<'_, PyAny>| o.is_instance_of::<PyString>();
+    if objects.iter().all(is_str) || !objects.iter().any(is_str) {
+        return HashSet::new();
+    }
+    objects
+        .iter()
+        .zip(encoded)
+        .filter(|(object, _)| is_str(object))
+        .map(|(_, bytes)| bytes.as_bytes())
+        .collect()
+}
+
 /// A batch's keys as slots, skipping (and reporting) empty keys.
 fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>]) -> (Vec<Slot<'a>>, Vec<usize>) {
     let mut slots = Vec::with_capacity(encoded.len());
@@ -160,6 +180,16 @@ fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>]) -> (Vec<Slot<'a>>, Vec<usize>) {
         }
     }
     (slots, empty)
+}
+
+/// The exception for an incr/decr failure. pylibmc's text mode
+/// (binary=False) hears memcached's CLIENT_ERROR for a value that is not a
+/// number: ClientError, where its binary mode says UnknownReadFailure.
+fn counter_error(settings: &Settings, error: &quickmc::Error, message: String) -> PyErr {
+    match error {
+        quickmc::Error::NonNumeric if !settings.binary => ClientError::new_err(message),
+        _ => errors::with_message(error, message),
+    }
 }
 
 /// Raises the error of a batch whose every server failed.
@@ -299,14 +329,7 @@ impl Client {
         } else {
             ("incr", py.detach(|| client.incr(key, amount)))
         };
-        result.map_err(|e| match e {
-            // pylibmc's text mode (binary=False) hears memcached's
-            // CLIENT_ERROR for a value that is not a number.
-            quickmc::Error::NonNumeric if !state.settings.binary => {
-                errors::ClientError::new_err(format!("{op}: {e}"))
-            }
-            e => errors::to_py(op, e),
-        })
+        result.map_err(|e| counter_error(&state.settings, &e, format!("{op}: {e}")))
     }
 }
 
@@ -612,7 +635,11 @@ impl Client {
         {
             return Err(errors::to_py("get_multi", failure.error));
         }
+        let shadowed = str_spellings(&objects, &encoded);
         for (slot, item) in hits {
+            if shadowed.contains(slot.bytes) && objects[slot.index].is_instance_of::<PyBytes>() {
+                continue;
+            }
             if let Some(value) = decode(slf, &state, &item.data, item.flags)? {
                 result.set_item(&objects[slot.index], value)?;
             }
@@ -717,19 +744,30 @@ impl Client {
         if let Some(failed) = report.server_errors.into_iter().next() {
             return Err(errors::to_py("incr_multi", failed.error));
         }
+        // As pylibmc: NotFound when every failure is a missing key; else
+        // the class of the last key's outcome (plain Error if it
+        // succeeded), with the count of failed keys. An empty key is a bad
+        // key, not a missing one.
+        let failed = report.failures.len() + empty.len();
+        if failed == 0 {
+            return Ok(());
+        }
         let missing = report
             .failures
             .iter()
             .filter(|f| matches!(f.error, quickmc::Error::NotFound))
-            .count()
-            + empty.len();
-        let failed = report.failures.len() + empty.len();
-        if failed == 0 {
-            Ok(())
-        } else if missing == failed {
-            Err(NotFound::new_err(format!("{failed} keys not found")))
-        } else {
-            Err(Error::new_err(format!("{failed} keys failed")))
+            .count();
+        if missing == failed {
+            return Err(NotFound::new_err(format!("{failed} keys not found")));
+        }
+        let message = format!("{failed} keys failed");
+        let last = objects.len().saturating_sub(1);
+        if empty.last() == Some(&last) {
+            return Err(BadKeyProvided::new_err(message));
+        }
+        match report.failures.iter().find(|f| f.key.index == last) {
+            Some(f) => Err(counter_error(&state.settings, &f.error, message)),
+            None => Err(Error::new_err(message)),
         }
     }
 

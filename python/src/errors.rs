@@ -114,8 +114,14 @@ create_exception!(
 
 /// The Python exception for a quickmc error raised by operation `op`.
 pub fn to_py(op: &str, error: quickmc::Error) -> PyErr {
-    use quickmc::Error as E;
     let message = format!("{op}: {error}");
+    with_message(&error, message)
+}
+
+/// The Python exception class `error` maps to, with a message of the
+/// caller's (a multi-key call says how many keys failed, as pylibmc).
+pub fn with_message(error: &quickmc::Error, message: String) -> PyErr {
+    use quickmc::Error as E;
     match error {
         E::NotFound => NotFound::new_err(message),
         E::Exists => DataExists::new_err(message),

@@ -167,6 +167,15 @@ def test_get_multi_returns_caller_keys(mc):
     assert mc.get_multi(["x", "x"], key_prefix="p:") == {"x": 1}
 
 
+def test_get_multi_answers_a_key_given_as_str_and_bytes_once_under_the_str_as_pylibmc(mc, real):
+    mc.set_multi({"sb:a": 1, "sb:b": 2})
+    for keys in (["sb:a", b"sb:a", "sb:b"], [b"sb:a", "sb:a", b"sb:b"], [b"sb:a", b"sb:a"]):
+        ours, theirs = mc.get_multi(keys), real.get_multi(keys)
+        assert ours == theirs
+        assert sorted(map(type, ours), key=str) == sorted(map(type, theirs), key=str)
+    assert list(mc.get_multi(["sb:a", b"sb:a"])) == ["sb:a"]
+
+
 def test_set_multi_and_add_multi(mc):
     assert mc.set_multi(keys={"a": 1, "b": "two"}, time=0, key_prefix="m:", min_compress_len=0, compress_level=-1) == []
     assert mc.set_multi({"": 1, "ok": 2}) == [""]

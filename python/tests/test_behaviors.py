@@ -260,9 +260,18 @@ def test_tcp_options_and_accepted_only_behaviors_keep_working(quickmc, server):
     assert mc.set_multi({"a": 1, "b": 2}) == [] and mc.get_multi(["a", "b"]) == {"a": 1, "b": 2}
 
 
-def test_sasl_arguments(quickmc, server):
+def test_sasl_needs_both_username_and_password(quickmc, server):
     with pytest.raises(TypeError, match="both username and password"):
         quickmc.Client([server.address], username="u")
+
+
+def test_sasl_without_binary_is_a_type_error_as_in_pylibmc(quickmc, pylibmc, server):
+    for module in (quickmc, pylibmc):
+        with pytest.raises(TypeError, match="SASL requires the memcached binary protocol"):
+            module.Client([server.address], username="u", password="p")
+
+
+def test_sasl_credentials_fail_against_a_server_without_sasl(quickmc, server):
     # A server without SASL: quickmc authenticates on connect and reports it.
     mc = quickmc.Client([server.address], binary=True, username="u", password="p")
     with pytest.raises(quickmc.Error):

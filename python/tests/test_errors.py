@@ -67,6 +67,22 @@ def test_non_numeric_incr(mc, real):
     assert raised(lambda: mc.incr("word")) == raised(lambda: real.incr("word")) == "UnknownReadFailure"
 
 
+def test_incr_multi_failures_raise_the_class_and_message_pylibmc_raises(quickmc, pylibmc, server):
+    for binary in (False, True):
+        ours = quickmc.Client([server.address], binary=binary)
+        theirs = pylibmc.Client([server.address], binary=binary)
+        ours.set("im:word", "abc")
+        ours.set("im:n", 1)
+        for keys in (["im:word", "im:nope", "im:n"], ["im:nope", "im:word"], ["im:word", "im:nope"],
+                     ["im:nope", "im:n"], ["", "im:n"], ["im:n", ""], ["im:word"]):
+            outcomes = []
+            for client in (ours, theirs):
+                with pytest.raises(Exception) as info:
+                    client.incr_multi(keys)
+                outcomes.append((type(info.value).__name__, str(info.value)))
+            assert outcomes[0] == outcomes[1], (binary, keys)
+
+
 def test_missing_keys(mc, real):
     for call in (lambda c: c.incr("nope"), lambda c: c.decr("nope"), lambda c: c.cas("nope", 1, 1),
                  lambda c: c.replace("nope", 1), lambda c: c.incr_multi(["nope"])):
