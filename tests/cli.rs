@@ -186,6 +186,26 @@ fn flush_with_a_delay_on_a_private_server() {
 }
 
 #[test]
+fn flush_with_a_down_server_flushes_the_others_exits_2_and_says_which_in_json() {
+    let server = support::Memcached::start();
+    let servers = format!("{},127.0.0.1:1", server.spec());
+    let run = |args: &[&str]| quickmc_at(&servers, args);
+    quickmc_at(&server.spec(), &["set", "k", "v"]);
+    let o = run(&["--json", "flush"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["flushed"], false);
+    assert_eq!(doc["servers"][server.spec().as_str()]["status"], "ok");
+    assert_eq!(doc["servers"]["127.0.0.1:1"]["status"], "failed");
+    assert!(stderr(&o).contains("127.0.0.1:1"), "{}", stderr(&o));
+    assert_eq!(
+        quickmc_at(&server.spec(), &["get", "k"]).status.code(),
+        Some(1),
+        "the live server was flushed"
+    );
+}
+
+#[test]
 fn servers_default_to_the_environment_variable() {
     quickmc(&["set", "cli:env", "from-env"]);
     let o = Command::new(env!("CARGO_BIN_EXE_quickmc"))

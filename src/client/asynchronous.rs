@@ -780,6 +780,20 @@ impl AsyncClient {
         self.client.flush_every_server(delay).await
     }
 
+    /// Flushes every server, one result per server, as
+    /// [`Client::flush_all_per_server`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: quickmc::AsyncClient) {
+    /// for (server, result) in client.flush_all_per_server(0).await {
+    ///     println!("{server}: {:?}", result.is_ok());
+    /// }
+    /// # }
+    /// ```
+    pub async fn flush_all_per_server(&self, delay: u32) -> PerServer<()> {
+        self.client.flush_each_server(delay).await
+    }
+
     /// Statistics of every server, as [`Client::stats`].
     ///
     /// ```no_run

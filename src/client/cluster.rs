@@ -51,10 +51,29 @@ impl Client {
     }
 
     pub(super) async fn flush_every_server(&self, delay: u32) -> Result<()> {
-        self.on_every_server(|| Flush::new(delay))
+        self.flush_each_server(delay)
             .await
             .into_iter()
             .try_for_each(|(_, result)| result)
+    }
+
+    /// Invalidates every item on every server, as
+    /// [`flush_all`](Client::flush_all), with each server's outcome (for a
+    /// tool that reports which servers were flushed).
+    ///
+    /// ```no_run
+    /// # let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// for (server, result) in client.flush_all_per_server(0) {
+    ///     println!("{server}: {}", if result.is_ok() { "flushed" } else { "failed" });
+    /// }
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn flush_all_per_server(&self, delay: u32) -> PerServer<()> {
+        blocking(self.flush_each_server(delay))
+    }
+
+    pub(super) async fn flush_each_server(&self, delay: u32) -> PerServer<()> {
+        self.on_every_server(|| Flush::new(delay)).await
     }
 
     /// Statistics of every server (`group` empty for the general ones, or

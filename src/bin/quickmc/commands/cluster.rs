@@ -26,10 +26,26 @@ pub fn tell_failures<T>(results: &[(String, quickmc::Result<T>)]) -> bool {
     failed
 }
 
+/// Flushes every server. A server that fails makes the command fail (exit
+/// 2) after the others were flushed; `--json` says which were.
 pub fn flush(client: &Client, delay: u32, json: bool) -> Result<Outcome, Failure> {
-    client.flush_all(delay)?;
+    let results = client.flush_all_per_server(delay);
+    let failed = tell_failures(&results);
     if json {
-        output::json(&json!({"flushed": true, "delay": delay}))?;
+        let servers: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|(server, result)| {
+                let outcome = match result {
+                    Ok(()) => json!({"status": "ok"}),
+                    Err(e) => json!({"status": "failed", "error": e.to_string()}),
+                };
+                (server.clone(), outcome)
+            })
+            .collect();
+        output::json(&json!({"flushed": !failed, "delay": delay, "servers": servers}))?;
+    }
+    if failed {
+        return Err("not every server was flushed".into());
     }
     Ok(Outcome::Ok)
 }
