@@ -19,10 +19,52 @@ pub(super) fn check(key: &[u8], strict: bool) -> std::result::Result<(), KeyErro
     if key.len() > MAX_KEY_LEN {
         return Err(KeyError::TooLong(key.len()));
     }
-    if strict && let Some(&byte) = key.iter().find(|&&b| b <= b' ' || b == 0x7f) {
+    if strict && let Some(byte) = first_unsafe(key) {
         return Err(KeyError::Unsafe(byte));
     }
     Ok(())
+}
+
+/// The first byte an ASCII-protocol client refuses in a key, if any.
+fn first_unsafe(bytes: &[u8]) -> Option<u8> {
+    bytes.iter().copied().find(|&b| b <= b' ' || b == 0x7f)
+}
+
+/// [`check`] of `prefix + key` for the keys of a batch, which share one
+/// prefix: the prefix is looked at once, not once per key, and the key
+/// need not be joined to it first. The errors are `check`'s, in its order.
+struct PrefixedCheck {
+    prefix_len: usize,
+    /// The prefix's first unsafe byte, when keys are checked strictly.
+    prefix_unsafe: Option<u8>,
+    strict: bool,
+}
+
+impl PrefixedCheck {
+    fn new(prefix: &[u8], strict: bool) -> PrefixedCheck {
+        PrefixedCheck {
+            prefix_len: prefix.len(),
+            prefix_unsafe: if strict { first_unsafe(prefix) } else { None },
+            strict,
+        }
+    }
+
+    #[inline]
+    fn check(&self, key: &[u8]) -> std::result::Result<(), KeyError> {
+        let len = self.prefix_len + key.len();
+        if len == 0 {
+            return Err(KeyError::Empty);
+        }
+        if len > MAX_KEY_LEN {
+            return Err(KeyError::TooLong(len));
+        }
+        if self.strict
+            && let Some(byte) = self.prefix_unsafe.or_else(|| first_unsafe(key))
+        {
+            return Err(KeyError::Unsafe(byte));
+        }
+        Ok(())
+    }
 }
 
 /// Which of several equal keys a batch sends.
@@ -75,7 +117,7 @@ impl Client {
                 "a batch's keys must number and total under 4 Gi; split it".into(),
             ));
         }
-        let strict = self.inner.behavior.strict_keys;
+        let checker = PrefixedCheck::new(prefix, self.inner.behavior.strict_keys);
         let mut table = KeyTable::with_capacity(keys.len(), total);
         let mut skipped = false;
         for key in keys {
@@ -88,8 +130,8 @@ impl Client {
                 skipped = true;
                 continue;
             }
-            let index = table.push(prefix, key);
-            check(table.key(index), strict)?;
+            checker.check(key)?;
+            table.push(prefix, key);
         }
         let (unique, duplicates) = deduplicate(&table, keep, skipped);
         if self.server_count() == 1 {
@@ -179,6 +221,29 @@ mod tests {
         assert_eq!(check(b"a b", true), Err(KeyError::Unsafe(b' ')));
         assert_eq!(check(b"a\x7f", true), Err(KeyError::Unsafe(0x7f)));
         assert_eq!(check("ключ".as_bytes(), true), Ok(()));
+    }
+
+    #[test]
+    fn a_batch_checks_prefixed_keys_as_the_joined_key_is_checked() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"", b"k"),
+            (b"p:", b"k"),
+            (b"p:", &[b'k'; 248]),
+            (b"p:", &[b'k'; 249]),
+            (b"a b", b"c\x7f"),
+            (b"ab", b"c d"),
+            (b"a\nb", &[b'k'; 250]),
+        ];
+        for (prefix, key) in cases {
+            let joined = [prefix, key].concat();
+            for strict in [false, true] {
+                assert_eq!(
+                    PrefixedCheck::new(prefix, strict).check(key),
+                    check(&joined, strict),
+                    "{joined:?}, strict {strict}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -132,16 +132,14 @@ impl BatchOp {
         matches!(self, BatchOp::Store { .. })
     }
 
-    fn extras(self, item: &Item<'_>) -> Extras {
+    /// The extras of a request carrying a value with `flags` (0 for none).
+    fn extras(self, flags: u32) -> Extras {
         match self {
             BatchOp::Get | BatchOp::Delete => Extras::None,
             BatchOp::GetAndTouch(expiration) | BatchOp::Touch(expiration) => {
                 Extras::Expiration(expiration)
             }
-            BatchOp::Store { expiration, .. } => Extras::Store {
-                flags: item.flags,
-                expiration,
-            },
+            BatchOp::Store { expiration, .. } => Extras::Store { flags, expiration },
             BatchOp::Counter { delta, .. } => counter_extras(delta),
         }
     }
@@ -514,19 +512,21 @@ impl<'a> Batch<'a> {
     fn encode_item(&mut self, item: u32, opaque: u32, out: &mut Vec<u8>) -> Result<(), Error> {
         let key = self.keys.key(item as usize);
         let stored;
-        let value = match (self.op.stores_values(), self.source) {
-            (false, _) => Item::new(&[][..], 0),
+        let (value, flags) = match (self.op.stores_values(), self.source) {
+            (false, _) => (&[][..], 0),
             (true, Some(source)) => {
                 stored = source.value(item as usize)?;
-                Item::new(&*stored.data, stored.flags)
+                (&*stored.data, stored.flags)
             }
             (true, None) => return Err(Error::Config("a store batch without values".into())),
         };
+        // The operation fixes the opcode and the extras' shape, and only
+        // stores carry a value, so only the key needs checking.
         Request::new(self.opcode, key)
-            .extras(self.op.extras(&value))
-            .value(&value.data)
+            .extras(self.op.extras(flags))
+            .value(value)
             .opaque(opaque)
-            .encode(out)?;
+            .encode_keyed(out)?;
         Ok(())
     }
 

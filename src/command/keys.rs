@@ -39,6 +39,7 @@ impl KeyTable {
     /// let mut keys = quickmc::command::KeyTable::default();
     /// assert_eq!(keys.push(b"", b"a"), 0);
     /// ```
+    #[inline]
     pub fn push(&mut self, prefix: &[u8], key: &[u8]) -> usize {
         if !prefix.is_empty() {
             self.bytes.extend_from_slice(prefix);
@@ -70,11 +71,14 @@ impl KeyTable {
     /// assert_eq!(keys.key(5), b"");
     /// ```
     pub fn key(&self, index: usize) -> &[u8] {
+        let Some(&end) = self.ends.get(index) else {
+            return &[];
+        };
+        // A key starts where the one before it ends.
         let start = match index.checked_sub(1) {
             Some(previous) => self.ends.get(previous).copied().unwrap_or(0),
             None => 0,
         };
-        let end = self.ends.get(index).copied().unwrap_or(start);
         self.bytes
             .get(start as usize..end as usize)
             .unwrap_or_default()

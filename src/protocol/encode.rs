@@ -139,6 +139,36 @@ impl Request<'_> {
     /// ```
     pub fn encode(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.validate()?;
+        self.write(buf)
+    }
+
+    /// [`encode`](Request::encode) for a request whose opcode needs a key
+    /// and whose extras and value fit that opcode, as the requests of a
+    /// batch do (its operation picks the opcode and the extras; only store
+    /// operations carry a value): only the key is checked here, as it is
+    /// the one part a caller's [`KeyTable`](crate::command::KeyTable) may
+    /// get wrong. A batch encodes a request per key, so the checks that
+    /// cannot fail are left out of that loop.
+    pub(crate) fn encode_keyed(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        debug_assert!(
+            self.opcode.key_rule() == KeyRule::Required
+                && (self.value.is_empty() || self.opcode.takes_value())
+                && extras_fit(self.opcode, &self.extras),
+            "{:?} is not a keyed request of a fitting shape",
+            self.opcode
+        );
+        if self.key.is_empty() {
+            return Err(EncodeError::EmptyKey);
+        }
+        if self.key.len() > MAX_KEY_LEN {
+            return Err(EncodeError::KeyTooLong(self.key.len()));
+        }
+        self.write(buf)
+    }
+
+    /// Appends a checked request; `buf` is unchanged on error (a body too
+    /// long for its length field).
+    fn write(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
         Header {
             magic: Magic::Request,
             opcode: self.opcode,

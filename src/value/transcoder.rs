@@ -155,6 +155,19 @@ impl DefaultTranscoder {
         }
     }
 
+    /// The item compressed, unless that does not shrink it. Out of line:
+    /// most values are not compressed (every value of a batch passes
+    /// through [`encode`](Transcoder::encode)), and their path then saves
+    /// and restores none of the registers compressing needs.
+    #[inline(never)]
+    fn compress_item<'a>(&self, item: Item<'a>, level: i32) -> Result<Item<'a>> {
+        let (compressed, flag) = self.compress(&item.data, level)?;
+        if compressed.len() >= item.data.len() {
+            return Ok(item);
+        }
+        Ok(Item::new(compressed, item.flags | flag))
+    }
+
     fn decompress(&self, data: &[u8], flag: u32) -> Result<Vec<u8>> {
         let limit = self.max_decompressed;
         match flag {
@@ -237,11 +250,7 @@ impl Transcoder for DefaultTranscoder {
         if !compression.applies_to(item.data.len()) || item.flags & flags::COMPRESSION_MASK != 0 {
             return Ok(item);
         }
-        let (compressed, flag) = self.compress(&item.data, compression.level)?;
-        if compressed.len() >= item.data.len() {
-            return Ok(item);
-        }
-        Ok(Item::new(compressed, item.flags | flag))
+        self.compress_item(item, compression.level)
     }
 
     fn decode<'a>(&self, item: Item<'a>) -> Result<Item<'a>> {
