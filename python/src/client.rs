@@ -741,13 +741,12 @@ impl Client {
             py.detach(|| client.incr_multi_report(slots, prefix, amount))
                 .map_err(|e| errors::to_py("incr_multi", e))?
         };
-        if let Some(failed) = report.server_errors.into_iter().next() {
-            return Err(errors::to_py("incr_multi", failed.error));
-        }
-        // As pylibmc: NotFound when every failure is a missing key; else
-        // the class of the last key's outcome (plain Error if it
-        // succeeded), with the count of failed keys. An empty key is a bad
-        // key, not a missing one.
+        // As pylibmc, which counts the keys that failed, telling missing
+        // keys from other errors (an empty key, a value that is not a
+        // number, a server that failed), and raises: NotFound if every
+        // failure was a missing key; with exactly one other error, the
+        // class of the last key's outcome (NotFound, or plain Error if the
+        // last key succeeded); with more, plain Error.
         let failed = report.failures.len() + empty.len();
         if failed == 0 {
             return Ok(());
@@ -761,6 +760,9 @@ impl Client {
             return Err(NotFound::new_err(format!("{failed} keys not found")));
         }
         let message = format!("{failed} keys failed");
+        if failed - missing > 1 {
+            return Err(Error::new_err(message));
+        }
         let last = objects.len().saturating_sub(1);
         if empty.last() == Some(&last) {
             return Err(BadKeyProvided::new_err(message));

@@ -90,8 +90,9 @@ pub fn deserialize<'py>(py: Python<'py>, data: &[u8], flags: u32) -> PyResult<Bo
         },
         FLAG_INTEGER | FLAG_LONG => parse_int(py, data),
         FLAG_PICKLE => pickle(py, &PICKLE_LOADS, "loads")?.call1((PyBytes::new(py, data),)),
-        _ => Err(Error::new_err(format!(
-            "unknown memcached key flags {flags}"
+        // pylibmc names the type bits only (the compression bit is not one).
+        unknown => Err(Error::new_err(format!(
+            "unknown memcached key flags {unknown}"
         ))),
     }
 }

@@ -22,8 +22,15 @@ impl StoredFlags {
 }
 
 impl Transcoder for StoredFlags {
+    /// pylibmc compresses by length whatever flags `serialize` returned,
+    /// a compression bit included (a subclass handing back what its
+    /// `deserialize` got); quickmc's transcoder would take that bit to
+    /// mean "compressed already" and store the value plain, unreadable.
     fn encode<'a>(&self, item: Item<'a>, compression: Compression) -> quickmc::Result<Item<'a>> {
-        self.0.encode(item, compression)
+        let given = item.flags & flags::COMPRESSION_MASK;
+        let plain = Item::new(item.data, item.flags & !flags::COMPRESSION_MASK);
+        let stored = self.0.encode(plain, compression)?;
+        Ok(Item::new(stored.data, stored.flags | given))
     }
 
     fn decode<'a>(&self, item: Item<'a>) -> quickmc::Result<Item<'a>> {

@@ -72,15 +72,29 @@ def test_incr_multi_failures_raise_the_class_and_message_pylibmc_raises(quickmc,
         ours = quickmc.Client([server.address], binary=binary)
         theirs = pylibmc.Client([server.address], binary=binary)
         ours.set("im:word", "abc")
+        ours.set("im:word2", "xyz")
         ours.set("im:n", 1)
         for keys in (["im:word", "im:nope", "im:n"], ["im:nope", "im:word"], ["im:word", "im:nope"],
-                     ["im:nope", "im:n"], ["", "im:n"], ["im:n", ""], ["im:word"]):
+                     ["im:nope", "im:n"], ["", "im:n"], ["im:n", ""], ["im:word"], ["", ""],
+                     ["im:word", "im:word2"], ["im:word", "im:nope", "im:word"], ["im:word", ""],
+                     ["", "im:word"], ["im:nope", "im:n", "im:nope"]):
             outcomes = []
             for client in (ours, theirs):
                 with pytest.raises(Exception) as info:
                     client.incr_multi(keys)
                 outcomes.append((type(info.value).__name__, str(info.value)))
             assert outcomes[0] == outcomes[1], (binary, keys)
+
+
+def test_incr_multi_with_its_server_down_raises_as_pylibmc(quickmc, pylibmc, dead_address):
+    for keys in (["a"], ["a", "b"]):
+        outcomes = []
+        for module in (quickmc, pylibmc):
+            client = module.Client([dead_address], binary=True)
+            with pytest.raises(Exception) as info:
+                client.incr_multi(keys)
+            outcomes.append((type(info.value).__name__, str(info.value)))
+        assert outcomes[0] == outcomes[1], keys
 
 
 def test_missing_keys(mc, real):

@@ -112,6 +112,41 @@ def test_zlib_flag_on_the_wire_reaches_deserialize_as_in_pylibmc(mc, real, quick
         assert wire(quickmc).get_multi([key]) == wire(pylibmc).get_multi([key]) == {key: (16 | 8, text)}
 
 
+def test_a_serialize_returning_the_zlib_bit_is_compressed_and_read_back_as_in_pylibmc(quickmc, pylibmc, server):
+    """A subclass handing back the flags its deserialize got (24: text,
+    zlib) still gets a readable item when compression applies."""
+
+    def round_trip(module):
+        class RoundTrip(module.Client):
+            def serialize(self, value):
+                return value, 16 | 8
+
+            def deserialize(self, data, flags):
+                return bytes(data), flags
+
+        return RoundTrip([server.address], binary=True)
+
+    for module in (quickmc, pylibmc):
+        client = round_trip(module)
+        assert client.set("rt", b"y" * 2000, min_compress_len=10)
+        assert client.get("rt") == (b"y" * 2000, 24), module.__name__
+
+
+def test_unknown_flags_name_the_type_bits_as_pylibmc(quickmc, pylibmc, server):
+    messages = []
+    for module in (quickmc, pylibmc):
+        class Odd(module.Client):
+            def serialize(self, value):
+                return value, 3
+
+        client = Odd([server.address], binary=True)
+        client.set("odd", b"z" * 2000, min_compress_len=10)
+        with pytest.raises(module.Error) as info:
+            client.get("odd")
+        messages.append(str(info.value))
+    assert all(m.endswith("unknown memcached key flags 3") for m in messages), messages
+
+
 def test_counters_across_clients(mc, real):
     real.set("n", 10)
     assert mc.incr("n", 5) == 15
