@@ -192,14 +192,15 @@ class Client(_quickmc.Client):
         self.addresses = list(servers)
         if (username is None) != (password is None):
             raise TypeError("SASL requires both username and password")
-        if username is not None and not binary:
-            # As pylibmc: SASL is a binary-protocol command. (quickmc speaks
-            # binary either way; refusing keeps code portable to pylibmc.)
-            raise TypeError("SASL requires the memcached binary protocol")
         self._credentials = (username, password)
         split = [_split_tls(server) for server in self.addresses]
         self._specs = translate_server_specs([spec for spec, _ in split])
         self._tls_marked = [marked for _, marked in split]
+        if username is not None and not binary:
+            # As pylibmc (after parsing the servers): SASL is a
+            # binary-protocol command. quickmc speaks binary either way;
+            # refusing keeps code portable to pylibmc.
+            raise TypeError("SASL requires the memcached binary protocol")
         if not self._specs:
             raise _quickmc.Error("empty server list")
         for spec, marked in zip(self._specs, self._tls_marked):

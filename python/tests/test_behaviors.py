@@ -269,6 +269,9 @@ def test_sasl_without_binary_is_a_type_error_as_in_pylibmc(quickmc, pylibmc, ser
     for module in (quickmc, pylibmc):
         with pytest.raises(TypeError, match="SASL requires the memcached binary protocol"):
             module.Client([server.address], username="u", password="p")
+        # The servers are read first.
+        with pytest.raises(ValueError):
+            module.Client(["bad:host:spec:x"], username="u", password="p")
 
 
 def test_sasl_credentials_fail_against_a_server_without_sasl(quickmc, server):
