@@ -226,6 +226,12 @@ class Client(_quickmc.Client):
         specs = list(zip(self._specs, self._tls_marked))
         if behaviors["_sort_hosts"]:
             specs.sort(key=lambda s: (s[0][1].encode(), s[0][2]))
+        if not behaviors["ketama_weighted"]:
+            # libmemcached weighs servers only while its weighted-ketama flag
+            # (read back as ketama_weighted) is on: set when servers with a
+            # weight above 1 are added under a consistent distribution, or
+            # by ketama_weighted; cleared when ketama is switched on later.
+            specs = [((stype, addr, port, 1), tls) for (stype, addr, port, _), tls in specs]
         options = dict(behaviors)
         options["binary"] = bool(self.binary)
         options["username"], options["password"] = self._credentials

@@ -636,6 +636,10 @@ impl Client {
             return Err(errors::to_py("get_multi", failure.error));
         }
         let shadowed = str_spellings(&objects, &encoded);
+        // In the caller's order (a dict keeps it), as pylibmc's answer from
+        // one server comes; the core's map has none.
+        let mut hits: Vec<_> = hits.into_iter().collect();
+        hits.sort_unstable_by_key(|(slot, _)| slot.index);
         for (slot, item) in hits {
             if shadowed.contains(slot.bytes) && objects[slot.index].is_instance_of::<PyBytes>() {
                 continue;

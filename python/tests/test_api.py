@@ -167,6 +167,13 @@ def test_get_multi_returns_caller_keys(mc):
     assert mc.get_multi(["x", "x"], key_prefix="p:") == {"x": 1}
 
 
+def test_get_multi_answers_in_the_order_asked_as_pylibmc(mc, real):
+    keys = [f"order:{c}" for c in "ecadbfhg"]
+    mc.set_multi({k: 1 for k in keys})
+    asked = keys[::2] + ["order:nope"] + keys[1::2] + keys[:2]
+    assert list(mc.get_multi(asked)) == list(real.get_multi(asked)) == keys[::2] + keys[1::2]
+
+
 def test_get_multi_answers_a_key_given_as_str_and_bytes_once_under_the_str_as_pylibmc(mc, real):
     mc.set_multi({"sb:a": 1, "sb:b": 2})
     for keys in (["sb:a", b"sb:a", "sb:b"], [b"sb:a", "sb:a", b"sb:b"], [b"sb:a", b"sb:a"]):

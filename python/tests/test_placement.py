@@ -62,6 +62,26 @@ def test_behaviors_set_after_construction_place_the_same(quickmc, pylibmc, behav
     assert placements(ours) == placements(fresh)
 
 
+@pytest.mark.parametrize(
+    "construct, later",
+    [({}, [{"ketama": True}]), ({"ketama": True}, [{"ketama": False}, {"ketama": True}]),
+     ({"ketama": True}, [{"tcp_nodelay": False}]), ({}, [{"distribution": "consistent ketama"}]),
+     ({}, [{"ketama_weighted": True}])],
+    ids=repr,
+)
+def test_weights_count_after_construction_only_while_pylibmc_counts_them(quickmc, pylibmc, construct, later):
+    """libmemcached weighs ketama's servers while its weighted flag is on:
+    servers with weights added under ketama turn it on, switching ketama on
+    afterwards turns it off."""
+    ours = quickmc.Client(WEIGHTED, binary=True, behaviors=construct)
+    theirs = pylibmc.Client(WEIGHTED, binary=True, behaviors=construct)
+    for step in later:
+        ours.behaviors = step
+        theirs.behaviors = step
+    assert ours.behaviors["ketama_weighted"] == theirs.behaviors["ketama_weighted"]
+    assert placements(ours) == placements(theirs)
+
+
 def test_sort_hosts_places_like_pylibmc(quickmc, pylibmc):
     servers = ["127.0.0.9", "127.0.0.10:11300", "127.0.0.5"]
     ours = quickmc.Client(servers, behaviors={"_sort_hosts": True})
