@@ -28,8 +28,8 @@ pub enum KeyError {
     /// The key (with its prefix) is longer than 250 bytes.
     #[error("key is {0} bytes; the limit is 250")]
     TooLong(usize),
-    /// Strict key checking is on and the key has a byte an ASCII client could
-    /// not send (a control character, space or DEL).
+    /// Strict key checking is on and the key has a byte libmemcached's
+    /// `verify_key` refuses (anything but printable ASCII).
     #[error("key has byte {0:#04x}, refused by strict key checking")]
     Unsafe(u8),
 }

@@ -17,7 +17,7 @@ use quickmc::{Address, BatchReport, StoreOptions};
 use crate::codec;
 use crate::config::{self, Settings};
 use crate::errors::{self, BadKeyProvided, CacheMiss, ClientError, Error, NotFound, TooBig};
-use crate::keys::{Slot, key_bytes, prefix_bytes, prefix_slice};
+use crate::keys::{MAX_KEY_LEN, Slot, key_bytes, prefix_bytes, prefix_slice};
 
 /// Everything an operation needs, swapped whole by `set_behaviors`.
 struct State {
@@ -182,6 +182,40 @@ fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>]) -> (Vec<Slot<'a>>, Vec<usize>) {
     (slots, empty)
 }
 
+/// A write's outcome as pylibmc gives it when libmemcached's verify_key
+/// refuses the key (verify_keys): not written, False, where other errors
+/// raise.
+fn refused_write(op: &str, error: quickmc::Error) -> PyResult<bool> {
+    match error {
+        quickmc::Error::BadKey(quickmc::KeyError::Unsafe(_)) => Ok(false),
+        e => Err(errors::to_py(op, e)),
+    }
+}
+
+/// The keys of a write batch that verify_keys lets through. pylibmc leaves
+/// out a key libmemcached's verify_key refuses and reports it not written
+/// (adding its index to `refused`); reads raise for it instead.
+fn verified<'a>(
+    state: &State,
+    prefix: &[u8],
+    slots: Vec<Slot<'a>>,
+    refused: &mut Vec<usize>,
+) -> Vec<Slot<'a>> {
+    if !state.settings.verify_keys {
+        return slots;
+    }
+    let unsafe_key = |slot: &Slot<'_>| {
+        let key = [prefix, slot.bytes].concat();
+        matches!(
+            state.client.verify_key(key),
+            Err(quickmc::Error::BadKey(quickmc::KeyError::Unsafe(_)))
+        )
+    };
+    let (refused_slots, slots): (Vec<_>, Vec<_>) = slots.into_iter().partition(unsafe_key);
+    refused.extend(refused_slots.iter().map(|slot| slot.index));
+    slots
+}
+
 /// The exception for an incr/decr failure. pylibmc's text mode
 /// (binary=False) hears memcached's CLIENT_ERROR for a value that is not a
 /// number: ClientError, where its binary mode says UnknownReadFailure.
@@ -241,7 +275,7 @@ impl Client {
                 Store::Append => client.append(key, item, options),
                 Store::Prepend => client.prepend(key, item, options),
             })
-            .map_err(|e| errors::to_py(mode.name(), e))?;
+            .map_or_else(|e| refused_write(mode.name(), e), Ok)?;
         if !stored && mode == Store::Replace && state.settings.binary {
             return Err(NotFound::new_err("replace: key not found"));
         }
@@ -276,6 +310,7 @@ impl Client {
         }
         let encoded = encode_keys(&objects)?;
         let (slots, mut failed) = slots(&encoded);
+        let slots = verified(&state, prefix, slots, &mut failed);
         let items: Vec<(Slot<'_>, Item<'_>)> = slots
             .into_iter()
             .map(|slot| {
@@ -558,7 +593,7 @@ impl Client {
         let client = &state.client;
         let time = expiration(time, &state.settings);
         py.detach(|| client.cas(key, item, cas, time))
-            .map_err(|e| errors::to_py("cas", e))
+            .or_else(|e| refused_write("cas", e))
     }
 
     /// Deletes `key`; False if it was missing.
@@ -572,7 +607,7 @@ impl Client {
         }
         let client = &state.client;
         py.detach(|| client.delete(key))
-            .map_err(|e| errors::to_py("delete", e))
+            .or_else(|e| refused_write("delete", e))
     }
 
     /// Adds `delta` to a counter; NotFound if it is missing.
@@ -599,7 +634,7 @@ impl Client {
         let client = &state.client;
         let time = expiration(time, &state.settings);
         py.detach(|| client.touch(key, time))
-            .map_err(|e| errors::to_py("touch", e))
+            .or_else(|e| refused_write("touch", e))
     }
 
     /// The hits among `keys` as a dict keyed by the caller's key objects.
@@ -624,7 +659,15 @@ impl Client {
         let client = &state.client;
         let (hits, report) = py
             .detach(|| client.get_multi_report::<_, Item<'static>>(slots, prefix))
-            .map_err(|e| errors::to_py("get_multi", e))?;
+            .map_err(|e| match e {
+                // A key over 250 bytes is refused earlier (ValueError, as
+                // pylibmc): this one is too long with the prefix, which
+                // pylibmc reports from libmemcached as a bad key.
+                quickmc::Error::BadKey(quickmc::KeyError::TooLong(_)) => {
+                    BadKeyProvided::new_err(format!("get_multi: {e}"))
+                }
+                e => errors::to_py("get_multi", e),
+            })?;
         batch_error("get_multi", &report)?;
         // A value the core could not read (a corrupt compressed value) is
         // an error, as in pylibmc; keys a failed server left are misses.
@@ -708,7 +751,8 @@ impl Client {
         let prefix = prefix_slice(&prefix);
         let objects = collect_keys(keys)?;
         let encoded = encode_keys(&objects)?;
-        let (slots, empty) = slots(&encoded);
+        let (slots, mut empty) = slots(&encoded);
+        let slots = verified(&state, prefix, slots, &mut empty);
         if slots.is_empty() {
             return Ok(empty.is_empty());
         }
@@ -739,11 +783,25 @@ impl Client {
         let encoded = encode_keys(&objects)?;
         let (slots, empty) = slots(&encoded);
         let client = &state.client;
+        // Keys the prefix makes too long: pylibmc counts each as a failed
+        // key (quickmc refuses the call before sending any).
+        let too_long = slots
+            .iter()
+            .filter(|slot| prefix.len() + slot.bytes.len() > MAX_KEY_LEN)
+            .count();
         let report = if slots.is_empty() {
             BatchReport::default()
         } else {
             py.detach(|| client.incr_multi_report(slots, prefix, amount))
-                .map_err(|e| errors::to_py("incr_multi", e))?
+                .map_err(|e| match e {
+                    quickmc::Error::BadKey(quickmc::KeyError::TooLong(_)) if too_long > 1 => {
+                        Error::new_err(format!("{too_long} keys failed"))
+                    }
+                    quickmc::Error::BadKey(quickmc::KeyError::TooLong(_)) => {
+                        BadKeyProvided::new_err("1 keys failed")
+                    }
+                    e => errors::to_py("incr_multi", e),
+                })?
         };
         // As pylibmc, which counts the keys that failed, telling missing
         // keys from other errors (an empty key, a value that is not a

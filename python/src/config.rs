@@ -27,6 +27,9 @@ pub struct Settings {
     pub binary: bool,
     /// The compressor values are written with.
     pub compression: CompressionAlgorithm,
+    /// pylibmc's `verify_keys` (the core's strict keys): write batches
+    /// leave refused keys out, as not written.
+    pub verify_keys: bool,
 }
 
 struct Options<'a, 'py>(&'a Bound<'py, PyDict>);
@@ -188,6 +191,7 @@ pub fn build(
         pickle_protocol: o.get("pickle_protocol", -1i32)?,
         binary: o.flag("binary", false)?,
         compression,
+        verify_keys: o.flag("verify_keys", false)?,
     };
     Ok((client, settings))
 }

@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyString};
 use crate::codec::utf8_bytes;
 
 /// The longest key memcached accepts.
-const MAX_KEY_LEN: usize = 250;
+pub const MAX_KEY_LEN: usize = 250;
 
 /// A key as a bytes object: a bytes key itself (no copy), a str key
 /// encoded as UTF-8 (one allocation). Refuses keys over 250 bytes as

@@ -92,10 +92,32 @@ def test_pickle_protocol(quickmc, pylibmc, server):
         too_high.set("k", {"a": 1})
 
 
-def test_verify_keys_refuses_keys_an_ascii_client_could_not_send(quickmc, server):
-    strict = quickmc.Client([server.address], behaviors={"verify_keys": True})
-    with pytest.raises(quickmc.BadKeyProvided):
-        strict.set("a b", 1)
+def test_verify_keys_refuses_keys_as_pylibmc_writes_false_reads_raise(quickmc, pylibmc, server):
+    """libmemcached's verify_key takes printable ASCII only. pylibmc then
+    returns False from a write (a write batch lists the key as not stored
+    and stores the others) and raises BadKeyProvided from a read."""
+    outcomes = []
+    for module in (quickmc, pylibmc):
+        mc = module.Client([server.address], behaviors={"verify_keys": True})
+        mc.set("vk:ok", 1)
+        seen = []
+        for call in (lambda: mc.set("vk:a b", 1), lambda: mc.add("vk:a b", 1), lambda: mc.replace("vk:ok\x7f", 1),
+                     lambda: mc.append("vk:a\tb", "x"), lambda: mc.prepend("vk:a b", "x"), lambda: mc.delete("vk:a b"),
+                     lambda: mc.touch("vk:a b", 10), lambda: mc.set("vk:ké", 1),
+                     lambda: mc.set_multi({"vk:s1": 1, "vk:s b": 2, "vk:s3": 3}),
+                     lambda: mc.add_multi({"vk:a1": 1, "vk:a é": 2}),
+                     lambda: mc.delete_multi(["vk:s1", "vk:x y"]), lambda: mc.get_multi(["vk:s3"]),
+                     lambda: mc.get("vk:a b"), lambda: mc.get("vk:ké"), lambda: mc.get_multi(["vk:ok", "vk:a b"])):
+            try:
+                seen.append(call())
+            except Exception as e:  # noqa: BLE001 - the class is what is compared
+                seen.append(type(e).__name__)
+        outcomes.append(seen)
+        mc.delete_multi(["vk:ok", "vk:s3", "vk:a1"])
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:8] == [False] * 8
+    assert outcomes[0][8:12] == [["vk:s b"], ["vk:a é"], False, {"vk:s3": 3}]
+    assert outcomes[0][12:] == ["BadKeyProvided"] * 3
     loose = quickmc.Client([server.address])
     assert loose.set("a b", 1) and loose.get("a b") == 1
 

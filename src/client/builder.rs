@@ -361,9 +361,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Refuse keys with control characters, spaces or DEL, which ASCII
-    /// clients cannot use (pylibmc's verify_keys; default off: the binary
-    /// protocol carries any byte).
+    /// Refuse keys with anything but printable ASCII (control characters,
+    /// spaces, DEL, UTF-8), as libmemcached's `verify_key` does: pylibmc's
+    /// verify_keys. Default off: the binary protocol carries any byte.
     ///
     /// ```
     /// let b = quickmc::Client::builder().strict_keys(true);

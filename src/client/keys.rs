@@ -11,7 +11,7 @@ use crate::protocol::MAX_KEY_LEN;
 use crate::{Error, KeyError, Result};
 
 /// Checks a key (prefix included) the way memcached and, with `strict`,
-/// an ASCII-protocol client would.
+/// libmemcached's `verify_key` (pylibmc's verify_keys) would.
 pub(super) fn check(key: &[u8], strict: bool) -> std::result::Result<(), KeyError> {
     if key.is_empty() {
         return Err(KeyError::Empty);
@@ -25,9 +25,11 @@ pub(super) fn check(key: &[u8], strict: bool) -> std::result::Result<(), KeyErro
     Ok(())
 }
 
-/// The first byte an ASCII-protocol client refuses in a key, if any.
+/// The first byte libmemcached's `verify_key` refuses in a key, if any:
+/// anything but printable ASCII (C's `isgraph`), so control characters,
+/// space, DEL and every byte of a UTF-8 sequence.
 fn first_unsafe(bytes: &[u8]) -> Option<u8> {
-    bytes.iter().copied().find(|&b| b <= b' ' || b == 0x7f)
+    bytes.iter().copied().find(|b| !b.is_ascii_graphic())
 }
 
 /// [`check`] of `prefix + key` for the keys of a batch, which share one
@@ -91,6 +93,21 @@ pub(super) struct BatchKeys {
 }
 
 impl Client {
+    /// Whether this client accepts `key` (prefix included), as every
+    /// operation checks it before any I/O: not empty, at most 250 bytes,
+    /// and printable ASCII only with [`strict_keys`](crate::ClientBuilder::strict_keys).
+    ///
+    /// ```
+    /// use quickmc::{Error, KeyError};
+    /// let client = quickmc::Client::builder().servers(["127.0.0.1:11211"]).strict_keys(true).build()?;
+    /// assert!(client.verify_key("user:1").is_ok());
+    /// assert!(matches!(client.verify_key("a b"), Err(Error::BadKey(KeyError::Unsafe(b' ')))));
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn verify_key(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        self.check_key(key.as_ref()).map(|_| ())
+    }
+
     /// Checks a single key (no I/O).
     pub(super) fn check_key<'k>(&self, key: &'k [u8]) -> Result<&'k [u8]> {
         check(key, self.inner.behavior.strict_keys)?;
@@ -216,11 +233,14 @@ mod tests {
     }
 
     #[test]
-    fn binary_keys_with_nul_space_and_newline_pass_unless_strict() {
+    fn binary_keys_pass_and_strict_keys_take_printable_ascii_only() {
         assert_eq!(check(b"a b\n\0c", false), Ok(()));
         assert_eq!(check(b"a b", true), Err(KeyError::Unsafe(b' ')));
         assert_eq!(check(b"a\x7f", true), Err(KeyError::Unsafe(0x7f)));
-        assert_eq!(check("ключ".as_bytes(), true), Ok(()));
+        assert_eq!(check(b"a~!", true), Ok(()));
+        // libmemcached's verify_key refuses UTF-8 too (C's isgraph).
+        assert_eq!(check("ключ".as_bytes(), true), Err(KeyError::Unsafe(0xd0)));
+        assert_eq!(check("ключ".as_bytes(), false), Ok(()));
     }
 
     #[test]
