@@ -97,6 +97,16 @@ def test_incr_multi_with_its_server_down_raises_as_pylibmc(quickmc, pylibmc, dea
         assert outcomes[0] == outcomes[1], keys
 
 
+def test_a_prefix_that_makes_keys_too_long_raises_as_pylibmc(mc, real, quickmc):
+    prefix = "p" * 250
+    for call in (lambda c: c.get_multi(["x"], key_prefix=prefix), lambda c: c.set_multi({"x": 1}, key_prefix=prefix),
+                 lambda c: c.delete_multi(["x"], key_prefix=prefix), lambda c: c.incr_multi(["x"], key_prefix=prefix),
+                 lambda c: c.incr_multi(["x", "y"], key_prefix=prefix)):
+        assert raised(lambda: call(mc)) == raised(lambda: call(real))
+    with pytest.raises(quickmc.BadKeyProvided):
+        mc.get_multi(["x"], key_prefix=prefix)
+
+
 def test_missing_keys(mc, real):
     for call in (lambda c: c.incr("nope"), lambda c: c.decr("nope"), lambda c: c.cas("nope", 1, 1),
                  lambda c: c.replace("nope", 1), lambda c: c.incr_multi(["nope"])):
