@@ -275,7 +275,7 @@ impl Client {
                 Store::Append => client.append(key, item, options),
                 Store::Prepend => client.prepend(key, item, options),
             })
-            .map_or_else(|e| refused_write(mode.name(), e), Ok)?;
+            .or_else(|e| refused_write(mode.name(), e))?;
         if !stored && mode == Store::Replace && state.settings.binary {
             return Err(NotFound::new_err("replace: key not found"));
         }
