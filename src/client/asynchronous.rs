@@ -102,6 +102,18 @@ impl AsyncClient {
         self.client.servers()
     }
 
+    /// Whether this client accepts `key`, as [`Client::verify_key`] (no I/O).
+    ///
+    /// ```
+    /// let client = quickmc::AsyncClient::new(["a:11211"])?;
+    /// assert!(client.verify_key("user:1").is_ok());
+    /// assert!(client.verify_key("").is_err());
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn verify_key(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        self.client.verify_key(key)
+    }
+
     /// The index of the server `key` maps to, as [`Client::hash`].
     ///
     /// ```
