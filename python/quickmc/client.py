@@ -8,7 +8,15 @@ import os
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from . import _behaviors, _quickmc
-from .consts import BehaviorDict
+from .consts import (  # noqa: F401 - pylibmc.client offers these names too
+    BehaviorDict,
+    all_behaviors,
+    all_callbacks,
+    distributions,
+    distributions_rvs,
+    hashers,
+    hashers_rvs,
+)
 
 __all__ = ["Client", "translate_server_spec", "translate_server_specs"]
 
@@ -16,6 +24,7 @@ __all__ = ["Client", "translate_server_spec", "translate_server_specs"]
 server_type_tcp = 1
 server_type_udp = 2
 server_type_unix = 4
+server_type_map = {"tcp": server_type_tcp, "udp": server_type_udp, "unix": server_type_unix}
 
 ServerSpec = Union[str, tuple]
 #: A file path, as ``open`` takes it.
@@ -61,7 +70,7 @@ def translate_server_spec(server: str, port: int = 11211, weight: int = 1) -> tu
     (4, '/var/run/memcached.sock', 0, 1)
     """
     (scheme, spec) = _split_spec_type(server)
-    stype = {"tcp": server_type_tcp, "udp": server_type_udp, "unix": server_type_unix}[scheme]
+    stype = server_type_map[scheme]
     if scheme == "unix":
         (addr, port) = (spec, 0)
     else:

@@ -7,6 +7,8 @@ The numbers are libmemcached's (``MEMCACHED_HASH_*``,
 
 from __future__ import annotations
 
+from . import _quickmc
+
 #: Hash name -> libmemcached constant (pylibmc.hashers). quickmc computes
 #: every one bit for bit as libhashkit 1.1.4 does, except ``hsieh``
 #: (Debian's libhashkit lacks it too: setting it raises NotSupportedError).
@@ -106,3 +108,9 @@ class BehaviorDict(dict):
     def update(self, d):
         super().update(d)
         self.client.set_behaviors(d.copy())
+
+
+#: pylibmc's exception classes, as ``pylibmc.consts`` also offers them:
+#: every one by name, and ``errors``, the tuple of them.
+errors: tuple[type, ...] = tuple(exc for _, exc in _quickmc.exceptions)
+globals().update(dict(_quickmc.exceptions))

@@ -27,6 +27,22 @@ def test_module_surface_matches_pylibmc(quickmc, pylibmc):
     assert quickmc.support_sasl is True and quickmc.support_compression is True
 
 
+def test_submodules_offer_the_names_pylibmc_client_and_consts_offer():
+    import pylibmc.client
+    import pylibmc.consts
+    import quickmc.client
+    import quickmc.consts
+
+    for theirs, ours in ((pylibmc.client, quickmc.client), (pylibmc.consts, quickmc.consts)):
+        public = {n for n in dir(theirs) if not n.startswith("_")}
+        public -= {"sys", "modself", "modpkg", "name", "exc", "key", "value"}  # pylibmc's loop variables
+        assert public <= set(dir(ours)), sorted(public - set(dir(ours)))
+    assert quickmc.client.server_type_map == pylibmc.client.server_type_map
+    assert quickmc.client.hashers == pylibmc.client.hashers
+    assert [e.__name__ for e in quickmc.consts.errors] == [e.__name__ for e in pylibmc.consts.errors]
+    assert quickmc.consts.NotFound is quickmc.NotFound
+
+
 def test_exception_classes_have_pylibmc_names_hierarchy_and_retcodes(quickmc, pylibmc):
     assert issubclass(quickmc.Error, Exception)
     assert quickmc.MemcachedError is quickmc.Error
