@@ -668,7 +668,13 @@ impl Client {
                 }
                 e => errors::to_py("get_multi", e),
             })?;
-        batch_error("get_multi", &report)?;
+        // pylibmc's get_multi answers what arrived when servers time out
+        // (libmemcached's mget ends the fetch): {} if none answered.
+        let timed_out =
+            |f: &quickmc::ServerFailure| matches!(f.error, quickmc::Error::Timeout { .. });
+        if !report.server_errors.iter().all(timed_out) {
+            batch_error("get_multi", &report)?;
+        }
         // A value the core could not read (a corrupt compressed value) is
         // an error, as in pylibmc; keys a failed server left are misses.
         if let Some(failure) = report

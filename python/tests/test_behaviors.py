@@ -206,6 +206,22 @@ def test_io_timeouts_are_honoured(quickmc, silent, behaviors):
     assert 0.2 < time.monotonic() - start < 3
 
 
+def test_get_multi_answers_what_arrived_when_servers_time_out_as_pylibmc(quickmc, pylibmc, silent, server):
+    behaviors = {"_poll_timeout": 300}
+    for module in (quickmc, pylibmc):
+        mc = module.Client([silent.address], binary=True, behaviors=behaviors)
+        assert mc.get_multi(["a", "b"]) == {}, module.__name__
+        with pytest.raises(module.Error):
+            mc.get("a")
+        with pytest.raises(module.Error):
+            mc.set_multi({"a": 1})
+    both = quickmc.Client([server.address, silent.address], binary=True, behaviors=behaviors)
+    keys = [f"tm:{i}" for i in range(20)]
+    live = [k for k in keys if both.hash(k) == 0]
+    quickmc.Client([server.address]).set_multi({k: k for k in live})
+    assert both.get_multi(keys) == {k: k for k in live}
+
+
 def test_retry_timeout_then_server_down(quickmc, dead_address):
     mc = quickmc.Client([dead_address], behaviors={"retry_timeout": 1})
     with pytest.raises(quickmc.ConnectionError):
