@@ -126,7 +126,7 @@ class NotSupportedError(Error):
     """A behavior or option quickmc does not support."""
 class FetchNotFinished(Error): ...
 class BadKeyProvided(Error):
-    """A key was refused (verify_keys)."""
+    """A key was refused (verify_keys, or a key_prefix making it too long)."""
 class InvalidHostProtocolError(Error):
     """A server spec with a transport quickmc does not speak (UDP)."""
 class ServerDead(Error): ...

@@ -225,11 +225,15 @@ class Client(_quickmc.Client):
             )
         self._behaviors: dict[str, Any] = dict(_behaviors.DEFAULTS)
         applied = _behaviors.apply(self._behaviors, behaviors)
-        # libmemcached adds servers after the behaviors; a weight above 1
-        # under a consistent distribution turns weighted ketama on.
-        if applied["ketama"] and any(spec[3] > 1 for spec in self._specs):
-            applied["ketama_weighted"] = 1
-        self._reconfigure(applied)
+        # libmemcached adds servers after the behaviors.
+        self._reconfigure(self._servers_added(applied))
+
+    def _servers_added(self, behaviors: dict[str, Any]) -> dict[str, Any]:
+        """The behaviors once libmemcached has added the servers: a weight
+        above 1 under a consistent distribution turns weighted ketama on."""
+        if behaviors["ketama"] and any(spec[3] > 1 for spec in self._specs):
+            behaviors["ketama_weighted"] = 1
+        return behaviors
 
     def _reconfigure(self, behaviors: dict[str, Any]) -> None:
         specs = list(zip(self._specs, self._tls_marked))
@@ -302,4 +306,9 @@ class Client(_quickmc.Client):
         obj._tls_marked = list(self._tls_marked)
         obj._tls = dict(self._tls)
         obj._behaviors = dict(self._behaviors)
+        # pylibmc's clone (and so its pools) adds the servers again, which
+        # can turn weighted ketama back on: that clone places keys anew.
+        behaviors = obj._servers_added(dict(self._behaviors))
+        if behaviors != self._behaviors:
+            obj._reconfigure(behaviors)
         return obj

@@ -4,7 +4,7 @@
 //! (pylibmc's encoding, or a subclass's override).
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
@@ -184,7 +184,7 @@ fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>]) -> (Vec<Slot<'a>>, Vec<usize>) {
 
 /// A write's outcome as pylibmc gives it when libmemcached's verify_key
 /// refuses the key (verify_keys): not written, False, where other errors
-/// raise.
+/// raise (cas raises for it too).
 fn refused_write(op: &str, error: quickmc::Error) -> PyResult<bool> {
     match error {
         quickmc::Error::BadKey(quickmc::KeyError::Unsafe(_)) => Ok(false),
@@ -592,8 +592,9 @@ impl Client {
         let item = Item::new(bytes.as_bytes(), flags);
         let client = &state.client;
         let time = expiration(time, &state.settings);
+        // (A key verify_keys refuses raises here, as in pylibmc.)
         py.detach(|| client.cas(key, item, cas, time))
-            .or_else(|e| refused_write("cas", e))
+            .map_err(|e| errors::to_py("cas", e))
     }
 
     /// Deletes `key`; False if it was missing.
@@ -686,9 +687,21 @@ impl Client {
         }
         let shadowed = str_spellings(&objects, &encoded);
         // In the caller's order (a dict keeps it), as pylibmc's answer from
-        // one server comes; the core's map has none.
+        // one server comes; the core's map has none. A key given as str and
+        // as bytes goes where its first spelling was asked.
+        let first_asked: HashMap<&[u8], usize> = if shadowed.is_empty() {
+            HashMap::new()
+        } else {
+            let mut first = HashMap::new();
+            for (index, key) in encoded.iter().enumerate() {
+                first.entry(key.as_bytes()).or_insert(index);
+            }
+            first
+        };
         let mut hits: Vec<_> = hits.into_iter().collect();
-        hits.sort_unstable_by_key(|(slot, _)| slot.index);
+        hits.sort_unstable_by_key(|(slot, _)| {
+            first_asked.get(slot.bytes).copied().unwrap_or(slot.index)
+        });
         for (slot, item) in hits {
             if shadowed.contains(slot.bytes) && objects[slot.index].is_instance_of::<PyBytes>() {
                 continue;
@@ -787,35 +800,29 @@ impl Client {
         let prefix = prefix_slice(&prefix);
         let objects = collect_keys(keys)?;
         let encoded = encode_keys(&objects)?;
-        let (slots, empty) = slots(&encoded);
+        // pylibmc counts a key it cannot send (empty, refused by
+        // verify_keys, too long with the prefix) as failed and increments
+        // the others.
+        let (slots, mut bad) = slots(&encoded);
+        let slots = verified(&state, prefix, slots, &mut bad);
+        let (too_long, slots): (Vec<_>, Vec<_>) = slots
+            .into_iter()
+            .partition(|slot| prefix.len() + slot.bytes.len() > MAX_KEY_LEN);
+        bad.extend(too_long.iter().map(|slot| slot.index));
         let client = &state.client;
-        // Keys the prefix makes too long: pylibmc counts each as a failed
-        // key (quickmc refuses the call before sending any).
-        let too_long = slots
-            .iter()
-            .filter(|slot| prefix.len() + slot.bytes.len() > MAX_KEY_LEN)
-            .count();
         let report = if slots.is_empty() {
             BatchReport::default()
         } else {
             py.detach(|| client.incr_multi_report(slots, prefix, amount))
-                .map_err(|e| match e {
-                    quickmc::Error::BadKey(quickmc::KeyError::TooLong(_)) if too_long > 1 => {
-                        Error::new_err(format!("{too_long} keys failed"))
-                    }
-                    quickmc::Error::BadKey(quickmc::KeyError::TooLong(_)) => {
-                        BadKeyProvided::new_err("1 keys failed")
-                    }
-                    e => errors::to_py("incr_multi", e),
-                })?
+                .map_err(|e| errors::to_py("incr_multi", e))?
         };
         // As pylibmc, which counts the keys that failed, telling missing
-        // keys from other errors (an empty key, a value that is not a
-        // number, a server that failed), and raises: NotFound if every
-        // failure was a missing key; with exactly one other error, the
-        // class of the last key's outcome (NotFound, or plain Error if the
-        // last key succeeded); with more, plain Error.
-        let failed = report.failures.len() + empty.len();
+        // keys from other errors (a key it could not send, a value that is
+        // not a number, a server that failed), and raises: NotFound if
+        // every failure was a missing key; with exactly one other error,
+        // the class of the last key's outcome (NotFound, or plain Error if
+        // the last key succeeded); with more, plain Error.
+        let failed = report.failures.len() + bad.len();
         if failed == 0 {
             return Ok(());
         }
@@ -832,7 +839,7 @@ impl Client {
             return Err(Error::new_err(message));
         }
         let last = objects.len().saturating_sub(1);
-        if empty.last() == Some(&last) {
+        if bad.contains(&last) {
             return Err(BadKeyProvided::new_err(message));
         }
         match report.failures.iter().find(|f| f.key.index == last) {

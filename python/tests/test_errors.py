@@ -97,6 +97,33 @@ def test_incr_multi_with_its_server_down_raises_as_pylibmc(quickmc, pylibmc, dea
         assert outcomes[0] == outcomes[1], keys
 
 
+def test_incr_multi_increments_the_keys_it_can_send_as_pylibmc(quickmc, pylibmc, server):
+    prefix = "q" * 235
+    for keys in (["x" * 20, "a"], ["", "x" * 20, "a"], ["x" * 20, "nope", "a"], ["x" * 20, "y" * 20, "a"],
+                 ["a", "x" * 20]):
+        outcomes = []
+        for module in (quickmc, pylibmc):
+            mc = module.Client([server.address], binary=True)
+            mc.set(prefix + "a", 1)
+            with pytest.raises(Exception) as info:
+                mc.incr_multi(keys, key_prefix=prefix)
+            outcomes.append((type(info.value).__name__, str(info.value), mc.get(prefix + "a")))
+        assert outcomes[0] == outcomes[1], keys
+    for module in (quickmc, pylibmc):
+        mc = module.Client([server.address], behaviors={"verify_keys": True})
+        mc.set("vk:n", 1)
+        with pytest.raises(module.Error):
+            mc.incr_multi(["vk:x y", "vk:n"])
+        assert mc.get("vk:n") == 2, module.__name__
+
+
+def test_cas_of_a_key_verify_keys_refuses_raises_as_pylibmc(quickmc, pylibmc, server):
+    for module in (quickmc, pylibmc):
+        mc = module.Client([server.address], behaviors={"verify_keys": True, "cas": True})
+        with pytest.raises(module.BadKeyProvided):
+            mc.cas("vk:a b", 1, 1)
+
+
 def test_a_prefix_that_makes_keys_too_long_raises_as_pylibmc(mc, real, quickmc):
     prefix = "p" * 250
     for call in (lambda c: c.get_multi(["x"], key_prefix=prefix), lambda c: c.set_multi({"x": 1}, key_prefix=prefix),

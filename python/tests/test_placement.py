@@ -80,6 +80,11 @@ def test_weights_count_after_construction_only_while_pylibmc_counts_them(quickmc
         theirs.behaviors = step
     assert ours.behaviors["ketama_weighted"] == theirs.behaviors["ketama_weighted"]
     assert placements(ours) == placements(theirs)
+    # pylibmc's clone, which its pools use, adds the servers again.
+    assert ours.clone().behaviors["ketama_weighted"] == theirs.clone().behaviors["ketama_weighted"]
+    assert placements(ours.clone()) == placements(theirs.clone())
+    with quickmc.ThreadMappedPool(ours).reserve() as a, pylibmc.ThreadMappedPool(theirs).reserve() as b:
+        assert placements(a) == placements(b)
 
 
 def test_sort_hosts_places_like_pylibmc(quickmc, pylibmc):
