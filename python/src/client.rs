@@ -4,20 +4,21 @@
 //! (pylibmc's encoding, or a subclass's override).
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use quickmc::protocol::MAX_KEY_LEN;
 use quickmc::value::{CompressionAlgorithm, Item};
 use quickmc::{Address, BatchReport, StoreOptions};
 
 use crate::codec;
 use crate::config::{self, Settings};
 use crate::errors::{self, BadKeyProvided, CacheMiss, ClientError, Error, NotFound, TooBig};
-use crate::keys::{MAX_KEY_LEN, Slot, key_bytes, prefix_bytes, prefix_slice};
+use crate::keys::{Slot, key_bytes, prefix_bytes, prefix_slice};
 
 /// Everything an operation needs, swapped whole by `set_behaviors`.
 struct State {
@@ -148,23 +149,24 @@ fn encode_keys<'py>(objects: &[Bound<'py, PyAny>]) -> PyResult<Vec<Bound<'py, Py
     objects.iter().map(key_bytes).collect()
 }
 
-/// The keys given both as str and as bytes (`["a", b"a"]`), which
-/// get_multi answers once, under the str, as pylibmc does. Empty unless the
-/// caller mixes the two types.
-fn str_spellings<'a>(
+/// For keys given both as str and as bytes (`["a", b"a"]`), which
+/// get_multi answers once, under the str, where the first spelling was
+/// asked (as pylibmc): per such key, that position and whether a str
+/// spelling was given. Empty unless the caller mixes the two types.
+fn spellings<'a>(
     objects: &[Bound<'_, PyAny>],
     encoded: &'a [Bound<'_, PyBytes>],
-) -> HashSet<&'a [u8]> {
+) -> HashMap<&'a [u8], (usize, bool)> {
     let is_str = |o: &Bound<'_, PyAny>| o.is_instance_of::<PyString>();
+    let mut spellings = HashMap::new();
     if objects.iter().all(is_str) || !objects.iter().any(is_str) {
-        return HashSet::new();
+        return spellings;
     }
-    objects
-        .iter()
-        .zip(encoded)
-        .filter(|(object, _)| is_str(object))
-        .map(|(_, bytes)| bytes.as_bytes())
-        .collect()
+    for (index, (object, key)) in objects.iter().zip(encoded).enumerate() {
+        let (_, has_str) = spellings.entry(key.as_bytes()).or_insert((index, false));
+        *has_str |= is_str(object);
+    }
+    spellings
 }
 
 /// A batch's keys as slots, skipping (and reporting) empty keys.
@@ -685,25 +687,20 @@ impl Client {
         {
             return Err(errors::to_py("get_multi", failure.error));
         }
-        let shadowed = str_spellings(&objects, &encoded);
         // In the caller's order (a dict keeps it), as pylibmc's answer from
-        // one server comes; the core's map has none. A key given as str and
-        // as bytes goes where its first spelling was asked.
-        let first_asked: HashMap<&[u8], usize> = if shadowed.is_empty() {
-            HashMap::new()
-        } else {
-            let mut first = HashMap::new();
-            for (index, key) in encoded.iter().enumerate() {
-                first.entry(key.as_bytes()).or_insert(index);
-            }
-            first
-        };
+        // one server comes; the core's map has none.
+        let spellings = spellings(&objects, &encoded);
         let mut hits: Vec<_> = hits.into_iter().collect();
         hits.sort_unstable_by_key(|(slot, _)| {
-            first_asked.get(slot.bytes).copied().unwrap_or(slot.index)
+            spellings
+                .get(slot.bytes)
+                .map_or(slot.index, |&(first, _)| first)
         });
         for (slot, item) in hits {
-            if shadowed.contains(slot.bytes) && objects[slot.index].is_instance_of::<PyBytes>() {
+            let str_given = spellings
+                .get(slot.bytes)
+                .is_some_and(|&(_, has_str)| has_str);
+            if str_given && objects[slot.index].is_instance_of::<PyBytes>() {
                 continue;
             }
             if let Some(value) = decode(slf, &state, &item.data, item.flags)? {

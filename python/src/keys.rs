@@ -5,11 +5,9 @@ use std::hash::{Hash, Hasher};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
+use quickmc::protocol::MAX_KEY_LEN;
 
 use crate::codec::utf8_bytes;
-
-/// The longest key memcached accepts.
-pub const MAX_KEY_LEN: usize = 250;
 
 /// A key as a bytes object: a bytes key itself (no copy), a str key
 /// encoded as UTF-8 (one allocation). Refuses keys over 250 bytes as
