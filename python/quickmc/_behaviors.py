@@ -12,6 +12,10 @@ verify_keys, _sort_hosts, pickle_protocol, and quickmc's compression,
 max_connections and pipelined (connections per server shared by every
 thread; 0, the default, is the pooled mode).
 
+Numbers are kept as libmemcached keeps them (pylibmc reads a C long, which
+a 32-bit field wraps), so they read back as pylibmc reads them back;
+config.rs gives negative timeouts libmemcached's meaning.
+
 TLS is not a behavior: it is set by the constructor's ``tls*`` keyword
 arguments (and ``tls://`` server specs), as SASL is by ``username`` and
 ``password``.
@@ -76,6 +80,14 @@ _FLAGS = {
     "verify_keys", "auto_eject", "remove_failed", "_hash_with_prefix_key",
     "_noreply", "_sort_hosts",
 }
+#: Behaviors libmemcached keeps as a 32-bit signed or unsigned number (what
+#: pylibmc reads back after wrapping a larger value).
+_INT32 = {
+    "connect_timeout", "send_timeout", "receive_timeout", "_poll_timeout",
+    "retry_timeout", "dead_timeout", "pickle_protocol", "_socket_send_size",
+    "_socket_recv_size",
+}
+_UINT32 = {"ketama_hash", "failure_limit", "num_replicas", "_io_msg_watermark", "_io_bytes_watermark", "_io_key_prefetch"}
 #: Behaviors whose value is a string.
 _STRINGS = {"compression": ("zlib", "zstd")}
 #: Distributions the Rust core places keys for.
@@ -89,12 +101,26 @@ def _int(name: str, value: Any) -> int:
     return int(value)
 
 
+def _stored(name: str, value: Any) -> int:
+    """``value`` as libmemcached stores it: pylibmc reads a C long (-1 when
+    the number does not fit), which the field then wraps to 32 bits."""
+    n = _int(name, value)
+    if not -(2**63) <= n < 2**63:
+        n = -1
+    if name in _UINT32:
+        return n & 0xFFFFFFFF
+    if name in _INT32:
+        n = (n + 2**31) % 2**32 - 2**31
+        # A socket buffer size of -1 reads back as the (unset) size.
+        return 0 if n == -1 and name.startswith("_socket") else n
+    return n
+
+
 def _hash_name(value: Any) -> str:
-    if isinstance(value, int):
-        name = hashers_rvs[value]
-    else:
-        hashers[value]  # KeyError for an unknown name, as pylibmc
-        name = value
+    if value is None:
+        raise TypeError("behavior hash must be int, not NoneType")
+    hashers[value]  # KeyError for a name (or a number) pylibmc lacks
+    name = value
     if name == "hsieh":
         raise _quickmc.NotSupportedError("hash 'hsieh' is not supported (libhashkit builds usually lack it)")
     return name
@@ -122,7 +148,9 @@ def apply(current: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict
         if name == "hash":
             new["hash"] = _hash_name(value)
         elif name == "ketama_hash":
-            new["ketama_hash"] = value if isinstance(value, int) else hashers[value]
+            number = _stored(name, hashers.get(value, value) if isinstance(value, str) else value)
+            if number in hashers_rvs:  # libmemcached ignores any other
+                new["ketama_hash"] = number
         elif name == "ketama":
             if _int(name, value):
                 new["distribution"], weighted = "consistent ketama", False
@@ -135,8 +163,10 @@ def apply(current: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict
             else:
                 new["distribution"], weighted = "consistent ketama", False
         elif name == "distribution":
-            dist = value if isinstance(value, str) else _reverse_distribution(value)
-            distributions[dist]  # KeyError for an unknown name, as pylibmc
+            if value is None:
+                raise TypeError("behavior distribution must be int, not NoneType")
+            dist = value
+            distributions[dist]  # KeyError for a name (or a number) pylibmc lacks
             if dist not in _SUPPORTED_DISTRIBUTIONS:
                 raise _quickmc.NotSupportedError(f"distribution {dist!r} is not supported by quickmc")
             new["distribution"] = dist
@@ -152,20 +182,14 @@ def apply(current: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict
         elif name in _FLAGS:
             new[name] = int(bool(_int(name, value)))
         else:
-            new[name] = _int(name, value)
+            new[name] = _stored(name, value)
     if changes.get("namespace"):
         raise _quickmc.NotSupportedError("the namespace callback is not supported; use key_prefix")
     new["ketama"] = int(new["distribution"].startswith("consistent"))
-    new["ketama_weighted"] = int(weighted)
+    # Weights count only on a continuum (modula reads back unweighted).
+    new["ketama_weighted"] = int(weighted and bool(new["ketama"]))
     if new["max_connections"] < 1:
         raise ValueError("behavior max_connections must be at least 1")
     if new["pipelined"] < 0:
         raise ValueError("behavior pipelined must be 0 (off) or a number of connections per server")
     return new
-
-
-def _reverse_distribution(value: int) -> str:
-    for name, number in distributions.items():
-        if number == value:
-            return name
-    raise KeyError(value)

@@ -107,6 +107,10 @@ fn tls(o: &Options<'_, '_>) -> PyResult<Option<(quickmc::TlsConfig, bool)>> {
     Ok(Some((config, everywhere)))
 }
 
+/// What "wait for ever" means for a connect: libmemcached's largest
+/// timeout (an int of milliseconds, about 24.8 days).
+const FOREVER: Duration = Duration::from_millis(i32::MAX as u64);
+
 fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -123,23 +127,29 @@ pub fn build(
     })?;
     let distribution = distribution(&o.get("distribution", "modula".to_string())?)?;
 
-    // libmemcached: connect_timeout in ms; send/receive timeouts in µs, and
-    // when both are 0 every wait is bounded by the poll timeout (ms).
-    let connect_timeout = o.get("connect_timeout", 4000u64)?;
-    let io_micros = o
-        .get("receive_timeout", 0u64)?
-        .max(o.get("send_timeout", 0u64)?);
-    let io_timeout = if io_micros > 0 {
-        Duration::from_micros(io_micros)
-    } else {
-        millis(o.get("_poll_timeout", 5000u64)?)
+    // libmemcached: connect_timeout in ms; send/receive timeouts in µs, set
+    // only when positive, and otherwise every wait is bounded by the poll
+    // timeout (ms). A negative poll or connect timeout waits for ever (C's
+    // `poll(-1)`); a negative retry or dead timeout retries at once.
+    let connect_timeout = match o.get("connect_timeout", 4000i64)? {
+        ..0 => FOREVER,
+        ms => millis(ms.unsigned_abs().max(1)),
     };
-    let retry_timeout = Duration::from_secs(o.get("retry_timeout", 2u64)?);
+    let io_micros = o
+        .get("receive_timeout", 0i64)?
+        .max(o.get("send_timeout", 0i64)?);
+    let io_timeout = match (io_micros, o.get("_poll_timeout", 5000i64)?) {
+        (1.., _) => Some(Duration::from_micros(io_micros.unsigned_abs())),
+        (_, ..0) => None,
+        (_, ms) => Some(millis(ms.unsigned_abs()).max(Duration::from_micros(1))),
+    };
+    let seconds = |s: i64| Duration::from_secs(s.max(0).unsigned_abs());
+    let retry_timeout = seconds(o.get("retry_timeout", 2i64)?);
     // libmemcached's dead_timeout 0 lets an ejected server back after the
     // retry timeout.
-    let dead_timeout = match o.get("dead_timeout", 0u64)? {
+    let dead_timeout = match o.get("dead_timeout", 0i64)? {
         0 => retry_timeout,
-        seconds => Duration::from_secs(seconds),
+        s => seconds(s),
     };
     let compression = match o.get("compression", "zlib".to_string())?.as_str() {
         "zlib" => CompressionAlgorithm::Zlib,
@@ -155,8 +165,8 @@ pub fn build(
         .servers(servers)
         .hash(hash)
         .distribution(distribution)
-        .connect_timeout(millis(connect_timeout.max(1)))
-        .io_timeout(Some(io_timeout.max(Duration::from_micros(1))))
+        .connect_timeout(connect_timeout)
+        .io_timeout(io_timeout)
         .retry_timeout(retry_timeout)
         .dead_timeout(dead_timeout.max(Duration::from_millis(1)))
         .failure_limit(o.get("failure_limit", 5u32)?)

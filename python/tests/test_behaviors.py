@@ -76,6 +76,64 @@ def test_bad_behaviors_like_pylibmc(mc, real):
             client.behaviors = {"hash": "bogus"}
 
 
+NUMERIC = [
+    "connect_timeout", "send_timeout", "receive_timeout", "_poll_timeout", "retry_timeout", "dead_timeout",
+    "failure_limit", "num_replicas", "pickle_protocol", "_io_msg_watermark", "_io_bytes_watermark",
+    "_io_key_prefetch", "_socket_send_size", "_socket_recv_size", "ketama_hash",
+]
+
+
+@pytest.mark.parametrize("value", [-1, -2, 2**31, 2**32 + 5, 2**63, -(2**31) - 1, 2**64], ids=repr)
+def test_out_of_range_numbers_read_back_wrapped_as_pylibmc(quickmc, pylibmc, value):
+    # libmemcached keeps these in 32-bit fields; pylibmc reads a C long first.
+    for name in NUMERIC:
+        ours = quickmc.Client(["127.0.0.1:1"], binary=True, behaviors={name: value}).behaviors
+        theirs = pylibmc.Client(["127.0.0.1:1"], binary=True, behaviors={name: value}).behaviors
+        assert ours[name] == theirs[name], name
+
+
+@pytest.mark.parametrize("behaviors", [
+    {"hash": 1}, {"hash": None}, {"distribution": 1}, {"distribution": None}, {"ketama_hash": "bogus"},
+    {"ketama_hash": None}, {"ketama_hash": 1.5},
+], ids=repr)
+def test_hash_and_distribution_take_names_only_as_pylibmc(quickmc, pylibmc, behaviors):
+    with pytest.raises((KeyError, TypeError)) as theirs:
+        pylibmc.Client(["127.0.0.1:1"], binary=True, behaviors=behaviors)
+    with pytest.raises(theirs.type) as ours:
+        quickmc.Client(["127.0.0.1:1"], binary=True, behaviors=behaviors)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("steps", [
+    [{"ketama_weighted": 1}, {"ketama": 0}], [{"ketama_weighted": 1, "distribution": "modula"}],
+    [{"ketama": 1}, {"ketama": 0}], [{"ketama_weighted": 1}, {"distribution": "consistent weighted"}],
+], ids=repr)
+def test_ketama_weighted_reads_back_as_pylibmc_after_leaving_the_continuum(quickmc, pylibmc, steps):
+    servers = ["127.0.0.1:1", "127.0.0.1:2:3"]
+    ours, theirs = quickmc.Client(servers, binary=True), pylibmc.Client(servers, binary=True)
+    for step in steps:
+        ours.behaviors, theirs.behaviors = step, step
+    assert ours.behaviors["ketama_weighted"] == theirs.behaviors["ketama_weighted"]
+    assert ours.behaviors["distribution"] == theirs.behaviors["distribution"]
+
+
+def test_negative_poll_and_connect_timeouts_wait_for_ever_negative_retry_retries_at_once(quickmc, server):
+    # libmemcached: poll(-1) for a negative poll or connect timeout; a
+    # negative receive timeout is not set, so the poll timeout applies.
+    mc = quickmc.Client([server.address], binary=True, behaviors={
+        "_poll_timeout": -1, "connect_timeout": -1, "receive_timeout": -1, "retry_timeout": -1})
+    mc.set("neg:k", b"v")
+    assert mc.get("neg:k") == b"v"
+
+
+def test_a_negative_receive_timeout_leaves_the_poll_timeout_in_charge(quickmc, silent):
+    mc = quickmc.Client([silent.address], behaviors={"receive_timeout": -1, "_poll_timeout": 300})
+    start = time.monotonic()
+    with pytest.raises(quickmc.Timeout):
+        mc.get("k")
+    assert 0.2 < time.monotonic() - start < 3
+
+
 def test_namespace_is_refused(quickmc, server):
     with pytest.raises(quickmc.NotSupportedError):
         quickmc.Client([server.address], behaviors={"namespace": "ns:"})
