@@ -32,9 +32,25 @@ fn get_multi_of_no_keys_is_empty_without_io_and_empty_keys_are_skipped() {
     let only_empty: HashMap<&str, String> = dead.get_multi([""], "").unwrap();
     assert!(only_empty.is_empty());
     let c = client();
-    c.set("gm_empty:k", "v", 0).unwrap();
-    let hits: HashMap<&str, String> = c.get_multi(["", "k"], "gm_empty:").unwrap();
+    c.set("gm_empty_k", "v", 0).unwrap();
+    let hits: HashMap<&str, String> = c.get_multi(["", "gm_empty_k"], "").unwrap();
     assert_eq!(hits.len(), 1);
+}
+
+#[test]
+fn with_a_prefix_the_empty_key_is_the_prefix_itself_as_in_pylibmc() {
+    let c = client();
+    let stored = c.set_multi([("", "whole"), ("k", "part")], "gm_prefix_only:", 0);
+    assert!(stored.unwrap().is_empty());
+    assert_eq!(
+        c.get::<String>("gm_prefix_only:").unwrap().as_deref(),
+        Some("whole")
+    );
+    let hits: HashMap<&str, String> = c.get_multi(["", "k"], "gm_prefix_only:").unwrap();
+    assert_eq!(hits.get(""), Some(&"whole".to_string()));
+    assert_eq!(hits.get("k"), Some(&"part".to_string()));
+    assert!(c.delete_multi([""], "gm_prefix_only:").unwrap());
+    assert_eq!(c.get::<String>("gm_prefix_only:").unwrap(), None);
 }
 
 #[test]

@@ -169,13 +169,14 @@ fn spellings<'a>(
     spellings
 }
 
-/// A batch's keys as slots, skipping (and reporting) empty keys.
-fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>]) -> (Vec<Slot<'a>>, Vec<usize>) {
+/// A batch's keys as slots, skipping (and reporting) empty keys. With a
+/// prefix, an empty key is the prefix itself, as in pylibmc.
+fn slots<'a>(encoded: &'a [Bound<'_, PyBytes>], prefix: &[u8]) -> (Vec<Slot<'a>>, Vec<usize>) {
     let mut slots = Vec::with_capacity(encoded.len());
     let mut empty = Vec::new();
     for (index, key) in encoded.iter().enumerate() {
         let bytes = key.as_bytes();
-        if bytes.is_empty() {
+        if bytes.is_empty() && prefix.is_empty() {
             empty.push(index);
         } else {
             slots.push(Slot { index, bytes });
@@ -311,7 +312,7 @@ impl Client {
             objects.push(key);
         }
         let encoded = encode_keys(&objects)?;
-        let (slots, mut failed) = slots(&encoded);
+        let (slots, mut failed) = slots(&encoded, prefix);
         let slots = verified(&state, prefix, slots, &mut failed);
         let items: Vec<(Slot<'_>, Item<'_>)> = slots
             .into_iter()
@@ -654,7 +655,7 @@ impl Client {
         let objects: Vec<Bound<'py, PyAny>> = keys.try_iter()?.collect::<PyResult<_>>()?;
         let encoded = encode_keys(&objects)?;
         // Empty keys are skipped, as pylibmc does.
-        let (slots, _) = slots(&encoded);
+        let (slots, _) = slots(&encoded, prefix);
         let result = PyDict::new(py);
         if slots.is_empty() {
             return Ok(result);
@@ -767,7 +768,7 @@ impl Client {
         let prefix = prefix_slice(&prefix);
         let objects = collect_keys(keys)?;
         let encoded = encode_keys(&objects)?;
-        let (slots, mut empty) = slots(&encoded);
+        let (slots, mut empty) = slots(&encoded, prefix);
         let slots = verified(&state, prefix, slots, &mut empty);
         if slots.is_empty() {
             return Ok(empty.is_empty());
@@ -800,7 +801,7 @@ impl Client {
         // pylibmc counts a key it cannot send (empty, refused by
         // verify_keys, too long with the prefix) as failed and increments
         // the others.
-        let (slots, mut bad) = slots(&encoded);
+        let (slots, mut bad) = slots(&encoded, prefix);
         let slots = verified(&state, prefix, slots, &mut bad);
         let (too_long, slots): (Vec<_>, Vec<_>) = slots
             .into_iter()

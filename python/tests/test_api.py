@@ -183,6 +183,22 @@ def test_get_multi_returns_caller_keys(mc):
     assert mc.get_multi(["x", "x"], key_prefix="p:") == {"x": 1}
 
 
+def test_with_a_key_prefix_the_empty_key_is_the_prefix_itself_as_pylibmc(mc, real):
+    calls = [
+        ("set_multi", ({"": 5, "x": 1},)), ("get_multi", (["", "x"],)), ("add_multi", ({"": 6},)),
+        ("incr_multi", ([""],)), ("get_multi", ([""],)), ("delete_multi", ([""],)), ("get_multi", ([""],)),
+    ]
+    for client in (real, mc):
+        client.flush_all()
+        results = [getattr(client, name)(*args, key_prefix="ep:") for name, args in calls]
+        results.append(client.get("ep:"))
+        if client is real:
+            expected = results
+    assert results == expected == [[], {"": 5, "x": 1}, [""], None, {"": 6}, True, {}, None]
+    # Without a prefix the empty key is still skipped or refused.
+    assert mc.get_multi([""]) == {} and mc.set_multi({"": 1}) == [""] and mc.delete_multi([""]) is False
+
+
 def test_get_multi_answers_in_the_order_asked_as_pylibmc(mc, real):
     keys = [f"order:{c}" for c in "ecadbfhg"]
     mc.set_multi({k: 1 for k in keys})

@@ -115,9 +115,10 @@ impl Client {
     }
 
     /// Prefixes, checks, deduplicates (as `keep` says) and routes a batch's
-    /// keys. Empty keys are skipped when `skip_empty` (pylibmc's get_multi),
-    /// else an error; any other invalid key fails the whole call before any
-    /// I/O.
+    /// keys. The key is `prefix + key`: an empty key with a prefix is the
+    /// prefix, as in pylibmc. An empty key without one is skipped when
+    /// `skip_empty` (pylibmc's get_multi), else an error; any other invalid
+    /// key fails the whole call before any I/O.
     pub(super) fn batch_keys<K: AsRef<[u8]>>(
         &self,
         keys: &[K],
@@ -139,7 +140,7 @@ impl Client {
         let mut skipped = false;
         for key in keys {
             let key = key.as_ref();
-            if key.is_empty() {
+            if key.is_empty() && prefix.is_empty() {
                 if !skip_empty {
                     return Err(KeyError::Empty.into());
                 }

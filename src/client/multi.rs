@@ -1,8 +1,9 @@
 //! Multi-key operations: one quiet batch per server, every server written
 //! before any is waited on, keys checked first.
 //!
-//! An invalid key fails the whole call before any I/O (except that
-//! `get_multi` skips empty keys, as pylibmc does). Replies are matched by
+//! The key sent is `key_prefix + key`, so an empty key with a prefix is the
+//! prefix (as in pylibmc). An invalid key fails the whole call before any
+//! I/O (except that `get_multi` skips empty keys, as pylibmc does). Replies are matched by
 //! opaque, so per-key failures land on the right key. On pooled
 //! connections, hits are decoded between reads, as they arrive, so the
 //! decoding overlaps with the replies still on their way (a slow one, a
@@ -111,7 +112,8 @@ impl Client {
 
     /// The hits among `keys` (each looked up as `key_prefix + key`), keyed by
     /// the caller's keys. Misses are absent. Empty keys are skipped, as in
-    /// pylibmc; any other invalid key fails the call before any I/O.
+    /// pylibmc (with a prefix, the empty key is the prefix itself); any
+    /// other invalid key fails the call before any I/O.
     ///
     /// One GetKQ per key (a repeated key is asked again) and a Noop per
     /// window, every server written before any is read. If some servers
