@@ -271,6 +271,31 @@ fn a_connect_that_times_out_skips_the_server_for_the_retry_timeout() {
     }
 }
 
+/// A connect timeout longer than the checkout timeout: the operation waits
+/// for the connect it caused, which is reported and marks the server down,
+/// rather than every call giving up at the checkout timeout while the
+/// server is never marked.
+#[test]
+fn a_connect_timeout_above_the_checkout_timeout_still_marks_the_server_down() {
+    let (_listener, _queued, spec) = full_backlog();
+    let client = quick([spec])
+        .connect_timeout(Duration::from_millis(900))
+        .checkout_timeout(Duration::from_millis(300))
+        .retry_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let first = client.get::<String>("connect_wait:k").unwrap_err();
+    assert!(matches!(first, Error::Timeout { .. }), "{first:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        start.elapsed()
+    );
+    let next = client.get::<String>("connect_wait:k").unwrap_err();
+    assert!(matches!(next, Error::ServerDown { .. }), "{next:?}");
+}
+
 #[test]
 fn after_the_retry_timeout_a_restarted_server_is_used_again() {
     let mut server = Memcached::start();

@@ -276,6 +276,10 @@ impl ClientBuilder {
     /// How long an operation waits for a pooled connection (default 500 ms).
     /// Short on purpose: a pool that stays exhausted that long means the
     /// service is overloaded, and a typed error serves it better than a queue.
+    /// An operation for which a connection is being made waits for that
+    /// connect instead (the connect timeout, plus the I/O timeout for a TLS
+    /// handshake or SASL), so a connect that times out is reported as such
+    /// and counts against the server.
     ///
     /// ```
     /// let b = quickmc::Client::builder().checkout_timeout(std::time::Duration::from_millis(100));

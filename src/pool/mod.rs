@@ -22,6 +22,10 @@ use crate::{Address, Error, Result, ServerSpec};
 
 type Pooled = r2d2::PooledConnection<Manager>;
 
+/// What a checkout waiting on a connect allows beyond the connect's own
+/// timeouts (for the pool's thread to hand the outcome over).
+const CONNECT_SLACK: Duration = Duration::from_millis(100);
+
 /// How the pools behave.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolConfig {
@@ -175,7 +179,7 @@ impl Pools {
         {
             return Ok(checkout);
         }
-        let deadline = started + self.config.checkout_timeout;
+        let mut deadline = None;
         loop {
             // Taken at once, the slot is vetted as of `started`; after a
             // wait, as of when the wait ended.
@@ -183,6 +187,7 @@ impl Pools {
                 Some(slot) => (slot, started),
                 None => {
                     reserve::release_kept(self.id);
+                    let deadline = *deadline.get_or_insert_with(|| started + self.wait(server));
                     let left = deadline.saturating_duration_since(Instant::now());
                     let slot = server
                         .pool
@@ -196,7 +201,7 @@ impl Pools {
             match self.vet(server, slot, started, now) {
                 Vetted::Use(checkout) => return Ok(checkout),
                 Vetted::Failed(error) => return Err(error),
-                Vetted::Discard if Instant::now() >= deadline => {
+                Vetted::Discard if deadline.is_some_and(|d| Instant::now() >= d) => {
                     return Err(Error::PoolTimeout {
                         server: server.name.clone(),
                     });
@@ -204,6 +209,24 @@ impl Pools {
                 Vetted::Discard => {}
             }
         }
+    }
+
+    /// How long a checkout that found no idle connection waits. With room
+    /// in the pool, a connect is made for it: it waits for that connect to
+    /// end (its timeout, and the TLS handshake or SASL exchange after it,
+    /// bounded by the I/O timeout), so that a connect that times out
+    /// reaches the caller and counts against the server, however short the
+    /// checkout timeout. A full pool is waited on for the checkout timeout.
+    fn wait(&self, server: &ServerPool) -> Duration {
+        let room = server.pool.state().connections < self.config.max_connections;
+        if !room {
+            return self.config.checkout_timeout;
+        }
+        let options = &server.options;
+        let connect = options.transport.connect_timeout
+            + options.io_timeout.unwrap_or(Duration::ZERO)
+            + CONNECT_SLACK;
+        connect.max(self.config.checkout_timeout)
     }
 
     /// Decides what a slot taken from the pool is good for, as of `now`
