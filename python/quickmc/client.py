@@ -5,6 +5,7 @@ base class, which does every operation."""
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from . import _behaviors, _quickmc
@@ -148,6 +149,39 @@ def _tls_options(
     }
 
 
+#: Every live client, rebuilt in a forked child (see _rebuild_after_fork).
+_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+def _rebuild_after_fork() -> None:
+    """In a forked child, gives every client a Rust client of its own.
+
+    The parent's pools make connections on threads, which a fork does not
+    copy, and its sockets are the parent's. pylibmc's children reuse the
+    parent's sockets (and can read each other's replies); quickmc's connect
+    afresh. Clones that shared a Rust client share the new one.
+    """
+    rebuilt: dict[int, Client] = {}
+    clients = list(_live)
+    ids = [client._core_id() for client in clients]
+    for client in clients:
+        client._forget_for_fork()
+    for client, core in zip(clients, ids):
+        try:
+            if core in rebuilt:
+                client._share(rebuilt[core])
+            else:
+                client._reconfigure(client._behaviors)
+                rebuilt[core] = client
+        except Exception:  # noqa: BLE001 - one client's failure must not stop the others'
+            # Left unconfigured: its next operation raises Error saying so.
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_rebuild_after_fork)
+
+
 class Client(_quickmc.Client):
     """A memcached client with pylibmc's API, on quickmc's Rust core.
 
@@ -227,6 +261,7 @@ class Client(_quickmc.Client):
         applied = _behaviors.apply(self._behaviors, behaviors)
         # libmemcached adds servers after the behaviors.
         self._reconfigure(self._servers_added(applied))
+        _live.add(self)
 
     def _servers_added(self, behaviors: dict[str, Any]) -> dict[str, Any]:
         """The behaviors once libmemcached has added the servers: a weight
@@ -311,4 +346,5 @@ class Client(_quickmc.Client):
         behaviors = obj._servers_added(dict(self._behaviors))
         if behaviors != self._behaviors:
             obj._reconfigure(behaviors)
+        _live.add(obj)
         return obj

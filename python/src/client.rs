@@ -428,6 +428,36 @@ impl Client {
         Ok(())
     }
 
+    /// Which Rust client this one uses (clones share one), for rebuilding
+    /// each once after a fork.
+    fn _core_id(&self) -> PyResult<usize> {
+        Ok(Arc::as_ptr(&self.state()?) as usize)
+    }
+
+    /// Uses `other`'s Rust client, as a clone does.
+    fn _share(&self, other: &Bound<'_, Client>) -> PyResult<()> {
+        let state = other.get().state()?;
+        *self
+            .state
+            .write()
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(state);
+        Ok(())
+    }
+
+    /// In a forked child: lets go of the parent's Rust client without
+    /// dropping it. Its connections belong to the parent and its pool
+    /// threads did not survive the fork (a lock one of them held would
+    /// never be released), so it is leaked; the caller configures anew.
+    fn _forget_for_fork(&self) -> PyResult<()> {
+        let old = self
+            .state
+            .write()
+            .map_err(|_| Error::new_err("client state lock poisoned"))?
+            .take();
+        std::mem::forget(old);
+        Ok(())
+    }
+
     /// The value of `key`, or `default` on a miss.
     #[pyo3(signature = (key, default=None))]
     fn get<'py>(

@@ -167,6 +167,11 @@ pub fn build(
         .distribution(distribution)
         .connect_timeout(connect_timeout)
         .io_timeout(io_timeout)
+        // pylibmc's threads each have a connection of their own; here they
+        // share a pool, and one that waits for a free connection waits as
+        // long as it would for a reply (a stalled server holding every
+        // connection is waited out, as pylibmc waits for it).
+        .checkout_timeout(io_timeout.unwrap_or(FOREVER).max(Duration::from_millis(1)))
         .retry_timeout(retry_timeout)
         .dead_timeout(dead_timeout.max(Duration::from_millis(1)))
         .failure_limit(o.get("failure_limit", 5u32)?)

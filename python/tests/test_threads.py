@@ -129,3 +129,113 @@ def test_thread_mapped_pool_as_in_pylibmc(quickmc, server):
 
     run_threads(8, work)
     assert len(pool) == 0 and len(seen) == 8
+
+
+def run_script(source, *args, timeout=60):
+    """Runs `source` in a fresh interpreter (its own threads and forks)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", source, *args], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+THREADS_SCRIPT = """
+import gc, os, sys, time, quickmc
+count = lambda: len(os.listdir("/proc/self/task"))
+start = count()
+servers = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+c = quickmc.Client(servers)
+one = count() - start
+clones = [c.clone() for _ in range(10)]
+pool = quickmc.ClientPool(c, 8)
+shared = count() - start
+more = [quickmc.Client(servers) for _ in range(10)]
+for m in more:
+    m.behaviors = {"ketama": 1}
+def settle(target):
+    # A dropped client's threads end promptly, not at once.
+    deadline = time.monotonic() + 10
+    while count() > target and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return count() - start
+ten = settle(start + 33)
+del c, clones, pool, more, m
+gc.collect()
+print(one, shared, ten, settle(start))
+"""
+
+
+def test_a_client_starts_one_connect_thread_per_server_and_they_end_with_it():
+    # pylibmc starts no thread; r2d2's default was three per server, kept
+    # for 30 s after the client was dropped.
+    one, shared, ten, left = map(int, run_script(THREADS_SCRIPT).split())
+    assert one == 3
+    assert shared == 3  # clones and pools share the client's pools
+    assert ten == 33  # set_behaviors rebuilds: the old threads end
+    assert left == 0
+
+
+FORK_SCRIPT = """
+import os, sys, threading, quickmc
+address, pipelined = sys.argv[1], int(sys.argv[2])
+behaviors = {"pipelined": pipelined}
+used = quickmc.Client([address], binary=True, behaviors=behaviors)
+unused = quickmc.Client([address], binary=True, behaviors=behaviors)
+used.set("fork:k", "v")
+mapped = quickmc.ThreadMappedPool(used)
+pid = os.fork()
+if pid == 0:
+    results = [used.get("fork:k"), unused.get("fork:k"), unused.clone().get("fork:k")]
+    got = []
+    def work():
+        with mapped.reserve() as mc:
+            got.append(mc.get("fork:k"))
+            mc.set("fork:child", "c")
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    ok = results == ["v"] * 3 and got == ["v"] * 4
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, "the child's operations failed"
+assert used.get("fork:k") == "v" and used.get("fork:child") == "c"
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("pipelined", [0, 1], ids=["pooled", "pipelined"])
+def test_clients_made_before_a_fork_work_in_the_child_and_the_parent(server, pipelined):
+    # gunicorn --preload, multiprocessing: the child gets clients made (and
+    # maybe used) by the parent, whose pool threads did not survive the fork.
+    assert run_script(FORK_SCRIPT, server.address, str(pipelined)).strip() == "ok"
+
+
+def test_threads_waiting_for_a_pooled_connection_wait_out_a_stalled_server(quickmc, start_memcached):
+    # pylibmc's ThreadMappedPool gives each thread a connection, so a server
+    # that stalls 0.8 s makes it slow, not fail. quickmc's threads share
+    # max_connections: waiting for one is bounded by the I/O timeout.
+    import signal
+
+    server = start_memcached()
+    mc = quickmc.Client([server.address], binary=True, behaviors={"max_connections": 2})
+    mc.set("stall:k", "v")
+    results = []
+
+    def work(i):
+        results.append(mc.get("stall:k"))
+
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(0.8)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    for t in threads:
+        t.join(30)
+    assert results == ["v"] * 8

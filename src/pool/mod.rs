@@ -77,6 +77,22 @@ enum Vetted {
     Discard,
 }
 
+/// The thread a server's pool connects on (r2d2 makes connections on a
+/// thread pool of its own, three threads by default). One is enough: a
+/// pool makes one connection per waiting checkout, and connects to other
+/// servers run on their own pools' threads, so a server that does not
+/// answer delays only its own. The thread ends when the pool is dropped,
+/// without waiting for r2d2's next 30-second reaper run.
+fn connect_thread() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
+    Arc::new(
+        scheduled_thread_pool::ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("quickmc-connect")
+            .on_drop_behavior(scheduled_thread_pool::OnPoolDropBehavior::DiscardPendingScheduled)
+            .build(),
+    )
+}
+
 /// The pools of every server of one client.
 pub(crate) struct Pools {
     servers: Vec<ServerPool>,
@@ -114,6 +130,7 @@ impl Pools {
                     health: health.clone(),
                 };
                 let pool = r2d2::Pool::builder()
+                    .thread_pool(connect_thread())
                     .max_size(config.max_connections)
                     .min_idle(Some(config.min_idle.min(config.max_connections)))
                     .connection_timeout(config.checkout_timeout)
