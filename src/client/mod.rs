@@ -57,6 +57,10 @@ use retry::{Attempt, Blame};
 /// cas, append, prepend, incr and decr (and their batches) never run twice.
 /// Timeouts are never retried.
 ///
+/// **Fork.** Each server's pool makes connections on a thread of its own,
+/// which `fork()` does not copy: a client built before a fork does not work
+/// in the child. Build one there.
+///
 /// ```no_run
 /// let client = quickmc::Client::new(["127.0.0.1:11211"])?;
 /// client.set("greeting", "hello", 0)?;
