@@ -280,6 +280,10 @@ pub enum Error {
     /// A server spec or option is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The client was built before this process forked: its connections
+    /// are the parent's. Build a client in the child.
+    #[error("this client was built before fork(): build a new one in the child process")]
+    Forked,
 }
 
 impl From<EncodeError> for Error {
@@ -313,9 +317,11 @@ impl Error {
             Error::Exists | Error::NotStored => ErrorKind::Conflict,
             Error::TooLarge | Error::ValueTooLarge { .. } => ErrorKind::TooLarge,
             Error::NonNumeric => ErrorKind::NonNumeric,
-            Error::BadKey(_) | Error::Config(_) | Error::Serialize(_) | Error::Incompatible(_) => {
-                ErrorKind::InvalidInput
-            }
+            Error::BadKey(_)
+            | Error::Config(_)
+            | Error::Serialize(_)
+            | Error::Incompatible(_)
+            | Error::Forked => ErrorKind::InvalidInput,
             Error::Deserialize { .. } | Error::Compression { .. } => ErrorKind::Value,
             Error::ServerDown { .. }
             | Error::NoServers

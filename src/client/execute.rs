@@ -152,16 +152,20 @@ impl Client {
         let mut ran: Vec<Option<Ran>> = (0..work.len()).map(|_| None).collect();
         let mut jobs: Vec<Job<'_>> = Vec::with_capacity(work.len());
         let mut slots = Vec::with_capacity(work.len());
+        let forked = self.inner.pools.forked();
         for (slot, (index, exchange)) in work.iter_mut().enumerate() {
             let down = self.inner.pools.is_down(*index);
             match shared.pick(*index) {
-                Some(connection) if !down => {
+                Some(connection) if !down && !forked => {
                     slots.push(slot);
                     jobs.push(Job::new(connection, &mut **exchange));
                 }
                 _ => {
-                    let error = Error::ServerDown {
-                        server: self.server_name(*index),
+                    let error = match forked {
+                        true => Error::Forked,
+                        false => Error::ServerDown {
+                            server: self.server_name(*index),
+                        },
                     };
                     if let Some(entry) = ran.get_mut(slot) {
                         *entry = Some(Ran::failed(error));

@@ -57,9 +57,10 @@ use retry::{Attempt, Blame};
 /// cas, append, prepend, incr and decr (and their batches) never run twice.
 /// Timeouts are never retried.
 ///
-/// **Fork.** Each server's pool makes connections on a thread of its own,
-/// which `fork()` does not copy: a client built before a fork does not work
-/// in the child. Build one there.
+/// **Fork.** A client built before `fork()` fails with [`Error::Forked`] in
+/// the child: its connections are the parent's (two processes reading one
+/// socket take each other's replies), and the threads its pools connect on
+/// were not copied. Build one in the child.
 ///
 /// ```no_run
 /// let client = quickmc::Client::new(["127.0.0.1:11211"])?;

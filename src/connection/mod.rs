@@ -28,7 +28,7 @@ pub(crate) use shared_async::AsyncDriver;
 pub(crate) use text::text_command;
 
 use crate::command::{Command, Noop, SaslPlain, Single};
-use crate::transport::{self, ConnectError, Idle, TlsSession, Transport, TransportOptions};
+use crate::transport::{self, ConnectError, Idle, TlsSession, Transport, TransportOptions, fork};
 use crate::{Address, Error, Result};
 
 /// SASL PLAIN credentials.
@@ -67,6 +67,9 @@ pub(crate) struct Connection {
     read: ReadBuffer,
     next_opaque: u32,
     broken: bool,
+    /// The fork generation it was made in (a child must not close the
+    /// parent's TLS session).
+    forks: u64,
     max_value: u32,
     io_timeout: Option<Duration>,
     /// Whether an exchange ever completed on this connection.
@@ -147,7 +150,10 @@ pub(crate) fn closed(server: &Arc<str>) -> Error {
 impl Drop for Connection {
     fn drop(&mut self) {
         // A TLS connection says goodbye (close_notify); a socket just closes.
-        self.transport.shutdown();
+        // Not in a forked child: the session is the parent's.
+        if !fork::forked_since(self.forks) {
+            self.transport.shutdown();
+        }
     }
 }
 
@@ -172,6 +178,7 @@ impl Connection {
             read: ReadBuffer::default(),
             next_opaque: 1,
             broken: false,
+            forks: fork::generation(),
             max_value: options.max_value,
             io_timeout: options.io_timeout,
             proven: false,

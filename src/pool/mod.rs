@@ -17,7 +17,7 @@ use manager::{Failed, Manager, Slot};
 pub(crate) use shared::SharedPools;
 
 use crate::connection::{Connection, ConnectionOptions};
-use crate::transport::Idle;
+use crate::transport::{Idle, fork};
 use crate::{Address, Error, Result, ServerSpec};
 
 type Pooled = r2d2::PooledConnection<Manager>;
@@ -97,6 +97,8 @@ fn connect_thread() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
 pub(crate) struct Pools {
     servers: Vec<ServerPool>,
     config: PoolConfig,
+    /// The fork generation they were made in (see [`Pools::forked`]).
+    forks: u64,
     /// Tells this client's reservations from other clients'.
     id: u64,
 }
@@ -152,8 +154,16 @@ impl Pools {
         Pools {
             servers,
             config,
+            forks: fork::generation(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// Whether the process forked since these pools were made (this is
+    /// the child): their connections, shared ones included, are the
+    /// parent's, and their connect threads were not copied.
+    pub(crate) fn forked(&self) -> bool {
+        fork::forked_since(self.forks)
     }
 
     fn server(&self, index: usize) -> Result<&ServerPool> {
@@ -184,6 +194,9 @@ impl Pools {
     /// first), so reservations cannot deadlock. Connections found broken,
     /// retired, past their lifetime or closed by the peer are discarded.
     pub(crate) fn checkout(&self, index: usize) -> Result<Checkout> {
+        if self.forked() {
+            return Err(Error::Forked);
+        }
         let server = self.server(index)?;
         if server.health.is_down() {
             return Err(Error::ServerDown {

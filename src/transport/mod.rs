@@ -7,6 +7,7 @@
 //! on the socket are replies (TLS sends session tickets unasked).
 //! Connections and drivers speak to this interface only.
 
+pub(crate) mod fork;
 mod socket;
 #[cfg(feature = "tls")]
 mod tls;
