@@ -3,6 +3,7 @@
 //! beside the sockets it reads for. The waker does whichever the thread is
 //! doing (a futex wake is the cheaper of the two, and most waiters park).
 
+use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use rustix::event::EventfdFlags;
 
-/// One thread's wake-up (made once per thread).
+use crate::transport::fork;
+
+/// One thread's wake-up (made once per thread, and again in a forked
+/// child, whose copy of the eventfd would be the parent's).
 #[derive(Debug)]
 pub(crate) struct ThreadWake {
     thread: Thread,
@@ -19,23 +23,37 @@ pub(crate) struct ThreadWake {
     pub(crate) fd: OwnedFd,
     notified: AtomicBool,
     polling: AtomicBool,
+    /// The fork generation it was made in.
+    forks: u64,
 }
 
 impl ThreadWake {
     /// This thread's wake-up; `None` if the process is out of descriptors.
     pub(crate) fn mine() -> Option<Arc<ThreadWake>> {
         thread_local! {
-            static WAKE: Option<Arc<ThreadWake>> =
-                rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
-                    .ok()
-                    .map(|fd| Arc::new(ThreadWake {
-                        thread: std::thread::current(),
-                        fd,
-                        notified: AtomicBool::new(false),
-                        polling: AtomicBool::new(false),
-                    }));
+            static WAKE: RefCell<Option<Arc<ThreadWake>>> = const { RefCell::new(None) };
         }
-        WAKE.with(Clone::clone)
+        WAKE.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match &*slot {
+                Some(wake) if !fork::forked_since(wake.forks) => Some(wake.clone()),
+                _ => {
+                    *slot = ThreadWake::new().map(Arc::new);
+                    slot.clone()
+                }
+            }
+        })
+    }
+
+    fn new() -> Option<ThreadWake> {
+        let fd = rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).ok()?;
+        Some(ThreadWake {
+            thread: std::thread::current(),
+            fd,
+            notified: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            forks: fork::generation(),
+        })
     }
 
     /// Wakes the thread (or makes its next wait return at once).
@@ -94,6 +112,33 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
         me.park(Some(Duration::from_millis(20)));
         assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn a_forked_child_gets_an_eventfd_of_its_own() {
+        use std::os::fd::AsRawFd;
+        let parents = ThreadWake::mine().unwrap();
+        // SAFETY: the child only makes its wake-up (an eventfd and one
+        // allocation, which glibc's malloc allows after a fork) and exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let same = ThreadWake::mine().is_none_or(|w| Arc::ptr_eq(&w, &parents));
+            let again = ThreadWake::mine().zip(ThreadWake::mine());
+            let kept = again.is_some_and(|(a, b)| {
+                Arc::ptr_eq(&a, &b) && a.fd.as_raw_fd() != parents.fd.as_raw_fd()
+            });
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(i32::from(same || !kept)) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+        assert!(Arc::ptr_eq(&ThreadWake::mine().unwrap(), &parents));
     }
 
     #[test]
