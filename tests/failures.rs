@@ -296,6 +296,31 @@ fn a_connect_timeout_above_the_checkout_timeout_still_marks_the_server_down() {
     assert!(matches!(next, Error::ServerDown { .. }), "{next:?}");
 }
 
+/// Only a checkout for which the pool connects waits for the connect: one
+/// arriving while the only slot is being connected waits the checkout
+/// timeout, as for a full pool.
+#[test]
+fn a_checkout_that_caused_no_connect_waits_only_the_checkout_timeout() {
+    let (_listener, _queued, spec) = full_backlog();
+    let client = quick([spec])
+        .max_connections(1)
+        .connect_timeout(Duration::from_secs(2))
+        .checkout_timeout(Duration::from_millis(200))
+        .retry_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let first = client.clone();
+    let connecting = std::thread::spawn(move || first.get::<String>("connect_wait2:k"));
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    let second = client.get::<String>("connect_wait2:k").unwrap_err();
+    let waited = start.elapsed();
+    assert!(matches!(second, Error::PoolTimeout { .. }), "{second:?}");
+    assert!(waited < Duration::from_millis(1500), "waited {waited:?}");
+    let first = connecting.join().unwrap().unwrap_err();
+    assert!(matches!(first, Error::Timeout { .. }), "{first:?}");
+}
+
 #[test]
 fn after_the_retry_timeout_a_restarted_server_is_used_again() {
     let mut server = Memcached::start();

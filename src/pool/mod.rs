@@ -8,7 +8,7 @@ mod reserve;
 mod shared;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use health::Health;
@@ -46,6 +46,18 @@ struct ServerPool {
     pool: r2d2::Pool<Manager>,
     health: Arc<Health>,
     generation: Arc<AtomicU64>,
+    /// Checkouts waiting on a connect made for them (r2d2 keeps its own
+    /// count of connects under way to itself).
+    awaiting_connect: AtomicU32,
+}
+
+/// A checkout counted among its server's `awaiting_connect` until dropped.
+struct AwaitingConnect<'a>(&'a AtomicU32);
+
+impl Drop for AwaitingConnect<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A connection checked out for one operation.
@@ -148,6 +160,7 @@ impl Pools {
                     pool,
                     health,
                     generation,
+                    awaiting_connect: AtomicU32::new(0),
                 }
             })
             .collect();
@@ -210,6 +223,7 @@ impl Pools {
             return Ok(checkout);
         }
         let mut deadline = None;
+        let mut awaiting = None;
         loop {
             // Taken at once, the slot is vetted as of `started`; after a
             // wait, as of when the wait ended.
@@ -217,7 +231,11 @@ impl Pools {
                 Some(slot) => (slot, started),
                 None => {
                     reserve::release_kept(self.id);
-                    let deadline = *deadline.get_or_insert_with(|| started + self.wait(server));
+                    let deadline = *deadline.get_or_insert_with(|| {
+                        let (wait, counted) = self.wait(server);
+                        awaiting = counted;
+                        started + wait
+                    });
                     let left = deadline.saturating_duration_since(Instant::now());
                     let slot = server
                         .pool
@@ -242,21 +260,28 @@ impl Pools {
     }
 
     /// How long a checkout that found no idle connection waits. With room
-    /// in the pool, a connect is made for it: it waits for that connect to
-    /// end (its timeout, and the TLS handshake or SASL exchange after it,
-    /// bounded by the I/O timeout), so that a connect that times out
-    /// reaches the caller and counts against the server, however short the
-    /// checkout timeout. A full pool is waited on for the checkout timeout.
-    fn wait(&self, server: &ServerPool) -> Duration {
-        let room = server.pool.state().connections < self.config.max_connections;
-        if !room {
-            return self.config.checkout_timeout;
+    /// in the pool (counting the connects already made for others), the
+    /// pool connects for it, and it waits for that connect to end: its
+    /// timeout, and the I/O timeout of a TLS handshake or SASL exchange
+    /// after it. So a connect that times out reaches its caller and counts
+    /// against the server, however short the checkout timeout. Otherwise
+    /// it waits the checkout timeout for a connection to come free. Counted
+    /// while it waits on a connect.
+    fn wait<'s>(&self, server: &'s ServerPool) -> (Duration, Option<AwaitingConnect<'s>>) {
+        let others = server.awaiting_connect.fetch_add(1, Ordering::AcqRel);
+        let counted = AwaitingConnect(&server.awaiting_connect);
+        let open = server.pool.state().connections;
+        if open.saturating_add(others) >= self.config.max_connections {
+            return (self.config.checkout_timeout, None);
         }
         let options = &server.options;
-        let connect = options.transport.connect_timeout
-            + options.io_timeout.unwrap_or(Duration::ZERO)
-            + CONNECT_SLACK;
-        connect.max(self.config.checkout_timeout)
+        let handshake = options.credentials.is_some() || options.transport.has_tls();
+        let after = match handshake {
+            true => options.io_timeout.unwrap_or(Duration::ZERO),
+            false => Duration::ZERO,
+        };
+        let connect = options.transport.connect_timeout + after + CONNECT_SLACK;
+        (connect.max(self.config.checkout_timeout), Some(counted))
     }
 
     /// Decides what a slot taken from the pool is good for, as of `now`

@@ -60,6 +60,16 @@ pub(crate) struct TransportOptions {
     pub(crate) tls: Option<TlsSetup>,
 }
 
+impl TransportOptions {
+    /// Whether connections speak TLS.
+    pub(crate) fn has_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        return false;
+    }
+}
+
 impl Default for TransportOptions {
     /// A 1 s connect timeout, no read timeout, `TCP_NODELAY`, no keepalive,
     /// plain TCP.
