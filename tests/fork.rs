@@ -5,11 +5,42 @@
 
 mod support;
 
-use quickmc::{Client, Error};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use quickmc::{AsyncClient, Client, Error};
 use support::Memcached;
+
+/// One fork at a time (the tests of this binary run on threads).
+static FORKING: Mutex<()> = Mutex::new(());
+
+/// Forks; the child runs `child` and exits with its code. Returns the
+/// child's exit code.
+fn in_child(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `child` (client code that takes no lock a
+    // thread of this binary could hold: forks are serialised) and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = child();
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(waited, pid);
+    assert!(libc::WIFEXITED(status), "child status {status}");
+    libc::WEXITSTATUS(status)
+}
+
+fn total_connections(client: &Client) -> String {
+    client.stats("").unwrap()[0].1["total_connections"].clone()
+}
 
 #[test]
 fn a_client_built_before_fork_fails_with_forked_in_the_child_and_the_parent_is_unharmed() {
+    let _serial = FORKING.lock().unwrap_or_else(|e| e.into_inner());
     let server = Memcached::start();
     let pooled = Client::new([server.spec()]).unwrap();
     let pipelined = Client::builder()
@@ -24,33 +55,22 @@ fn a_client_built_before_fork_fails_with_forked_in_the_child_and_the_parent_is_u
         Some("v")
     );
 
-    // SAFETY: the child only runs this client code and then `_exit`s; the
-    // test binary runs this one test, so no other test thread holds a lock.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
+    let code = in_child(|| {
         let pooled_refused = matches!(pooled.get::<String>("fork:k"), Err(Error::Forked));
         let shared_refused = matches!(pipelined.get::<String>("fork:k"), Err(Error::Forked));
         let fresh = Client::new([server.spec()]).and_then(|c| c.get::<String>("fork:k"));
-        let code = [
+        [
             pooled_refused,
             shared_refused,
             fresh.ok().flatten().as_deref() == Some("v"),
         ]
         .iter()
         .enumerate()
-        .fold(0, |code, (bit, ok)| code | (i32::from(!ok) << bit));
-        // SAFETY: ends the child without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child forked above.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    assert!(libc::WIFEXITED(status), "child status {status}");
+        .fold(0, |code, (bit, ok)| code | (i32::from(!ok) << bit))
+    });
     // Bit 0: the pooled client was not refused; 1: the pipelined one; 2: a
     // client built in the child did not work.
-    assert_eq!(libc::WEXITSTATUS(status), 0);
+    assert_eq!(code, 0);
     assert_eq!(
         pooled.get::<String>("fork:k").unwrap().as_deref(),
         Some("v")
@@ -59,4 +79,78 @@ fn a_client_built_before_fork_fails_with_forked_in_the_child_and_the_parent_is_u
         pipelined.get::<String>("fork:k").unwrap().as_deref(),
         Some("v")
     );
+}
+
+/// Dropping (or disconnecting) clients in the child must leave the
+/// parent's connections alone: not shut its sockets down, not unregister
+/// them from the epoll instance parent and child share (the async client).
+#[test]
+fn a_child_dropping_clients_built_before_fork_leaves_the_parents_connections_alone() {
+    let _serial = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Memcached::start();
+    let mut pooled = Some(Client::new([server.spec()]).unwrap());
+    let mut pipelined = Some(
+        Client::builder()
+            .servers([server.spec()])
+            .pipelined(1)
+            .build()
+            .unwrap(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut asynchronous = Some(
+        AsyncClient::builder()
+            .servers([server.spec()])
+            .pipelined(1)
+            .io_timeout(Some(Duration::from_secs(2)))
+            .build_async()
+            .unwrap(),
+    );
+    let (Some(p), Some(s), Some(a)) = (&pooled, &pipelined, &asynchronous) else {
+        unreachable!()
+    };
+    p.set("fork_drop:k", "v", 0).unwrap();
+    s.set("fork_drop:k", "v", 0).unwrap();
+    runtime.block_on(async { a.set("fork_drop:k", "v", 0).await.unwrap() });
+    let before = total_connections(p);
+    let code = in_child(|| {
+        // The child's copies, disconnected and dropped (the last references
+        // in the child; the parent's are untouched by what happens here).
+        let clients = (pooled.take(), pipelined.take(), asynchronous.take());
+        if let (Some(p), Some(s), Some(a)) = &clients {
+            p.disconnect_all();
+            s.disconnect_all();
+            a.disconnect_all();
+        }
+        drop(clients);
+        0
+    });
+    assert_eq!(code, 0);
+    let (Some(pooled), Some(pipelined), Some(asynchronous)) = (pooled, pipelined, asynchronous)
+    else {
+        unreachable!("the child's take() happened in the child")
+    };
+    // The async client's socket is still registered: a reply that comes
+    // only after the server was paused still wakes it.
+    server.pause();
+    let resumed = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            server.resume();
+        });
+        runtime.block_on(async { asynchronous.get::<String>("fork_drop:k").await })
+    });
+    assert_eq!(resumed.unwrap().as_deref(), Some("v"));
+    assert_eq!(
+        pipelined.get::<String>("fork_drop:k").unwrap().as_deref(),
+        Some("v")
+    );
+    assert_eq!(
+        pooled.get::<String>("fork_drop:k").unwrap().as_deref(),
+        Some("v")
+    );
+    // Still the same connections: none was closed by the child.
+    assert_eq!(total_connections(&pooled), before);
 }

@@ -60,7 +60,7 @@ impl Client {
             .map(|(server, items)| (*server, Cow::Borrowed(items.as_slice())))
             .collect();
         let mut first = true;
-        let windows = match self.inner.shared {
+        let windows = match *self.inner.shared {
             Some(_) => Windows::SHARED,
             None => Windows::OWN,
         };

@@ -1,5 +1,6 @@
 //! Building a client: servers and every behavior.
 
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -597,8 +598,8 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 specs,
-                pools,
-                shared,
+                pools: ManuallyDrop::new(pools),
+                shared: ManuallyDrop::new(shared),
                 tokio,
                 live_ring: RwLock::new(ring.clone()),
                 ring,

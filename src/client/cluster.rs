@@ -167,7 +167,7 @@ impl Client {
 
     /// The TLS session of a pooled connection to server `index`, if it speaks TLS.
     fn tls_session(&self, index: usize) -> Option<TlsSession> {
-        if let Some(shared) = &self.inner.shared {
+        if let Some(shared) = &*self.inner.shared {
             return shared.tls_session(index);
         }
         let mut checkout = self.inner.pools.checkout(index).ok()?;

@@ -47,7 +47,7 @@ impl Client {
     where
         R: FnMut(KeyEvent, &mut HitValues),
     {
-        if let Some(shared) = &self.inner.shared {
+        if let Some(shared) = &*self.inner.shared {
             return self.execute_shared(shared, work, deadline, received).await;
         }
         let count = work.len();

@@ -17,6 +17,7 @@ mod retry;
 mod single;
 mod text;
 
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -78,9 +79,11 @@ pub struct Client {
 
 struct Inner {
     specs: Vec<ServerSpec>,
-    pools: Pools,
-    /// The shared connections, in the pipelined mode (and for the async client).
-    shared: Option<SharedPools>,
+    /// Dropped with the client, except in a forked child (see `Drop`).
+    pools: ManuallyDrop<Pools>,
+    /// The shared connections, in the pipelined mode (and for the async
+    /// client). Dropped as `pools` is.
+    shared: ManuallyDrop<Option<SharedPools>>,
     /// The shared connections are driven by tokio (the async client).
     tokio: bool,
     /// The distribution over every server.
@@ -90,6 +93,24 @@ struct Inner {
     any_ejected: AtomicBool,
     behavior: Behavior,
     transcoder: Arc<dyn Transcoder>,
+}
+
+impl Drop for Inner {
+    /// In a forked child, the connections and pools are the parent's: they
+    /// are leaked, not dropped. Dropping would unregister the parent's
+    /// sockets from the epoll instance it shares with the child (the async
+    /// client), shut them down, or wait on a pool lock that a thread of the
+    /// parent held when the process forked.
+    fn drop(&mut self) {
+        if self.pools.forked() {
+            return;
+        }
+        // SAFETY: `drop` runs once, and neither field is used after it.
+        unsafe {
+            ManuallyDrop::drop(&mut self.shared);
+            ManuallyDrop::drop(&mut self.pools);
+        }
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -240,8 +261,12 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn disconnect_all(&self) {
+        if self.inner.pools.forked() {
+            // The connections are the parent's: not this process's to close.
+            return;
+        }
         self.inner.pools.retire_all();
-        if let Some(shared) = &self.inner.shared {
+        if let Some(shared) = &*self.inner.shared {
             shared.retire_all();
         }
     }

@@ -149,8 +149,9 @@ pub(crate) fn closed(server: &Arc<str>) -> Error {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // A TLS connection says goodbye (close_notify); a socket just closes.
-        // Not in a forked child: the session is the parent's.
+        // A TLS connection says goodbye (close_notify); a socket is shut
+        // down. Not in a forked child: the socket and session are the
+        // parent's too (the child only closes its descriptor).
         if !fork::forked_since(self.forks) {
             self.transport.shutdown();
         }
