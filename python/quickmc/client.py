@@ -162,20 +162,21 @@ def _rebuild_after_fork() -> None:
     afresh. Clones that shared a Rust client share the new one.
     """
     rebuilt: dict[int, Client] = {}
-    clients = list(_live)
-    ids = [client._core_id() for client in clients]
-    for client in clients:
-        client._forget_for_fork()
-    for client, core in zip(clients, ids):
+    clients = [(client, client._core_id()) for client in list(_live)]
+    # Clients without a Rust client (a rebuild failed in an earlier fork)
+    # keep the reason they have.
+    clients = [(client, core) for client, core in clients if core is not None]
+    for client, _ in clients:
+        client._unconfigure("this client was built before fork() and is being rebuilt in the child")
+    for client, core in clients:
         try:
             if core in rebuilt:
                 client._share(rebuilt[core])
             else:
                 client._reconfigure(client._behaviors)
                 rebuilt[core] = client
-        except Exception:  # noqa: BLE001 - one client's failure must not stop the others'
-            # Left unconfigured: its next operation raises Error saying so.
-            pass
+        except BaseException as e:  # noqa: BLE001 - one client's failure must not stop the others'
+            client._unconfigure(f"this client was built before fork(), and rebuilding it in the child failed: {e!r}")
 
 
 if hasattr(os, "register_at_fork"):

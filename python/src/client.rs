@@ -34,7 +34,9 @@ struct State {
 /// interface and `repr`. Safe to share between threads.
 #[pyclass(subclass, frozen, module = "quickmc._quickmc", name = "Client")]
 pub struct Client {
-    state: RwLock<Option<Arc<State>>>,
+    /// The state, or why there is none (not configured yet, or a rebuild
+    /// after a fork failed).
+    state: RwLock<Result<Arc<State>, String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,9 +247,7 @@ impl Client {
             .read()
             .map_err(|_| Error::new_err("client state lock poisoned"))?
             .clone()
-            .ok_or_else(|| {
-                Error::new_err("client is not configured: build it with Client(servers)")
-            })
+            .map_err(Error::new_err)
     }
 
     fn store<'py>(
@@ -397,7 +397,9 @@ impl Client {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         Client {
-            state: RwLock::new(None),
+            state: RwLock::new(Err(
+                "client is not configured: build it with Client(servers)".into(),
+            )),
         }
     }
 
@@ -424,14 +426,18 @@ impl Client {
         *slf.get()
             .state
             .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(Arc::new(state));
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(Arc::new(state));
         Ok(())
     }
 
     /// Which Rust client this one uses (clones share one), for rebuilding
-    /// each once after a fork.
-    fn _core_id(&self) -> PyResult<usize> {
-        Ok(Arc::as_ptr(&self.state()?) as usize)
+    /// each once after a fork; `None` when it has none.
+    fn _core_id(&self) -> PyResult<Option<usize>> {
+        let state = self
+            .state
+            .read()
+            .map_err(|_| Error::new_err("client state lock poisoned"))?;
+        Ok(state.as_ref().ok().map(|s| Arc::as_ptr(s) as usize))
     }
 
     /// Uses `other`'s Rust client, as a clone does.
@@ -440,20 +446,23 @@ impl Client {
         *self
             .state
             .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(state);
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(state);
         Ok(())
     }
 
-    /// In a forked child: lets go of the parent's Rust client without
-    /// dropping it. Its connections belong to the parent and its pool
-    /// threads did not survive the fork (a lock one of them held would
-    /// never be released), so it is leaked; the caller configures anew.
-    fn _forget_for_fork(&self) -> PyResult<()> {
-        let old = self
-            .state
-            .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))?
-            .take();
+    /// Leaves the client without a Rust client; its operations raise Error
+    /// with `reason`. In a forked child, before it is configured anew: the
+    /// parent's Rust client is let go of without being dropped (its
+    /// connections are the parent's, and a lock a thread of the parent
+    /// held when it forked would never be released), so it is leaked.
+    fn _unconfigure(&self, reason: String) -> PyResult<()> {
+        let old = std::mem::replace(
+            &mut *self
+                .state
+                .write()
+                .map_err(|_| Error::new_err("client state lock poisoned"))?,
+            Err(reason),
+        );
         std::mem::forget(old);
         Ok(())
     }
@@ -942,7 +951,7 @@ impl Client {
             .get()
             .state
             .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(state);
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(state);
         Ok(copy)
     }
 

@@ -117,13 +117,45 @@ def test_ketama_weighted_reads_back_as_pylibmc_after_leaving_the_continuum(quick
     assert ours.behaviors["distribution"] == theirs.behaviors["distribution"]
 
 
-def test_negative_poll_and_connect_timeouts_wait_for_ever_negative_retry_retries_at_once(quickmc, server):
-    # libmemcached: poll(-1) for a negative poll or connect timeout; a
-    # negative receive timeout is not set, so the poll timeout applies.
+def test_negative_timeouts_are_accepted_and_the_client_works(quickmc, server):
     mc = quickmc.Client([server.address], binary=True, behaviors={
         "_poll_timeout": -1, "connect_timeout": -1, "receive_timeout": -1, "retry_timeout": -1})
     mc.set("neg:k", b"v")
     assert mc.get("neg:k") == b"v"
+
+
+def test_a_negative_poll_timeout_waits_for_ever(quickmc, silent):
+    # libmemcached's poll(-1): the get below is still waiting when a 300 ms
+    # timeout would long have failed, and ends when the server goes away.
+    mc = quickmc.Client([silent.address], behaviors={"_poll_timeout": -1})
+    outcome = []
+
+    def get():
+        try:
+            outcome.append(mc.get("k"))
+        except quickmc.Error as e:
+            outcome.append(e)
+
+    waiter = threading.Thread(target=get, daemon=True)
+    waiter.start()
+    waiter.join(0.8)
+    assert waiter.is_alive() and not outcome
+    silent.close()
+    waiter.join(10)
+    assert not waiter.is_alive() and isinstance(outcome[0], quickmc.Error)
+
+
+def test_a_negative_retry_timeout_tries_a_failed_server_again_at_once(quickmc, dead_address):
+    retrying = quickmc.Client([dead_address], behaviors={"retry_timeout": -1})
+    waiting = quickmc.Client([dead_address], behaviors={"retry_timeout": 60})
+    for mc in (retrying, waiting):
+        with pytest.raises(quickmc.ConnectionError):
+            mc.get("k")
+    with pytest.raises(quickmc.ConnectionError) as again:
+        retrying.get("k")
+    assert type(again.value) is quickmc.ConnectionError
+    with pytest.raises(quickmc.ServerDown):
+        waiting.get("k")
 
 
 def test_a_negative_receive_timeout_leaves_the_poll_timeout_in_charge(quickmc, silent):

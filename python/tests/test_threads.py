@@ -239,3 +239,41 @@ def test_threads_waiting_for_a_pooled_connection_wait_out_a_stalled_server(quick
     for t in threads:
         t.join(30)
     assert results == ["v"] * 8
+
+
+GRANDCHILD_SCRIPT = """
+import os, sys, quickmc
+address, ca = sys.argv[1], sys.argv[2]
+plain = quickmc.Client([address], binary=True)
+plain.set("fork3:k", "v")
+tls = quickmc.Client(["127.0.0.1:1"], binary=True, tls=True, tls_ca=ca)
+os.remove(ca)  # a rotated certificate file: the child cannot rebuild this one
+def child(check):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if check() else 1)
+        except BaseException as e:
+            print(type(e).__name__, e, file=sys.stderr, flush=True)
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+def in_child():
+    try:
+        tls.get("k")
+        return False
+    except quickmc.Error as e:
+        if "rebuilding it in the child failed" not in str(e):
+            raise
+    # A grandchild still rebuilds the client that could be rebuilt.
+    return plain.get("fork3:k") == "v" and child(lambda: plain.get("fork3:k") == "v") == 0
+print(child(in_child))
+"""
+
+
+def test_a_client_that_cannot_be_rebuilt_after_fork_says_why_and_the_others_still_work(server, tmp_path, pki):
+    import shutil
+
+    ca = tmp_path / "ca.pem"
+    shutil.copy(pki.ca, ca)
+    assert run_script(GRANDCHILD_SCRIPT, server.address, str(ca)).strip() == "0"

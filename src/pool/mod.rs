@@ -90,11 +90,13 @@ enum Vetted {
 }
 
 /// The thread a server's pool connects on (r2d2 makes connections on a
-/// thread pool of its own, three threads by default). One is enough: a
-/// pool makes one connection per waiting checkout, and connects to other
-/// servers run on their own pools' threads, so a server that does not
-/// answer delays only its own. The thread ends when the pool is dropped,
-/// without waiting for r2d2's next 30-second reaper run.
+/// thread pool of its own, three threads by default, which Python services
+/// that make a client per thread multiply). One thread makes a server's
+/// connects one after another: a connect that hangs holds the next ones to
+/// that server back for up to the connect timeout (when it fails the
+/// server is marked down, and the rest fail at once), while other servers
+/// connect on their own pools' threads. The thread ends when the pool is
+/// dropped, without waiting for r2d2's next 30-second reaper run.
 fn connect_thread() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
     Arc::new(
         scheduled_thread_pool::ScheduledThreadPool::builder()
