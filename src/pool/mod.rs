@@ -373,7 +373,12 @@ impl Pools {
 
     /// Closes one level of this thread's reservation.
     pub(crate) fn unreserve(&self) {
-        reserve::end(self.id);
+        let kept = reserve::end(self.id);
+        if self.forked() {
+            // The parent's connections: not given back to pools whose lock
+            // a thread of the parent may have held when it forked.
+            std::mem::forget(kept);
+        }
     }
 
     /// Whether server `index` is within its retry timeout.

@@ -30,8 +30,9 @@ pub(super) fn begin(pools: u64) {
     });
 }
 
-/// Closes one level; the outermost returns every kept connection.
-pub(super) fn end(pools: u64) {
+/// Closes one level; the outermost hands back every kept connection (to be
+/// dropped, which returns it to its pool).
+pub(super) fn end(pools: u64) -> Vec<(usize, Pooled)> {
     let released = RESERVATIONS
         .try_with(|r| {
             let mut all = r.borrow_mut();
@@ -42,8 +43,8 @@ pub(super) fn end(pools: u64) {
         })
         .ok()
         .flatten();
-    // Returned to their pools outside the borrow.
-    drop(released);
+    // Returned to their pools (when dropped) outside the borrow.
+    released.unwrap_or_default()
 }
 
 /// A connection to server `index` this thread keeps, if any.
