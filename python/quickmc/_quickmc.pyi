@@ -23,14 +23,6 @@ class Client:
         ``tls_cert``, ``tls_key``, ``tls_server_name``,
         ``tls_dangerously_skip_verification`` (used by ``quickmc.Client``).
         TLSConfigError if a TLS file cannot be used."""
-    def _core_id(self) -> Optional[int]:
-        """Which Rust client this one uses (clones share one); ``None``
-        when it has none."""
-    def _share(self, other: Client) -> None:
-        """Uses ``other``'s Rust client, as a clone does."""
-    def _unconfigure(self, reason: str) -> None:
-        """Leaves the client without a Rust client (its operations raise
-        Error with ``reason``); in a forked child, the parent's is leaked."""
     def get(self, key: Key, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` on a miss (an empty key is a miss)."""
     def gets(self, key: Key) -> tuple[Any, Optional[int]]:

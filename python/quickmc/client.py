@@ -5,7 +5,6 @@ base class, which does every operation."""
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from . import _behaviors, _quickmc
@@ -149,40 +148,6 @@ def _tls_options(
     }
 
 
-#: Every live client, rebuilt in a forked child (see _rebuild_after_fork).
-_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
-
-
-def _rebuild_after_fork() -> None:
-    """In a forked child, gives every client a Rust client of its own.
-
-    The parent's pools make connections on threads, which a fork does not
-    copy, and its sockets are the parent's. pylibmc's children reuse the
-    parent's sockets (and can read each other's replies); quickmc's connect
-    afresh. Clones that shared a Rust client share the new one.
-    """
-    rebuilt: dict[int, Client] = {}
-    clients = [(client, client._core_id()) for client in list(_live)]
-    # Clients without a Rust client (a rebuild failed in an earlier fork)
-    # keep the reason they have.
-    clients = [(client, core) for client, core in clients if core is not None]
-    for client, _ in clients:
-        client._unconfigure("this client was built before fork() and is being rebuilt in the child")
-    for client, core in clients:
-        try:
-            if core in rebuilt:
-                client._share(rebuilt[core])
-            else:
-                client._reconfigure(client._behaviors)
-                rebuilt[core] = client
-        except BaseException as e:  # noqa: BLE001 - one client's failure must not stop the others'
-            client._unconfigure(f"this client was built before fork(), and rebuilding it in the child failed: {e!r}")
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_rebuild_after_fork)
-
-
 class Client(_quickmc.Client):
     """A memcached client with pylibmc's API, on quickmc's Rust core.
 
@@ -262,7 +227,6 @@ class Client(_quickmc.Client):
         applied = _behaviors.apply(self._behaviors, behaviors)
         # libmemcached adds servers after the behaviors.
         self._reconfigure(self._servers_added(applied))
-        _live.add(self)
 
     def _servers_added(self, behaviors: dict[str, Any]) -> dict[str, Any]:
         """The behaviors once libmemcached has added the servers: a weight
@@ -347,5 +311,4 @@ class Client(_quickmc.Client):
         behaviors = obj._servers_added(dict(self._behaviors))
         if behaviors != self._behaviors:
             obj._reconfigure(behaviors)
-        _live.add(obj)
         return obj

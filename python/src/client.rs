@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -27,7 +27,31 @@ struct State {
     /// A subclass overrides `serialize` / `deserialize`: call it.
     serialize_hook: bool,
     deserialize_hook: bool,
+    /// What the client was built from, to build it again in a forked child.
+    servers: Vec<String>,
+    options: Py<PyDict>,
 }
+
+impl State {
+    /// In a forked child, the same client built anew (see `Client::state`).
+    fn rebuilt(&self, py: Python<'_>) -> PyResult<State> {
+        let options = self.options.bind(py);
+        let (client, settings) = config::build(&self.servers, options)?;
+        Ok(State {
+            client,
+            settings,
+            servers: self.servers.clone(),
+            options: options.clone().unbind(),
+            ..*self
+        })
+    }
+}
+
+/// The clients rebuilt in this forked child, by the parent's state they
+/// replace (kept alive, so its address names it), so clones (and the
+/// pools made of them) share the one rebuilt client, as they shared the
+/// parent's.
+static REBUILT: Mutex<Vec<(usize, Weak<State>)>> = Mutex::new(Vec::new());
 
 /// The low-level client: pylibmc's operations over quickmc's Rust core.
 /// `quickmc.Client` subclasses it with server specs, behaviors, the mapping
@@ -243,11 +267,52 @@ fn batch_error<K>(op: &str, report: &BatchReport<K>) -> PyResult<()> {
 
 impl Client {
     fn state(&self) -> PyResult<Arc<State>> {
-        self.state
+        let state = self
+            .state
             .read()
             .map_err(|_| Error::new_err("client state lock poisoned"))?
             .clone()
-            .map_err(Error::new_err)
+            .map_err(Error::new_err)?;
+        if state.client.built_before_fork() {
+            return self.rebuild_after_fork(state);
+        }
+        Ok(state)
+    }
+
+    /// In a forked child (`os.fork`, gunicorn, multiprocessing, or a server
+    /// that forks from C without Python's fork hooks, as uWSGI does): the
+    /// parent's connections are not this process's, and its pools' threads
+    /// were not copied. The client is built again, on first use (a child
+    /// that never uses it starts no thread), once for all its clones. If
+    /// that fails, the operation raises why, and the next one tries again.
+    fn rebuild_after_fork(&self, old: Arc<State>) -> PyResult<Arc<State>> {
+        let key = Arc::as_ptr(&old) as usize;
+        let mut rebuilt = REBUILT
+            .lock()
+            .map_err(|_| Error::new_err("client rebuild lock poisoned"))?;
+        rebuilt.retain(|(_, state)| state.strong_count() > 0);
+        let known = rebuilt
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, state)| state.upgrade())
+            .filter(|state| !state.client.built_before_fork());
+        let fresh = match known {
+            Some(fresh) => fresh,
+            None => {
+                let fresh = Arc::new(Python::attach(|py| old.rebuilt(py))?);
+                rebuilt.retain(|(k, _)| *k != key);
+                rebuilt.push((key, Arc::downgrade(&fresh)));
+                // The parent's state stays alive (leaked), so that no later
+                // state takes its address, which is its key here.
+                std::mem::forget(old.clone());
+                fresh
+            }
+        };
+        *self
+            .state
+            .write()
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(fresh.clone());
+        Ok(fresh)
     }
 
     fn store<'py>(
@@ -422,48 +487,13 @@ impl Client {
             settings,
             serialize_hook: overridden(intern!(py, "serialize"))?,
             deserialize_hook: overridden(intern!(py, "deserialize"))?,
+            servers,
+            options: options.copy()?.unbind(),
         };
         *slf.get()
             .state
             .write()
             .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(Arc::new(state));
-        Ok(())
-    }
-
-    /// Which Rust client this one uses (clones share one), for rebuilding
-    /// each once after a fork; `None` when it has none.
-    fn _core_id(&self) -> PyResult<Option<usize>> {
-        let state = self
-            .state
-            .read()
-            .map_err(|_| Error::new_err("client state lock poisoned"))?;
-        Ok(state.as_ref().ok().map(|s| Arc::as_ptr(s) as usize))
-    }
-
-    /// Uses `other`'s Rust client, as a clone does.
-    fn _share(&self, other: &Bound<'_, Client>) -> PyResult<()> {
-        let state = other.get().state()?;
-        *self
-            .state
-            .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(state);
-        Ok(())
-    }
-
-    /// Leaves the client without a Rust client; its operations raise Error
-    /// with `reason`. In a forked child, before it is configured anew: the
-    /// parent's Rust client is let go of without being dropped (its
-    /// connections are the parent's, and a lock a thread of the parent
-    /// held when it forked would never be released), so it is leaked.
-    fn _unconfigure(&self, reason: String) -> PyResult<()> {
-        let old = std::mem::replace(
-            &mut *self
-                .state
-                .write()
-                .map_err(|_| Error::new_err("client state lock poisoned"))?,
-            Err(reason),
-        );
-        std::mem::forget(old);
         Ok(())
     }
 

@@ -160,20 +160,20 @@ def settle(target):
     while count() > target and time.monotonic() < deadline:
         time.sleep(0.05)
     return count() - start
-ten = settle(start + 33)
+ten = settle(start + 22)
 del c, clones, pool, more, m
 gc.collect()
 print(one, shared, ten, settle(start))
 """
 
 
-def test_a_client_starts_one_connect_thread_per_server_and_they_end_with_it():
+def test_a_client_starts_at_most_two_connect_threads_and_they_end_with_it():
     # pylibmc starts no thread; r2d2's default was three per server, kept
     # for 30 s after the client was dropped.
     one, shared, ten, left = map(int, run_script(THREADS_SCRIPT).split())
-    assert one == 3
-    assert shared == 3  # clones and pools share the client's pools
-    assert ten == 33  # set_behaviors rebuilds: the old threads end
+    assert one == 2
+    assert shared == 2  # clones and pools share the client's pools
+    assert ten == 22  # set_behaviors rebuilds: the old threads end
     assert left == 0
 
 
@@ -187,6 +187,8 @@ used.set("fork:k", "v")
 mapped = quickmc.ThreadMappedPool(used)
 pid = os.fork()
 if pid == 0:
+    # The child starts no thread until it uses a client (rebuilt lazily).
+    idle = len(os.listdir("/proc/self/task")) == 1
     results = [used.get("fork:k"), unused.get("fork:k"), unused.clone().get("fork:k")]
     got = []
     def work():
@@ -198,7 +200,7 @@ if pid == 0:
         t.start()
     for t in threads:
         t.join(30)
-    ok = results == ["v"] * 3 and got == ["v"] * 4
+    ok = idle and results == ["v"] * 3 and got == ["v"] * 4
     os._exit(0 if ok else 1)
 _, status = os.waitpid(pid, 0)
 assert os.waitstatus_to_exitcode(status) == 0, "the child's operations failed"
@@ -209,8 +211,9 @@ print("ok")
 
 @pytest.mark.parametrize("pipelined", [0, 1], ids=["pooled", "pipelined"])
 def test_clients_made_before_a_fork_work_in_the_child_and_the_parent(server, pipelined):
-    # gunicorn --preload, multiprocessing: the child gets clients made (and
-    # maybe used) by the parent, whose pool threads did not survive the fork.
+    # gunicorn --preload, uWSGI, multiprocessing: the child gets clients made
+    # (and maybe used) by the parent, whose pool threads did not survive the
+    # fork. Rebuilt on first use (uWSGI forks without Python's fork hooks).
     assert run_script(FORK_SCRIPT, server.address, str(pipelined)).strip() == "ok"
 
 
@@ -259,12 +262,13 @@ def child(check):
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 def in_child():
-    try:
-        tls.get("k")
-        return False
-    except quickmc.Error as e:
-        if "rebuilding it in the child failed" not in str(e):
-            raise
+    # Rebuilt on first use: the TLS client cannot be, and says why, each time.
+    for _ in range(2):
+        try:
+            tls.get("k")
+            return False
+        except quickmc.TLSConfigError:
+            pass
     # A grandchild still rebuilds the client that could be rebuilt.
     return plain.get("fork3:k") == "v" and child(lambda: plain.get("fork3:k") == "v") == 0
 print(child(in_child))

@@ -261,7 +261,7 @@ impl Client {
     /// # Ok::<(), quickmc::Error>(())
     /// ```
     pub fn disconnect_all(&self) {
-        if self.inner.pools.forked() {
+        if self.built_before_fork() {
             // The connections are the parent's: not this process's to close.
             return;
         }
@@ -269,6 +269,20 @@ impl Client {
         if let Some(shared) = &*self.inner.shared {
             shared.retire_all();
         }
+    }
+
+    /// Whether this process forked since the client was built (this is the
+    /// child): its operations then fail with [`Error::Forked`], and it is
+    /// dropped without touching the parent's connections. A client built
+    /// in the child takes over.
+    ///
+    /// ```no_run
+    /// let client = quickmc::Client::new(["127.0.0.1:11211"])?;
+    /// assert!(!client.built_before_fork());
+    /// # Ok::<(), quickmc::Error>(())
+    /// ```
+    pub fn built_before_fork(&self) -> bool {
+        self.inner.pools.forked()
     }
 
     /// Pool state per server: (open connections, idle connections).

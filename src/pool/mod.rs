@@ -89,18 +89,18 @@ enum Vetted {
     Discard,
 }
 
-/// The thread a server's pool connects on (r2d2 makes connections on a
-/// thread pool of its own, three threads by default, which Python services
-/// that make a client per thread multiply). One thread makes a server's
-/// connects one after another: a connect that hangs holds the next ones to
-/// that server back for up to the connect timeout (when it fails the
-/// server is marked down, and the rest fail at once), while other servers
-/// connect on their own pools' threads. The thread ends when the pool is
-/// dropped, without waiting for r2d2's next 30-second reaper run.
-fn connect_thread() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
+/// The threads a client's pools connect on. r2d2 gives each pool a thread
+/// pool of its own, three threads by default, kept 30 s after the pool is
+/// dropped: Python services that make a client per thread multiplied them,
+/// and every thread is one more a forked child must start. Two serve every
+/// server of a client: a connect that hangs holds back only what the other
+/// thread cannot take (a server that failed to connect is marked down, and
+/// connects to it then fail at once). They end when the client is dropped
+/// (r2d2's reaper jobs are discarded with them).
+fn connect_threads(servers: usize) -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
     Arc::new(
         scheduled_thread_pool::ScheduledThreadPool::builder()
-            .num_threads(1)
+            .num_threads(servers.clamp(1, 2))
             .thread_name_pattern("quickmc-connect")
             .on_drop_behavior(scheduled_thread_pool::OnPoolDropBehavior::DiscardPendingScheduled)
             .build(),
@@ -132,6 +132,7 @@ impl Pools {
     pub(crate) fn new(servers: Vec<(ServerSpec, ConnectionOptions)>, config: PoolConfig) -> Pools {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let epoch = Instant::now();
+        let threads = connect_threads(servers.len());
         let servers = servers
             .into_iter()
             .map(|(spec, options)| {
@@ -146,7 +147,7 @@ impl Pools {
                     health: health.clone(),
                 };
                 let pool = r2d2::Pool::builder()
-                    .thread_pool(connect_thread())
+                    .thread_pool(threads.clone())
                     .max_size(config.max_connections)
                     .min_idle(Some(config.min_idle.min(config.max_connections)))
                     .connection_timeout(config.checkout_timeout)
