@@ -58,9 +58,7 @@ static REBUILT: Mutex<Vec<(usize, Weak<State>)>> = Mutex::new(Vec::new());
 /// interface and `repr`. Safe to share between threads.
 #[pyclass(subclass, frozen, module = "quickmc._quickmc", name = "Client")]
 pub struct Client {
-    /// The state, or why there is none (not configured yet, or a rebuild
-    /// after a fork failed).
-    state: RwLock<Result<Arc<State>, String>>,
+    state: RwLock<Option<Arc<State>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +270,9 @@ impl Client {
             .read()
             .map_err(|_| Error::new_err("client state lock poisoned"))?
             .clone()
-            .map_err(Error::new_err)?;
+            .ok_or_else(|| {
+                Error::new_err("client is not configured: build it with Client(servers)")
+            })?;
         if state.client.built_before_fork() {
             return self.rebuild_after_fork(state);
         }
@@ -287,31 +287,32 @@ impl Client {
     /// that fails, the operation raises why, and the next one tries again.
     fn rebuild_after_fork(&self, old: Arc<State>) -> PyResult<Arc<State>> {
         let key = Arc::as_ptr(&old) as usize;
-        let mut rebuilt = REBUILT
-            .lock()
-            .map_err(|_| Error::new_err("client rebuild lock poisoned"))?;
-        rebuilt.retain(|(_, state)| state.strong_count() > 0);
-        let known = rebuilt
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, state)| state.upgrade())
-            .filter(|state| !state.client.built_before_fork());
-        let fresh = match known {
-            Some(fresh) => fresh,
-            None => {
-                let fresh = Arc::new(Python::attach(|py| old.rebuilt(py))?);
-                rebuilt.retain(|(k, _)| *k != key);
-                rebuilt.push((key, Arc::downgrade(&fresh)));
-                // The parent's state stays alive (leaked), so that no later
-                // state takes its address, which is its key here.
-                std::mem::forget(old.clone());
-                fresh
+        // The GIL first, then the map: always in that order.
+        let fresh = Python::attach(|py| -> PyResult<Arc<State>> {
+            let mut rebuilt = REBUILT
+                .lock()
+                .map_err(|_| Error::new_err("client rebuild lock poisoned"))?;
+            rebuilt.retain(|(_, state)| state.strong_count() > 0);
+            let known = rebuilt
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, state)| state.upgrade())
+                .filter(|state| !state.client.built_before_fork());
+            if let Some(fresh) = known {
+                return Ok(fresh);
             }
-        };
+            let fresh = Arc::new(old.rebuilt(py)?);
+            rebuilt.retain(|(k, _)| *k != key);
+            rebuilt.push((key, Arc::downgrade(&fresh)));
+            // The parent's state stays alive (leaked), so that no later
+            // state takes its address, which is its key here.
+            std::mem::forget(old.clone());
+            Ok(fresh)
+        })?;
         *self
             .state
             .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(fresh.clone());
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(fresh.clone());
         Ok(fresh)
     }
 
@@ -462,9 +463,7 @@ impl Client {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         Client {
-            state: RwLock::new(Err(
-                "client is not configured: build it with Client(servers)".into(),
-            )),
+            state: RwLock::new(None),
         }
     }
 
@@ -493,7 +492,7 @@ impl Client {
         *slf.get()
             .state
             .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(Arc::new(state));
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(Arc::new(state));
         Ok(())
     }
 
@@ -981,7 +980,7 @@ impl Client {
             .get()
             .state
             .write()
-            .map_err(|_| Error::new_err("client state lock poisoned"))? = Ok(state);
+            .map_err(|_| Error::new_err("client state lock poisoned"))? = Some(state);
         Ok(copy)
     }
 
