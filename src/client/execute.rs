@@ -161,11 +161,12 @@ impl Client {
                     jobs.push(Job::new(connection, &mut **exchange));
                 }
                 _ => {
-                    let error = match forked {
-                        true => Error::Forked,
-                        false => Error::ServerDown {
+                    let error = if forked {
+                        Error::Forked
+                    } else {
+                        Error::ServerDown {
                             server: self.server_name(*index),
-                        },
+                        }
                     };
                     if let Some(entry) = ran.get_mut(slot) {
                         *entry = Some(Ran::failed(error));

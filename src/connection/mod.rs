@@ -67,8 +67,8 @@ pub(crate) struct Connection {
     read: ReadBuffer,
     next_opaque: u32,
     broken: bool,
-    /// The fork generation it was made in (a child must not close the
-    /// parent's TLS session).
+    /// The fork generation it was made in (a forked child must not shut
+    /// down the parent's socket or TLS session).
     forks: u64,
     max_value: u32,
     io_timeout: Option<Duration>,

@@ -279,9 +279,10 @@ impl Pools {
         }
         let options = &server.options;
         let handshake = options.credentials.is_some() || options.transport.has_tls();
-        let after = match handshake {
-            true => options.io_timeout.unwrap_or(Duration::ZERO),
-            false => Duration::ZERO,
+        let after = if handshake {
+            options.io_timeout.unwrap_or(Duration::ZERO)
+        } else {
+            Duration::ZERO
         };
         let connect = options.transport.connect_timeout + after + CONNECT_SLACK;
         (connect.max(self.config.checkout_timeout), Some(counted))
