@@ -2,6 +2,7 @@
 //! health gate, waiting with a deadline and without connect storms,
 //! staleness and lifetime checks, reservations, and discarding on error.
 
+mod fork_aside;
 mod health;
 mod manager;
 mod reserve;
@@ -96,15 +97,19 @@ enum Vetted {
 /// server of a client: a connect that hangs holds back only what the other
 /// thread cannot take (a server that failed to connect is marked down, and
 /// connects to it then fail at once). They end when the client is dropped
-/// (r2d2's reaper jobs are discarded with them).
+/// (r2d2's reaper jobs are discarded with them). They step aside at every
+/// fork (see `fork_aside`).
 fn connect_threads(servers: usize) -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
-    Arc::new(
+    let threads = servers.clamp(1, 2);
+    let pool = Arc::new(
         scheduled_thread_pool::ScheduledThreadPool::builder()
-            .num_threads(servers.clamp(1, 2))
+            .num_threads(threads)
             .thread_name_pattern("quickmc-connect")
             .on_drop_behavior(scheduled_thread_pool::OnPoolDropBehavior::DiscardPendingScheduled)
             .build(),
-    )
+    );
+    fork_aside::register(&pool, threads);
+    pool
 }
 
 /// The pools of every server of one client.
