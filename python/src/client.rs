@@ -705,8 +705,14 @@ impl Client {
         }
         let client = &state.client;
         let time = expiration(time, &state.settings);
-        py.detach(|| client.touch(key, time))
-            .or_else(|e| refused_write("touch", e))
+        py.detach(|| client.touch(key, time)).or_else(|e| match e {
+            // libmemcached's touch reports any failure to reach the server
+            // as a write failure.
+            quickmc::Error::ServerDown { .. } | quickmc::Error::Connect { .. } => {
+                Err(errors::WriteError::new_err(format!("touch: {e}")))
+            }
+            e => refused_write("touch", e),
+        })
     }
 
     /// The hits among `keys` as a dict keyed by the caller's key objects.

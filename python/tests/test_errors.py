@@ -19,7 +19,9 @@ def test_down_server_like_pylibmc(quickmc, pylibmc, dead_address):
     theirs = pylibmc.Client([dead_address], binary=True)
     # First the failed connect, then the server is skipped until retry_timeout.
     for op in (lambda c: c.get("a"), lambda c: c.get("a"), lambda c: c.set("a", 1),
-               lambda c: c.delete("a"), lambda c: c.get_multi(["a"]), lambda c: c.set_multi({"a": 1})):
+               lambda c: c.delete("a"), lambda c: c.get_multi(["a"]), lambda c: c.set_multi({"a": 1}),
+               lambda c: c.add("a", 1), lambda c: c.append("a", "x"), lambda c: c.incr("a"),
+               lambda c: c.delete_multi(["a"]), lambda c: c.touch("a", 5)):
         assert raised(lambda: op(ours)) == raised(lambda: op(theirs))
     assert issubclass(quickmc.ServerDown, quickmc.Error)
     for op in (lambda c: c.get_stats(), lambda c: c.flush_all()):
