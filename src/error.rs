@@ -184,6 +184,26 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// A server's host name could not be resolved. Counts as a failed
+    /// connect.
+    ///
+    /// ```
+    /// # fn main() -> quickmc::Result<()> {
+    /// // (A label longer than 63 bytes fails before any resolver is asked.)
+    /// let client = quickmc::Client::new([format!("{}.invalid:11211", "a".repeat(64))])?;
+    /// let failed = client.get::<String>("k");
+    /// assert!(matches!(failed, Err(quickmc::Error::HostLookup { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[error("looking up {server} failed: {source}")]
+    HostLookup {
+        /// The server's spec.
+        server: Arc<str>,
+        /// What the resolver said.
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// The TLS handshake with a server failed (or the server refused the
     /// connection right after it, as memcached does when it wants a client
     /// certificate it did not get). Counts as a failed connect.
@@ -326,6 +346,7 @@ impl Error {
             Error::ServerDown { .. }
             | Error::NoServers
             | Error::Connect { .. }
+            | Error::HostLookup { .. }
             | Error::Tls { .. } => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Io { .. } | Error::Protocol { .. } => ErrorKind::Connection,
@@ -371,6 +392,7 @@ impl Error {
         matches!(
             self,
             Error::Connect { .. }
+                | Error::HostLookup { .. }
                 | Error::Tls { .. }
                 | Error::Io { .. }
                 | Error::Timeout { .. }

@@ -91,6 +91,27 @@ fn a_down_server_is_skipped_fast_for_the_retry_timeout_without_a_connect_attempt
     );
 }
 
+/// A host name that does not resolve is its own error (pylibmc's
+/// HostLookupError), and marks the server down as a failed connect does,
+/// in both modes. (A label over 63 bytes fails before any resolver is
+/// asked: the test stays off the network.)
+#[test]
+fn a_host_name_that_does_not_resolve_is_a_host_lookup_error_then_the_server_is_down() {
+    let host = format!("{}.invalid:11211", "a".repeat(64));
+    for pipelined in [0, 1] {
+        let mut builder = quick([host.clone()]).retry_timeout(Duration::from_secs(60));
+        if pipelined > 0 {
+            builder = builder.pipelined(pipelined);
+        }
+        let client = builder.build().unwrap();
+        let first = client.get::<String>("lookup:k").unwrap_err();
+        assert!(matches!(first, Error::HostLookup { .. }), "{first:?}");
+        assert!(first.is_server_failure());
+        let then = client.set("lookup:k", "v", 0).unwrap_err();
+        assert!(matches!(then, Error::ServerDown { .. }), "{then:?}");
+    }
+}
+
 /// A slow reply is not a down server: after a timeout the next call goes
 /// to the server at once (libmemcached skips a server for `retry_timeout`
 /// only when connecting to it fails), in the pooled and pipelined modes.

@@ -708,7 +708,9 @@ impl Client {
         py.detach(|| client.touch(key, time)).or_else(|e| match e {
             // libmemcached's touch reports any failure to reach the server
             // as a write failure.
-            quickmc::Error::ServerDown { .. } | quickmc::Error::Connect { .. } => {
+            quickmc::Error::ServerDown { .. }
+            | quickmc::Error::Connect { .. }
+            | quickmc::Error::HostLookup { .. } => {
                 Err(errors::WriteError::new_err(format!("touch: {e}")))
             }
             e => refused_write("touch", e),

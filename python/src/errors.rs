@@ -134,6 +134,7 @@ pub fn with_message(error: &quickmc::Error, message: String) -> PyErr {
         E::ServerDown { .. } => ServerDown::new_err(message),
         E::NoServers => NoServers::new_err(message),
         E::Tls { .. } => TLSError::new_err(message),
+        E::HostLookup { .. } => HostLookupError::new_err(message),
         E::Connect { .. } | E::Io { .. } => ConnectionError::new_err(message),
         E::Timeout { .. } | E::PoolTimeout { .. } => Timeout::new_err(message),
         E::Protocol { .. } => ProtocolError::new_err(message),

@@ -204,3 +204,15 @@ def test_incr_of_a_value_that_is_not_a_number_raises_pylibmcs_class(quickmc, pyl
             raised[module.__name__] = type(e).__name__
     assert raised["quickmc"] == raised["pylibmc"]
     assert raised["quickmc"] == ("UnknownReadFailure" if binary else "ClientError")
+
+
+def test_a_host_that_does_not_resolve_raises_host_lookup_error_then_server_down_as_pylibmc(quickmc, pylibmc):
+    # A label over 63 bytes fails before any resolver is asked (no network).
+    host = "a" * 64 + ".invalid:11211"
+    ours = quickmc.Client([host], binary=True)
+    theirs = pylibmc.Client([host], binary=True)
+    for op in (lambda c: c.get("a"), lambda c: c.set("a", 1), lambda c: c.get("a")):
+        assert raised(lambda: op(ours)) == raised(lambda: op(theirs))
+    fresh = quickmc.Client([host], binary=True)
+    with pytest.raises(quickmc.HostLookupError):
+        fresh.get("a")

@@ -70,7 +70,7 @@ pub(super) fn classify(failure: &Failure, attempt: &Attempt) -> Verdict {
             retry: attempt.first && (repeatable || !failure.written),
             blame: Blame::StaleConnection,
         },
-        Error::Connect { .. } | Error::Tls { .. } => Verdict {
+        Error::Connect { .. } | Error::HostLookup { .. } | Error::Tls { .. } => Verdict {
             retry: false,
             blame: Blame::Unreachable,
         },

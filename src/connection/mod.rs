@@ -129,6 +129,10 @@ pub(crate) fn connect_error(server: &Arc<str>, error: ConnectError) -> Error {
             server: server.clone(),
             source: Arc::new(e),
         },
+        ConnectError::Lookup(e) => Error::HostLookup {
+            server: server.clone(),
+            source: Arc::new(e),
+        },
         ConnectError::Tls(reason) => Error::Tls {
             server: server.clone(),
             reason,

@@ -104,6 +104,8 @@ pub struct TlsSession {
 pub(crate) enum ConnectError {
     /// The socket could not connect (or timed out).
     Io(io::Error),
+    /// The server's host name could not be resolved.
+    Lookup(io::Error),
     /// The TLS handshake failed, and why.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Tls(String),
@@ -156,7 +158,5 @@ pub(crate) fn connect(
     if let Some(setup) = &options.tls {
         return Ok(Box::new(tls::TlsStream::connect(address, options, setup)?));
     }
-    Ok(Box::new(
-        Socket::connect(address, options).map_err(ConnectError::Io)?,
-    ))
+    Ok(Box::new(Socket::connect(address, options)?))
 }

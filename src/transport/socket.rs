@@ -1,13 +1,13 @@
 //! TCP and Unix domain sockets.
 
 use std::io;
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
 use rustix::net::{RecvFlags, SendFlags};
 
-use super::{Idle, Transport, TransportOptions, Wait};
+use super::{ConnectError, Idle, Transport, TransportOptions, Wait};
 use crate::Address;
 
 /// A connected socket, TCP or Unix.
@@ -20,38 +20,55 @@ pub(crate) enum Socket {
 impl Socket {
     /// Connects within the connect timeout (per resolved address), then sets
     /// TCP_NODELAY, keepalive and the read timeout.
-    pub(crate) fn connect(address: &Address, options: &TransportOptions) -> io::Result<Socket> {
+    pub(crate) fn connect(
+        address: &Address,
+        options: &TransportOptions,
+    ) -> Result<Socket, ConnectError> {
         let socket = match address {
-            Address::Unix(path) => Socket::Unix(UnixStream::connect(path)?),
+            Address::Unix(path) => {
+                Socket::Unix(UnixStream::connect(path).map_err(ConnectError::Io)?)
+            }
             Address::Tcp { host, port } => {
-                let mut last =
-                    io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-                let mut connected = None;
-                for addr in (host.as_str(), *port).to_socket_addrs()? {
-                    match TcpStream::connect_timeout(&addr, options.connect_timeout) {
-                        Ok(s) => {
-                            connected = Some(s);
-                            break;
-                        }
-                        Err(e) => last = e,
-                    }
-                }
-                let tcp = connected.ok_or(last)?;
-                tcp.set_nodelay(options.tcp_nodelay)?;
-                if options.tcp_keepalive {
-                    rustix::net::sockopt::set_socket_keepalive(&tcp, true)?;
-                }
-                Socket::Tcp(tcp)
+                let addrs = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(ConnectError::Lookup)?;
+                Socket::Tcp(connect_tcp(addrs, options).map_err(ConnectError::Io)?)
             }
         };
         // A zero duration means "block forever" to the OS; the builder refuses it.
         let timeout = options.read_timeout.filter(|t| !t.is_zero());
         match &socket {
-            Socket::Tcp(s) => s.set_read_timeout(timeout)?,
-            Socket::Unix(s) => s.set_read_timeout(timeout)?,
+            Socket::Tcp(s) => s.set_read_timeout(timeout),
+            Socket::Unix(s) => s.set_read_timeout(timeout),
         }
+        .map_err(ConnectError::Io)?;
         Ok(socket)
     }
+}
+
+/// The first of `addrs` that accepts within the connect timeout, with
+/// TCP_NODELAY and keepalive set as asked.
+fn connect_tcp(
+    addrs: impl Iterator<Item = SocketAddr>,
+    options: &TransportOptions,
+) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+    let mut connected = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, options.connect_timeout) {
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let tcp = connected.ok_or(last)?;
+    tcp.set_nodelay(options.tcp_nodelay)?;
+    if options.tcp_keepalive {
+        rustix::net::sockopt::set_socket_keepalive(&tcp, true)?;
+    }
+    Ok(tcp)
 }
 
 impl AsFd for Socket {

@@ -461,7 +461,7 @@ impl TlsStream {
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| ConnectError::Tls(format!("{name:?} is not a valid TLS server name")))?;
         let deadline = Instant::now() + options.connect_timeout;
-        let socket = Socket::connect(address, options).map_err(ConnectError::Io)?;
+        let socket = Socket::connect(address, options)?;
         let tls = ClientConnection::new(setup.config.clone(), server_name)
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
         let mut stream = TlsStream {

@@ -98,6 +98,7 @@ impl KeyStatus {
 pub fn failed_server(error: &Error) -> Option<String> {
     match error {
         Error::Connect { server, .. }
+        | Error::HostLookup { server, .. }
         | Error::Io { server, .. }
         | Error::Timeout { server }
         | Error::ServerDown { server }

@@ -341,6 +341,7 @@ fn kind_of(error: &Error) -> &'static str {
         Error::ServerDown { .. } => "server_down",
         Error::NoServers => "no_servers",
         Error::Connect { .. } => "connect",
+        Error::HostLookup { .. } => "host_lookup",
         Error::Io { .. } => "io",
         Error::Timeout { .. } => "timeout",
         Error::Protocol { .. } => "protocol",
