@@ -9,19 +9,34 @@
 //! So just before a fork (`pthread_atfork`'s prepare handler), every live
 //! client's connect threads are given a job that waits on a std lock (a
 //! plain futex, in no table), and the parent lets them go after the fork.
+//! A thread busy connecting is not waited for: it is in no table, and it
+//! takes its job as soon as it is done, before it could park again.
+//!
+//! Not covered: threads of the caller's that wait in r2d2 for a pooled
+//! connection at the moment of the fork park in the same table.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use scheduled_thread_pool::ScheduledThreadPool;
 
-/// How long a fork waits for a thread that is busy (say, connecting) to
-/// take its job. One that does not come in time is not parked either.
+/// How long a fork waits at most for the idle threads to take their jobs
+/// (they were woken by then, out of the table, unless they park again).
 const ARRIVAL_LIMIT: Duration = Duration::from_millis(100);
 
-/// Every live client's connect threads, with how many threads each has.
-type Registry = Vec<(Weak<ScheduledThreadPool>, usize)>;
+/// How often a fork looks again while some threads are connecting.
+const BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// One client's connect threads: how many, and how many are connecting.
+struct Registered {
+    pool: Weak<ScheduledThreadPool>,
+    threads: usize,
+    connecting: Arc<AtomicUsize>,
+}
+
+type Registry = Vec<Registered>;
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Vec::new());
 static WATCH: Once = Once::new();
@@ -82,19 +97,26 @@ impl Gate {
         }
     }
 
-    /// Wait until every expected thread waits at the gate, or `limit`
-    /// passed.
-    fn await_arrivals(&self, limit: Duration) {
+    /// Wait until every expected thread waits at the gate or is
+    /// `connecting()`, or `limit` passed.
+    fn await_arrivals(&self, limit: Duration, connecting: impl Fn() -> usize) {
         let deadline = Instant::now() + limit;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while state.arrived < self.expected {
+        loop {
+            let busy = connecting();
+            if state.arrived + busy >= self.expected {
+                return;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
             }
+            // The last arrival signals; a thread that stops connecting
+            // does not, so look again soon while any is.
+            let wait = if busy > 0 { left.min(BUSY_POLL) } else { left };
             state = self
                 .all_came
-                .wait_timeout(state, left)
+                .wait_timeout(state, wait)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -109,56 +131,103 @@ impl Gate {
     }
 }
 
-/// Makes `pool`'s `threads` step aside at every fork while it lives.
-pub(super) fn register(pool: &Arc<ScheduledThreadPool>, threads: usize) {
+/// Counts a client's connect threads that are connecting (see [`Busy`]).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Connecting(Arc<AtomicUsize>);
+
+impl Connecting {
+    /// Counts this thread as connecting until the guard is dropped.
+    pub(super) fn enter(&self) -> Busy<'_> {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        Busy(&self.0)
+    }
+}
+
+/// A connect under way on a connect thread.
+pub(super) struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Builds a client's connect threads (`threads` of them, by `build`) and
+/// makes them step aside at every fork while they live. Registered under
+/// the lock a fork holds, so none is started unregistered meanwhile.
+pub(super) fn registered(
+    threads: usize,
+    connecting: &Connecting,
+    build: impl FnOnce() -> ScheduledThreadPool,
+) -> Arc<ScheduledThreadPool> {
     WATCH.call_once(|| {
         // SAFETY: `pthread_atfork` only records the handlers: plain
-        // `extern "C" fn`s that live as long as the process and never
-        // unwind (they neither panic nor call what could).
+        // `extern "C" fn`s that live as long as the process and do not
+        // unwind (no panic: locks are taken whatever their poisoning, and
+        // the thread-local is reached with `try_with`).
         unsafe {
             libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
         }
     });
     let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    registry.retain(|(pool, _)| pool.strong_count() > 0);
-    registry.push((Arc::downgrade(pool), threads));
+    registry.retain(|entry| entry.pool.strong_count() > 0);
+    let pool = Arc::new(build());
+    registry.push(Registered {
+        pool: Arc::downgrade(&pool),
+        threads,
+        connecting: connecting.0.clone(),
+    });
+    pool
 }
 
 extern "C" fn prepare() {
+    // A fork from a thread that is ending (its thread-locals gone) goes
+    // without.
+    if FORKING.try_with(|_| ()).is_err() {
+        return;
+    }
     let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    let live: Vec<(Arc<ScheduledThreadPool>, usize)> = registry
+    let live: Vec<(Arc<ScheduledThreadPool>, &Registered)> = registry
         .iter()
-        .filter_map(|(pool, threads)| Some((pool.upgrade()?, *threads)))
+        .filter_map(|entry| Some((entry.pool.upgrade()?, entry)))
         .collect();
-    let gate = Arc::new(Gate::new(live.iter().map(|(_, n)| n).sum()));
-    for (pool, threads) in &live {
-        for _ in 0..*threads {
+    let gate = Arc::new(Gate::new(live.iter().map(|(_, e)| e.threads).sum()));
+    for (pool, entry) in &live {
+        for _ in 0..entry.threads {
             let gate = gate.clone();
             pool.execute(move || gate.wait());
         }
     }
-    gate.await_arrivals(ARRIVAL_LIMIT);
+    let connecting = || {
+        live.iter()
+            .map(|(_, e)| e.connecting.load(Ordering::Acquire))
+            .sum()
+    };
+    gate.await_arrivals(ARRIVAL_LIMIT, connecting);
     let held = live.into_iter().map(|(pool, _)| pool).collect();
-    let forking = Forking {
+    let mut forking = Some(Forking {
         registry,
         held,
         gate,
-    };
-    FORKING.with(|slot| *slot.borrow_mut() = Some(forking));
+    });
+    let _ = FORKING.try_with(|slot| *slot.borrow_mut() = forking.take());
+    if let Some(unkept) = forking {
+        unkept.gate.open();
+    }
 }
 
 extern "C" fn parent() {
-    if let Some(forking) = FORKING.with(|slot| slot.borrow_mut().take()) {
+    if let Ok(Some(forking)) = FORKING.try_with(|slot| slot.borrow_mut().take()) {
         forking.gate.open();
     }
 }
 
 extern "C" fn child() {
-    if let Some(Forking {
+    if let Ok(Some(Forking {
         mut registry,
         held,
         gate,
-    }) = FORKING.with(|slot| slot.borrow_mut().take())
+    })) = FORKING.try_with(|slot| slot.borrow_mut().take())
     {
         // The parent's pools and their threads are not the child's: never
         // wait for them at a later fork, never drop them here (their

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::fork_aside::Connecting;
 use super::health::Health;
 use crate::command::Noop;
 use crate::connection::{Connection, ConnectionOptions};
@@ -47,6 +48,8 @@ pub(crate) struct Manager {
     pub(crate) generation: Arc<AtomicU64>,
     /// A server within its retry timeout is not connected to at all.
     pub(crate) health: Arc<Health>,
+    /// Counts the connects under way (a fork does not wait for them).
+    pub(crate) connecting: Connecting,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -54,6 +57,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = Error;
 
     fn connect(&self) -> Result<Slot> {
+        let _busy = self.connecting.enter();
         let at = Instant::now();
         if self.health.is_down() {
             let error = Error::ServerDown {

@@ -98,18 +98,19 @@ enum Vetted {
 /// thread cannot take (a server that failed to connect is marked down, and
 /// connects to it then fail at once). They end when the client is dropped
 /// (r2d2's reaper jobs are discarded with them). They step aside at every
-/// fork (see `fork_aside`).
-fn connect_threads(servers: usize) -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
+/// fork (see `fork_aside`); `connecting` counts those connecting.
+fn connect_threads(
+    servers: usize,
+    connecting: &fork_aside::Connecting,
+) -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
     let threads = servers.clamp(1, 2);
-    let pool = Arc::new(
+    fork_aside::registered(threads, connecting, || {
         scheduled_thread_pool::ScheduledThreadPool::builder()
             .num_threads(threads)
             .thread_name_pattern("quickmc-connect")
             .on_drop_behavior(scheduled_thread_pool::OnPoolDropBehavior::DiscardPendingScheduled)
-            .build(),
-    );
-    fork_aside::register(&pool, threads);
-    pool
+            .build()
+    })
 }
 
 /// The pools of every server of one client.
@@ -137,7 +138,8 @@ impl Pools {
     pub(crate) fn new(servers: Vec<(ServerSpec, ConnectionOptions)>, config: PoolConfig) -> Pools {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let epoch = Instant::now();
-        let threads = connect_threads(servers.len());
+        let connecting = fork_aside::Connecting::default();
+        let threads = connect_threads(servers.len(), &connecting);
         let servers = servers
             .into_iter()
             .map(|(spec, options)| {
@@ -150,6 +152,7 @@ impl Pools {
                     options: options.clone(),
                     generation: generation.clone(),
                     health: health.clone(),
+                    connecting: connecting.clone(),
                 };
                 let pool = r2d2::Pool::builder()
                     .thread_pool(threads.clone())
