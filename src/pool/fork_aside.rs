@@ -12,8 +12,8 @@
 //! A thread busy connecting is not waited for: it is in no table, and it
 //! takes its job as soon as it is done, before it could park again.
 //!
-//! Not covered: threads of the caller's that wait in r2d2 for a pooled
-//! connection at the moment of the fork park in the same table.
+//! Checkouts waiting for a connection keep out of the table too (see
+//! `freed`).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::fork_aside::Connecting;
+use super::freed::{Event, Freed};
 use super::health::Health;
 use crate::command::Noop;
 use crate::connection::{Connection, ConnectionOptions};
@@ -50,6 +51,17 @@ pub(crate) struct Manager {
     pub(crate) health: Arc<Health>,
     /// Counts the connects under way (a fork does not wait for them).
     pub(crate) connecting: Connecting,
+    /// Told when a connect ends (a checkout may be waiting for it).
+    pub(crate) freed: Arc<Freed>,
+}
+
+/// Tells the waiting checkouts when dropped (a connect ended, however).
+struct Told<'a>(&'a Freed);
+
+impl Drop for Told<'_> {
+    fn drop(&mut self) {
+        self.0.notify(Event::Connected);
+    }
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -58,6 +70,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Slot> {
         let _busy = self.connecting.enter();
+        let _told = Told(&self.freed);
         let at = Instant::now();
         if self.health.is_down() {
             let error = Error::ServerDown {

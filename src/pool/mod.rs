@@ -3,6 +3,7 @@
 //! staleness and lifetime checks, reservations, and discarding on error.
 
 mod fork_aside;
+mod freed;
 mod health;
 mod manager;
 mod reserve;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use freed::{Event, Freed};
 use health::Health;
 pub(crate) use health::{HealthPolicy, Verdict};
 use manager::{Failed, Manager, Slot};
@@ -26,6 +28,15 @@ type Pooled = r2d2::PooledConnection<Manager>;
 /// What a checkout waiting on a connect allows beyond the connect's own
 /// timeouts (for the pool's thread to hand the outcome over).
 const CONNECT_SLACK: Duration = Duration::from_millis(100);
+
+/// How long a waiting checkout sleeps before it asks the pool again
+/// unwoken (a connection dropped on an error path wakes nobody).
+const FREED_POLL: Duration = Duration::from_millis(10);
+
+/// How many times a woken checkout yields and looks again before it asks
+/// r2d2 (a connect that ended wakes it just before r2d2 puts the
+/// connection in).
+const HANDOFF_SPINS: u32 = 64;
 
 /// How the pools behave.
 #[derive(Debug, Clone)]
@@ -50,6 +61,8 @@ struct ServerPool {
     /// Checkouts waiting on a connect made for them (r2d2 keeps its own
     /// count of connects under way to itself).
     awaiting_connect: AtomicU32,
+    /// Where checkouts wait for a connection.
+    freed: Arc<Freed>,
 }
 
 /// A checkout counted among its server's `awaiting_connect` until dropped.
@@ -146,6 +159,7 @@ impl Pools {
                 let name: Arc<str> = spec.address.to_string().into();
                 let health = Arc::new(Health::new(epoch));
                 let generation = Arc::new(AtomicU64::new(0));
+                let freed = Arc::new(Freed::default());
                 let manager = Manager {
                     address: spec.address.clone(),
                     name: name.clone(),
@@ -153,6 +167,7 @@ impl Pools {
                     generation: generation.clone(),
                     health: health.clone(),
                     connecting: connecting.clone(),
+                    freed: freed.clone(),
                 };
                 let pool = r2d2::Pool::builder()
                     .thread_pool(threads.clone())
@@ -172,6 +187,7 @@ impl Pools {
                     health,
                     generation,
                     awaiting_connect: AtomicU32::new(0),
+                    freed,
                 }
             })
             .collect();
@@ -235,11 +251,28 @@ impl Pools {
         }
         let mut deadline = None;
         let mut awaiting = None;
+        let mut waiting = None;
+        let mut waited = false;
+        // Whether to ask r2d2, which connects when there is room, rather
+        // than only take what is idle: on the first miss, and after a
+        // wake-up that may have made room (asking more often would queue a
+        // connect each time while one is under way).
+        let mut ask = true;
+        // Looks taken right after a wake-up: what woke it may be a connect
+        // whose connection r2d2 is just putting in.
+        let mut spins = 0;
         loop {
             // Taken at once, the slot is vetted as of `started`; after a
-            // wait, as of when the wait ended.
-            let (slot, now) = match server.pool.try_get() {
-                Some(slot) => (slot, started),
+            // wait, as of when it was taken.
+            let taken = server.pool.try_get();
+            let now = if waited { Instant::now() } else { started };
+            let (slot, now) = match taken {
+                Some(slot) => (slot, now),
+                None if spins > 0 => {
+                    spins -= 1;
+                    std::thread::yield_now();
+                    continue;
+                }
                 None => {
                     reserve::release_kept(self.id);
                     let deadline = *deadline.get_or_insert_with(|| {
@@ -247,14 +280,28 @@ impl Pools {
                         awaiting = counted;
                         started + wait
                     });
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    let slot = server
-                        .pool
-                        .get_timeout(left.max(Duration::from_micros(1)))
-                        .map_err(|_| Error::PoolTimeout {
-                            server: server.name.clone(),
-                        })?;
-                    (slot, Instant::now())
+                    waiting.get_or_insert_with(|| server.freed.enter());
+                    let seen = server.freed.seen();
+                    let asked = if ask {
+                        server.pool.get_timeout(Duration::ZERO).ok()
+                    } else {
+                        None
+                    };
+                    if let Some(slot) = asked {
+                        (slot, Instant::now())
+                    } else {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(Error::PoolTimeout {
+                                server: server.name.clone(),
+                            });
+                        }
+                        let woken = server.freed.wait(seen, left.min(FREED_POLL));
+                        ask = woken.room || woken.connected;
+                        spins = if woken.connected { HANDOFF_SPINS } else { 0 };
+                        waited = true;
+                        continue;
+                    }
                 }
             };
             match self.vet(server, slot, started, now) {
@@ -345,10 +392,17 @@ impl Pools {
     /// Returns a connection: into this thread's reservation if one is open,
     /// else to the pool, which discards it if it is broken.
     pub(crate) fn give_back(&self, index: usize, mut checkout: Checkout) {
-        if checkout.conn().is_broken() {
-            return;
+        let event = if checkout.conn().is_broken() {
+            // Discarded: room for a connect.
+            drop(checkout);
+            Event::Room
+        } else {
+            drop(reserve::keep(self.id, index, checkout.slot));
+            Event::Returned
+        };
+        if let Some(server) = self.servers.get(index) {
+            server.freed.notify(event);
         }
-        drop(reserve::keep(self.id, index, checkout.slot));
     }
 
     /// Retires every idle connection to server `index` (after one of them
