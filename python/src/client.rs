@@ -706,8 +706,8 @@ impl Client {
         let client = &state.client;
         let time = expiration(time, &state.settings);
         py.detach(|| client.touch(key, time)).or_else(|e| match e {
-            // libmemcached's touch reports any failure to reach the server
-            // as a write failure.
+            // libmemcached's touch reports a failed (or skipped) connect as
+            // a write failure.
             quickmc::Error::ServerDown { .. }
             | quickmc::Error::Connect { .. }
             | quickmc::Error::HostLookup { .. } => {

@@ -172,6 +172,10 @@ mod tests {
                 server: "s".into(),
                 reason: "unknown issuer".into(),
             },
+            Error::HostLookup {
+                server: "s".into(),
+                source: Arc::new(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            },
         ] {
             let verdict = classify(
                 &failure(error, false, false),

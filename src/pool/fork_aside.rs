@@ -10,7 +10,8 @@
 //! client's connect threads are given a job that waits on a std lock (a
 //! plain futex, in no table), and the parent lets them go after the fork.
 //! A thread busy connecting is not waited for: it is in no table, and it
-//! takes its job as soon as it is done, before it could park again.
+//! takes its job once done (or a job queued before it), waiting in the
+//! table at most for the thread pool's lock on the way: a brief window.
 //!
 //! Checkouts waiting for a connection keep out of the table too (see
 //! `freed`).
@@ -22,18 +23,19 @@ use std::time::{Duration, Instant};
 
 use scheduled_thread_pool::ScheduledThreadPool;
 
-/// How long a fork waits at most for the idle threads to take their jobs
-/// (they were woken by then, out of the table, unless they park again).
+/// How long a fork waits at most for the threads to take their jobs (one
+/// that has not by then may still be listed in the table, waiting for the
+/// thread pool's lock).
 const ARRIVAL_LIMIT: Duration = Duration::from_millis(100);
 
-/// How often a fork looks again while some threads are connecting.
+/// How often a fork looks again at what the threads are doing.
 const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// One client's connect threads: how many, and how many are connecting.
 struct Registered {
     pool: Weak<ScheduledThreadPool>,
     threads: usize,
-    connecting: Arc<AtomicUsize>,
+    connecting: Connecting,
 }
 
 type Registry = Vec<Registered>;
@@ -111,12 +113,11 @@ impl Gate {
             if left.is_zero() {
                 return;
             }
-            // The last arrival signals; a thread that stops connecting
-            // does not, so look again soon while any is.
-            let wait = if busy > 0 { left.min(BUSY_POLL) } else { left };
+            // The last arrival signals; a thread that starts or stops
+            // connecting does not, so look again soon.
             state = self
                 .all_came
-                .wait_timeout(state, wait)
+                .wait_timeout(state, left.min(BUSY_POLL))
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -175,17 +176,20 @@ pub(super) fn registered(
     registry.push(Registered {
         pool: Arc::downgrade(&pool),
         threads,
-        connecting: connecting.0.clone(),
+        connecting: connecting.clone(),
     });
     pool
 }
 
 extern "C" fn prepare() {
-    // A fork from a thread that is ending (its thread-locals gone) goes
-    // without.
-    if FORKING.try_with(|_| ()).is_err() {
-        return;
-    }
+    // (A fork from a thread that is ending, its thread-locals gone, goes
+    // without.)
+    let _ = FORKING.try_with(|slot| *slot.borrow_mut() = Some(step_aside()));
+}
+
+/// Has every live client's connect threads wait at a gate (opened by the
+/// parent after the fork), holding the registry meanwhile.
+fn step_aside() -> Forking {
     let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
     let live: Vec<(Arc<ScheduledThreadPool>, &Registered)> = registry
         .iter()
@@ -200,19 +204,15 @@ extern "C" fn prepare() {
     }
     let connecting = || {
         live.iter()
-            .map(|(_, e)| e.connecting.load(Ordering::Acquire))
+            .map(|(_, e)| e.connecting.0.load(Ordering::Acquire))
             .sum()
     };
     gate.await_arrivals(ARRIVAL_LIMIT, connecting);
     let held = live.into_iter().map(|(pool, _)| pool).collect();
-    let mut forking = Some(Forking {
+    Forking {
         registry,
         held,
         gate,
-    });
-    let _ = FORKING.try_with(|slot| *slot.borrow_mut() = forking.take());
-    if let Some(unkept) = forking {
-        unkept.gate.open();
     }
 }
 
@@ -232,8 +232,8 @@ extern "C" fn child() {
         // The parent's pools and their threads are not the child's: never
         // wait for them at a later fork, never drop them here (their
         // locks were copied in whatever state the parent's threads left).
-        std::mem::forget(std::mem::take(&mut *registry));
+        registry.clear();
         std::mem::forget(held);
-        std::mem::forget(gate);
+        drop(gate);
     }
 }

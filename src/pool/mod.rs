@@ -30,7 +30,7 @@ type Pooled = r2d2::PooledConnection<Manager>;
 const CONNECT_SLACK: Duration = Duration::from_millis(100);
 
 /// How long a waiting checkout sleeps before it asks the pool again
-/// unwoken (a connection dropped on an error path wakes nobody).
+/// unwoken (a connection dropped unreturned wakes nobody).
 const FREED_POLL: Duration = Duration::from_millis(10);
 
 /// How many times a woken checkout yields and looks again before it asks
@@ -274,7 +274,7 @@ impl Pools {
                     continue;
                 }
                 None => {
-                    reserve::release_kept(self.id);
+                    self.hand_back(reserve::release_kept(self.id));
                     let deadline = *deadline.get_or_insert_with(|| {
                         let (wait, counted) = self.wait(server);
                         awaiting = counted;
@@ -297,7 +297,10 @@ impl Pools {
                             });
                         }
                         let woken = server.freed.wait(seen, left.min(FREED_POLL));
-                        ask = woken.room || woken.connected;
+                        // (Unwoken, a checkout that found the pool full asks
+                        // again: a connection dropped unreturned, say by a
+                        // panic, leaves room that nobody announced.)
+                        ask = woken.room || woken.connected || awaiting.is_none();
                         spins = if woken.connected { HANDOFF_SPINS } else { 0 };
                         waited = true;
                         continue;
@@ -312,7 +315,8 @@ impl Pools {
                         server: server.name.clone(),
                     });
                 }
-                Vetted::Discard => {}
+                // Room for a connect.
+                Vetted::Discard => ask = true,
             }
         }
     }
@@ -442,6 +446,19 @@ impl Pools {
             // The parent's connections: not given back to pools whose lock
             // a thread of the parent may have held when it forked.
             std::mem::forget(kept);
+        } else {
+            self.hand_back(kept);
+        }
+    }
+
+    /// Gives reserved connections back to their pools, waking checkouts
+    /// waiting for them.
+    fn hand_back(&self, kept: Vec<(usize, Pooled)>) {
+        for (index, slot) in kept {
+            drop(slot);
+            if let Some(server) = self.servers.get(index) {
+                server.freed.notify(Event::Returned);
+            }
         }
     }
 

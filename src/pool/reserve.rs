@@ -78,14 +78,14 @@ pub(super) fn keep(pools: u64, index: usize, conn: Pooled) -> Option<Pooled> {
 /// Gives back every connection this thread keeps (but keeps the
 /// reservation open). Called before waiting on a pool: a thread that waits
 /// while holding connections another thread waits for would deadlock.
-pub(super) fn release_kept(pools: u64) {
-    let released = RESERVATIONS
+pub(super) fn release_kept(pools: u64) -> Vec<(usize, Pooled)> {
+    RESERVATIONS
         .try_with(|r| {
             let mut all = r.borrow_mut();
             let reservation = all.iter_mut().find(|r| r.pools == pools)?;
             Some(std::mem::take(&mut reservation.conns))
         })
         .ok()
-        .flatten();
-    drop(released);
+        .flatten()
+        .unwrap_or_default()
 }

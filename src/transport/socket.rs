@@ -29,9 +29,16 @@ impl Socket {
                 Socket::Unix(UnixStream::connect(path).map_err(ConnectError::Io)?)
             }
             Address::Tcp { host, port } => {
-                let addrs = (host.as_str(), *port)
+                let addrs: Vec<SocketAddr> = (host.as_str(), *port)
                     .to_socket_addrs()
-                    .map_err(ConnectError::Lookup)?;
+                    .map_err(ConnectError::Lookup)?
+                    .collect();
+                if addrs.is_empty() {
+                    return Err(ConnectError::Lookup(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "host resolved to no address",
+                    )));
+                }
                 Socket::Tcp(connect_tcp(addrs, options).map_err(ConnectError::Io)?)
             }
         };
@@ -48,11 +55,8 @@ impl Socket {
 
 /// The first of `addrs` that accepts within the connect timeout, with
 /// TCP_NODELAY and keepalive set as asked.
-fn connect_tcp(
-    addrs: impl Iterator<Item = SocketAddr>,
-    options: &TransportOptions,
-) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+fn connect_tcp(addrs: Vec<SocketAddr>, options: &TransportOptions) -> io::Result<TcpStream> {
+    let mut last = io::Error::from(io::ErrorKind::NotFound);
     let mut connected = None;
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, options.connect_timeout) {
