@@ -230,8 +230,9 @@ extern "C" fn child() {
     })) = FORKING.try_with(|slot| slot.borrow_mut().take())
     {
         // The parent's pools and their threads are not the child's: never
-        // wait for them at a later fork, never drop them here (their
-        // locks were copied in whatever state the parent's threads left).
+        // wait for them at a later fork, and never drop the pools here
+        // (their locks were copied in whatever state the parent's threads
+        // left).
         registry.clear();
         std::mem::forget(held);
         drop(gate);
