@@ -5,7 +5,9 @@
 
 mod support;
 
+use std::cell::RefCell;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use quickmc::{AsyncClient, Client, Error};
@@ -200,4 +202,35 @@ fn children_that_start_many_threads_never_hang_on_the_parents_idle_connect_threa
         }
     }
     assert_eq!(hung, 0, "children that hung, of 40");
+}
+
+/// A fork from a thread-local destructor that runs after quickmc's own
+/// thread-local on that thread is gone goes through (the fork handler used
+/// to panic there, which aborted the process).
+#[test]
+fn a_fork_from_a_thread_local_destructor_goes_through() {
+    static CHILD_CODE: AtomicI32 = AtomicI32::new(-1);
+    struct ForkOnDrop;
+    impl Drop for ForkOnDrop {
+        fn drop(&mut self) {
+            CHILD_CODE.store(in_child(|| 0), Ordering::SeqCst);
+        }
+    }
+    thread_local! {
+        static LAST: RefCell<Option<ForkOnDrop>> = const { RefCell::new(None) };
+    }
+    let _serial = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Memcached::start();
+    let client = Client::new([server.spec()]).unwrap();
+    client.set("fork_dtor:k", "v", 0).unwrap();
+    std::thread::spawn(|| {
+        // Registered first, so destroyed after quickmc's, which the first
+        // fork on this thread makes.
+        LAST.with(|last| *last.borrow_mut() = Some(ForkOnDrop));
+        assert_eq!(in_child(|| 0), 0);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(CHILD_CODE.load(Ordering::SeqCst), 0);
+    assert!(reads_v(&client, "fork_dtor:k"));
 }

@@ -99,6 +99,7 @@ pub fn failed_server(error: &Error) -> Option<String> {
     match error {
         Error::Connect { server, .. }
         | Error::HostLookup { server, .. }
+        | Error::Tls { server, .. }
         | Error::Io { server, .. }
         | Error::Timeout { server }
         | Error::ServerDown { server }

@@ -342,6 +342,7 @@ fn kind_of(error: &Error) -> &'static str {
         Error::NoServers => "no_servers",
         Error::Connect { .. } => "connect",
         Error::HostLookup { .. } => "host_lookup",
+        Error::Tls { .. } => "tls",
         Error::Io { .. } => "io",
         Error::Timeout { .. } => "timeout",
         Error::Protocol { .. } => "protocol",
