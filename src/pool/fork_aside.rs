@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use super::Counted;
+
 /// How long a fork waits at most for the threads to take their jobs (one
 /// that has not by then may still be listed in the table, waiting for the
 /// thread pool's lock).
@@ -132,24 +134,14 @@ impl Gate {
     }
 }
 
-/// Counts a client's connect threads that are connecting (see [`Busy`]).
+/// Counts a client's connect threads that are connecting.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Connecting(Arc<AtomicUsize>);
 
 impl Connecting {
     /// Counts this thread as connecting until the guard is dropped.
-    pub(super) fn enter(&self) -> Busy<'_> {
-        self.0.fetch_add(1, Ordering::AcqRel);
-        Busy(&self.0)
-    }
-}
-
-/// A connect under way on a connect thread.
-pub(super) struct Busy<'a>(&'a AtomicUsize);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+    pub(super) fn enter(&self) -> Counted<'_> {
+        Counted::enter(&self.0).1
     }
 }
 

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::Counted;
+
 /// What happened to a server's pool, for the checkouts waiting on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Event {
@@ -50,21 +52,11 @@ pub(super) struct Freed {
     changed: Condvar,
 }
 
-/// A checkout counted among the waiting until dropped.
-pub(super) struct Waiting<'a>(&'a Freed);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl Freed {
     /// Counts a checkout as waiting: from before it asks the pool, so a
     /// connection handed back after it missed always wakes it.
-    pub(super) fn enter(&self) -> Waiting<'_> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        Waiting(self)
+    pub(super) fn enter(&self) -> Counted<'_> {
+        Counted::enter(&self.waiting).1
     }
 
     /// What has happened so far, read before asking the pool.

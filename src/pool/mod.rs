@@ -10,7 +10,7 @@ mod reserve;
 mod shared;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use freed::{Event, Freed};
@@ -60,17 +60,26 @@ struct ServerPool {
     generation: Arc<AtomicU64>,
     /// Checkouts waiting on a connect made for them (r2d2 keeps its own
     /// count of connects under way to itself).
-    awaiting_connect: AtomicU32,
+    awaiting_connect: AtomicUsize,
     /// Where checkouts wait for a connection.
     freed: Arc<Freed>,
 }
 
-/// A checkout counted among its server's `awaiting_connect` until dropped.
-struct AwaitingConnect<'a>(&'a AtomicU32);
+/// One more in `counter` (a checkout waiting, a connect under way) for as
+/// long as it lives.
+struct Counted<'a>(&'a AtomicUsize);
 
-impl Drop for AwaitingConnect<'_> {
+impl<'a> Counted<'a> {
+    /// Counts one more; returns how many were counted before, and the
+    /// guard.
+    fn enter(counter: &'a AtomicUsize) -> (usize, Counted<'a>) {
+        (counter.fetch_add(1, Ordering::SeqCst), Counted(counter))
+    }
+}
+
+impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -186,7 +195,7 @@ impl Pools {
                     pool,
                     health,
                     generation,
-                    awaiting_connect: AtomicU32::new(0),
+                    awaiting_connect: AtomicUsize::new(0),
                     freed,
                 }
             })
@@ -329,11 +338,10 @@ impl Pools {
     /// against the server, however short the checkout timeout. Otherwise
     /// it waits the checkout timeout for a connection to come free. Counted
     /// while it waits on a connect.
-    fn wait<'s>(&self, server: &'s ServerPool) -> (Duration, Option<AwaitingConnect<'s>>) {
-        let others = server.awaiting_connect.fetch_add(1, Ordering::AcqRel);
-        let counted = AwaitingConnect(&server.awaiting_connect);
-        let open = server.pool.state().connections;
-        if open.saturating_add(others) >= self.config.max_connections {
+    fn wait<'s>(&self, server: &'s ServerPool) -> (Duration, Option<Counted<'s>>) {
+        let (others, counted) = Counted::enter(&server.awaiting_connect);
+        let open = server.pool.state().connections as usize;
+        if open.saturating_add(others) >= self.config.max_connections as usize {
             return (self.config.checkout_timeout, None);
         }
         let options = &server.options;
@@ -400,9 +408,12 @@ impl Pools {
             // Discarded: room for a connect.
             drop(checkout);
             Event::Room
-        } else {
-            drop(reserve::keep(self.id, index, checkout.slot));
+        } else if let Some(unkept) = reserve::keep(self.id, index, checkout.slot) {
+            drop(unkept);
             Event::Returned
+        } else {
+            // Kept in this thread's reservation: nothing for the others.
+            return;
         };
         if let Some(server) = self.servers.get(index) {
             server.freed.notify(event);
