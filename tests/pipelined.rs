@@ -511,14 +511,32 @@ fn large_and_small_values_over_tcp_and_a_unix_socket_never_stall_a_shared_connec
 /// Every hit is its own key's value; on healthy servers nothing fails.
 #[test]
 fn sixteen_threads_sharing_two_connections_get_only_their_own_values() {
+    sixteen_threads_get_their_own_values(
+        pipelined(specs(pair())),
+        "pipe_many",
+        Duration::from_secs(2),
+    );
+}
+
+/// The same with threads that sleep as soon as they wait for a reply (no
+/// spin), as a client with `pipeline_spin(0)` does.
+#[test]
+fn sixteen_threads_that_never_spin_get_only_their_own_values() {
+    sixteen_threads_get_their_own_values(
+        pipelined(specs(pair())).pipeline_spin(Duration::ZERO),
+        "pipe_nospin",
+        Duration::from_millis(1500),
+    );
+}
+
+fn sixteen_threads_get_their_own_values(builder: ClientBuilder, test: &str, run_for: Duration) {
     const THREADS: u64 = 16;
     const KEYS: u64 = 3000;
-    let run_for = Duration::from_secs(3);
-    let client = pipelined(specs(pair()))
+    let client = builder
         .io_timeout(Some(Duration::from_secs(5)))
         .build()
         .unwrap();
-    let name = |i: u64| key("pipe_many", &i.to_string());
+    let name = |i: u64| key(test, &i.to_string());
     let start = Barrier::new(THREADS as usize);
     let deadline = Instant::now() + run_for;
     let checked = AtomicU64::new(0);

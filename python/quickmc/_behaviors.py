@@ -9,8 +9,9 @@ send_timeout / receive_timeout (µs), _poll_timeout (ms, the I/O timeout when
 both are 0), retry_timeout (s), dead_timeout (s; 0 = retry_timeout),
 failure_limit, remove_failed / auto_eject, tcp_nodelay, tcp_keepalive,
 verify_keys, _sort_hosts, pickle_protocol, and quickmc's compression,
-max_connections and pipelined (connections per server shared by every
-thread; 0, the default, is the pooled mode).
+max_connections, pipelined (connections per server shared by every
+thread; 0, the default, is the pooled mode) and pipeline_spin (µs a thread
+waiting on a shared connection may spin before it sleeps; 0 sleeps at once).
 
 Numbers are kept as libmemcached keeps them (pylibmc reads a C long, which
 a 32-bit field wraps), so they read back as pylibmc reads them back;
@@ -72,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "compression": "zlib",
     "max_connections": 16,
     "pipelined": 0,
+    "pipeline_spin": 200,
 }
 
 #: Behaviors read back as 0 or 1 whatever true value was given.
@@ -192,4 +194,6 @@ def apply(current: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict
         raise ValueError("behavior max_connections must be at least 1")
     if new["pipelined"] < 0:
         raise ValueError("behavior pipelined must be 0 (off) or a number of connections per server")
+    if new["pipeline_spin"] < 0:
+        raise ValueError("behavior pipeline_spin must be 0 (never spin) or a number of microseconds")
     return new

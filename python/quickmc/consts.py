@@ -91,6 +91,12 @@ quickmc_behaviors: list[str] = [
     # requests go out together in shared writes. max_connections then does
     # not apply.
     "pipelined",
+    # In the pipelined mode, how long (µs, default 200) a thread waiting for
+    # its reply may spin, yielding the processor, before it sleeps: a reply
+    # from a nearby server often comes back sooner than a sleeping thread
+    # wakes. Adaptive (a thread whose replies take longer soon stops
+    # spinning); 0 sleeps at once.
+    "pipeline_spin",
 ]
 
 

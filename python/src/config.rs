@@ -187,7 +187,9 @@ pub fn build(
     // Pipelined: that many connections per server, shared by every thread.
     let pipelined = o.get("pipelined", 0usize)?;
     if pipelined > 0 {
-        builder = builder.pipelined(pipelined);
+        builder = builder
+            .pipelined(pipelined)
+            .pipeline_spin(Duration::from_micros(o.get("pipeline_spin", 200u64)?));
     }
     match tls(&o)? {
         Some((config, true)) => builder = builder.tls(config),

@@ -33,7 +33,7 @@ def test_every_pylibmc_behavior_is_reported(quickmc, pylibmc, server):
     ours = quickmc.Client([server.address], binary=True).behaviors
     theirs = pylibmc.Client([server.address], binary=True).behaviors
     assert set(theirs) <= set(ours)
-    assert set(ours) - set(theirs) == {"compression", "max_connections", "pipelined"}
+    assert set(ours) - set(theirs) == {"compression", "max_connections", "pipelined", "pipeline_spin"}
     for name, value in theirs.items():
         # quickmc turns TCP_NODELAY on by default; libmemcached reports the
         # OS's socket buffer sizes when unset (it connects to ask), quickmc 0.
@@ -47,7 +47,8 @@ def test_each_behavior_reads_back_as_pylibmc(quickmc, pylibmc, server, name):
     ours = quickmc.Client([server.address], binary=True, behaviors={name: SAMPLES[name]})
     theirs = pylibmc.Client([server.address], binary=True, behaviors={name: SAMPLES[name]})
     assert comparable(ours.behaviors, name) == {
-        **comparable(theirs.behaviors, name), "compression": "zlib", "max_connections": 16, "pipelined": 0}
+        **comparable(theirs.behaviors, name), "compression": "zlib", "max_connections": 16, "pipelined": 0,
+        "pipeline_spin": 200}
     ours.get("x")  # still works
 
 

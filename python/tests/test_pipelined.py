@@ -77,6 +77,24 @@ def test_the_behavior_reads_back_and_switches_modes(quickmc, server):
         quickmc.Client([server.address], behaviors={"pipelined": "2"})
 
 
+def test_pipeline_spin_reads_back_and_threads_that_never_spin_get_their_own_values(quickmc, server):
+    assert quickmc.Client([server.address], binary=True).behaviors["pipeline_spin"] == 200
+    mc = quickmc.Client([server.address], binary=True, behaviors={"pipelined": 2, "pipeline_spin": 0})
+    assert mc.behaviors["pipeline_spin"] == 0
+
+    def work(i):
+        for n in range(200):
+            key = f"nospin:{i}:{n % 20}"
+            assert mc.set(key, f"{i}/{n}")
+            assert mc.get(key) == f"{i}/{n}"
+
+    run_threads(8, work)
+    mc.behaviors = {"pipeline_spin": 50}
+    assert mc.behaviors["pipeline_spin"] == 50 and mc.get("nospin:0:19") == "0/199"
+    with pytest.raises(ValueError, match="pipeline_spin"):
+        quickmc.Client([server.address], behaviors={"pipelined": 2, "pipeline_spin": -1})
+
+
 def test_threads_share_few_connections_with_zero_mismatches(quickmc, pylibmc, start_memcached):
     server = start_memcached()
     observer = pylibmc.Client([server.address], binary=True)

@@ -9,9 +9,9 @@
 //! an uncontended caller is the reader and does its own I/O, with no
 //! hand-off. When the reader's own exchange completes, it hands the role
 //! to the owner of the oldest request still in flight. A blocking caller
-//! waits parked on a futex, or in `poll` on its sockets and an eventfd
-//! while it is a reader ([`ThreadWake`]); a task waits on tokio readiness
-//! (`shared_async`).
+//! waits spinning briefly, then parked on a futex, or in `poll` on its
+//! sockets and an eventfd while it is a reader ([`ThreadWake`]); a task
+//! waits on tokio readiness (`shared_async`).
 //! The lock is held for bookkeeping only: on a plain connection, threads
 //! make their `send` and `recv` without it ([`write_unlocked`], whose next
 //! write takes what was queued meanwhile; [`read_unlocked`]), and callers
@@ -209,6 +209,9 @@ pub(crate) struct SharedConnection {
     options: ConnectionOptions,
     pub(crate) server: Arc<str>,
     limits: MuxLimits,
+    /// How long a blocking caller may spin before it parks (see
+    /// [`ThreadWake::park`]).
+    spin: Duration,
     state: Mutex<State>,
     /// Callers on it now (read without the lock, to pick the least busy).
     callers: AtomicUsize,
@@ -300,12 +303,14 @@ impl SharedConnection {
         options: ConnectionOptions,
         server: Arc<str>,
         limits: MuxLimits,
+        spin: Duration,
     ) -> SharedConnection {
         SharedConnection {
             address,
             options,
             server,
             limits,
+            spin,
             callers: AtomicUsize::new(0),
             state: Mutex::new(State {
                 live: None,
@@ -1130,7 +1135,8 @@ impl SharedDriver {
             return Stepped::Again;
         }
         if reading.is_empty() {
-            me.park(wait);
+            let spin = jobs.iter().map(|job| job.shared.spin).max();
+            me.park(wait, spin.unwrap_or_default());
         } else if let (true, [job]) = (alone, &mut *jobs)
             && blocking_fits(job.shared.options.transport.read_timeout, wait)
         {
@@ -1357,7 +1363,13 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 1,
         };
-        SharedConnection::new(address, options, "test".into(), MuxLimits::default())
+        SharedConnection::new(
+            address,
+            options,
+            "test".into(),
+            MuxLimits::default(),
+            Duration::ZERO,
+        )
     }
 
     /// A task waker that notes whether the connection's lock was free when

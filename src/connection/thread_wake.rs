@@ -1,18 +1,33 @@
-//! How a blocking caller of a shared connection waits to be woken: parked
-//! on a futex when it waits for others only, or in `poll` with an eventfd
-//! beside the sockets it reads for. The waker does whichever the thread is
-//! doing (a futex wake is the cheaper of the two, and most waiters park).
+//! How a blocking caller of a shared connection waits to be woken: spinning
+//! then parked on a futex when it waits for others only, or in `poll` with
+//! an eventfd beside the sockets it reads for. The waker does whichever the
+//! thread is doing (a flag alone for a spinning thread, a futex wake for a
+//! parked one, an eventfd write for a polling one).
 
 use std::cell::RefCell;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use rustix::event::EventfdFlags;
 
 use crate::transport::fork;
+
+/// The spin a thread tries first once its waits end within the cap.
+const FIRST_SPIN: Duration = Duration::from_micros(10);
+
+/// Busy looks between two `sched_yield`s while spinning: a yield lets any
+/// thread that has work run first (on a few cores, callers outnumber them).
+const SPINS_PER_YIELD: u32 = 8;
+
+/// Nanoseconds from a fixed instant of the process's to `at` (0 before it).
+fn since_base(at: Instant) -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// One thread's wake-up (made once per thread, and again in a forked
 /// child, whose copy of the eventfd would be the parent's).
@@ -23,6 +38,10 @@ pub(crate) struct ThreadWake {
     pub(crate) fd: OwnedFd,
     notified: AtomicBool,
     polling: AtomicBool,
+    /// How long (ns) the thread spins before it parks ([`park`](Self::park)).
+    spin: AtomicU64,
+    /// When the last [`wake`](Self::wake) was called ([`since_base`]).
+    woken_at: AtomicU64,
     /// The fork generation it was made in.
     forks: u64,
 }
@@ -52,14 +71,19 @@ impl ThreadWake {
             fd,
             notified: AtomicBool::new(false),
             polling: AtomicBool::new(false),
+            spin: AtomicU64::new(0),
+            woken_at: AtomicU64::new(0),
             forks: fork::generation(),
         })
     }
 
     /// Wakes the thread (or makes its next wait return at once).
     pub(crate) fn wake(&self) {
+        self.woken_at
+            .store(since_base(Instant::now()), Ordering::Relaxed);
         // SeqCst on both sides: either the thread sees `notified` before it
-        // waits, or the waker sees how it waits.
+        // waits, or the waker sees how it waits (and the thread sees
+        // `woken_at` once it sees `notified`).
         self.notified.store(true, Ordering::SeqCst);
         if self.polling.load(Ordering::SeqCst) {
             let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
@@ -68,21 +92,89 @@ impl ThreadWake {
         }
     }
 
-    /// Parks until woken or `wait` passes (for ever with `None`).
-    pub(crate) fn park(&self, wait: Option<Duration>) {
-        let until = wait.map(|w| Instant::now() + w);
+    /// Waits until woken or `wait` passes (for ever with `None`): first
+    /// spinning, yielding the processor between looks, for as long as this
+    /// thread's recent waits say a spin pays (at most `spin`), then parked.
+    ///
+    /// A reply on a nearby server comes back in tens of microseconds. A
+    /// parked thread's wake-up costs a futex call on each side and, on an
+    /// idle processor (a virtual one above all), a wake from its idle
+    /// state: measured from Python with 8 threads on 2 cores, spinning made
+    /// the pipelined mode 1.5x faster and cost less CPU per get. The spin
+    /// adapts as the KVM's halt polling does: a wait that ended within the
+    /// cap doubles the next spin, a longer one halves it, so a thread whose
+    /// replies take longer than `spin` soon parks at once.
+    pub(crate) fn park(&self, wait: Option<Duration>, spin: Duration) {
+        let start = Instant::now();
+        let budget = self.spin_budget().min(spin).min(wait.unwrap_or(spin));
+        let woken = self.spin(start, budget) || self.park_until(wait.map(|w| start + w));
+        // How long the reply took: until the waker's call, not until this
+        // thread ran again (the wake-up's own delay is what a spin saves).
+        let waited = if woken {
+            let at = self.woken_at.load(Ordering::Relaxed);
+            Duration::from_nanos(at.saturating_sub(since_base(start)))
+        } else {
+            start.elapsed()
+        };
+        self.learn(waited, spin);
+    }
+
+    /// This thread's spin before parking, as [`learn`](Self::learn) left it.
+    fn spin_budget(&self) -> Duration {
+        Duration::from_nanos(self.spin.load(Ordering::Relaxed))
+    }
+
+    /// Spins until woken (true) or `budget` from `start` passes (false).
+    fn spin(&self, start: Instant, budget: Duration) -> bool {
+        let mut looks = 0u32;
+        while start.elapsed() < budget {
+            if self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::SeqCst)
+            {
+                return true;
+            }
+            looks = looks.wrapping_add(1);
+            if looks.is_multiple_of(SPINS_PER_YIELD) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        false
+    }
+
+    /// Parks until woken (true) or `until` passes (false).
+    fn park_until(&self, until: Option<Instant>) -> bool {
         while !self.notified.swap(false, Ordering::SeqCst) {
             match until {
                 None => std::thread::park(),
                 Some(until) => {
                     let left = until.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return;
+                        return false;
                     }
                     std::thread::park_timeout(left);
                 }
             }
         }
+        true
+    }
+
+    /// Sets the next spin from how long this wait took: unchanged if the
+    /// spin caught it, doubled (from [`FIRST_SPIN`], up to `cap`) if a
+    /// longer spin would have, halved (to nothing) if none could.
+    fn learn(&self, waited: Duration, cap: Duration) {
+        let budget = self.spin_budget().min(cap);
+        let next = if waited <= budget {
+            budget
+        } else if waited <= cap {
+            (budget * 2).max(FIRST_SPIN).min(cap)
+        } else if budget / 2 < FIRST_SPIN {
+            Duration::ZERO
+        } else {
+            budget / 2
+        };
+        let nanos = u64::try_from(next.as_nanos()).unwrap_or(u64::MAX);
+        self.spin.store(nanos, Ordering::Relaxed);
     }
 
     /// Runs `poll` (which must include `fd`, and says whether `fd` was
@@ -108,9 +200,9 @@ mod tests {
         let me = ThreadWake::mine().unwrap();
         me.wake();
         let start = Instant::now();
-        me.park(Some(Duration::from_secs(10)));
+        me.park(Some(Duration::from_secs(10)), Duration::ZERO);
         assert!(start.elapsed() < Duration::from_secs(5));
-        me.park(Some(Duration::from_millis(20)));
+        me.park(Some(Duration::from_millis(20)), Duration::ZERO);
         assert!(start.elapsed() >= Duration::from_millis(20));
     }
 
@@ -142,6 +234,55 @@ mod tests {
     }
 
     #[test]
+    fn a_spin_doubles_while_waits_end_within_the_cap_and_stops_once_they_do_not() {
+        let me = ThreadWake::new().unwrap();
+        let cap = Duration::from_micros(200);
+        let us = Duration::from_micros;
+        me.learn(us(5), cap);
+        assert_eq!(me.spin_budget(), FIRST_SPIN, "a short wait starts the spin");
+        for expected in [20, 40, 80, 160, 200, 200] {
+            me.learn(us(190), cap);
+            assert_eq!(me.spin_budget(), us(expected), "doubled up to the cap");
+        }
+        me.learn(us(30), cap);
+        assert_eq!(me.spin_budget(), us(200), "a wait the spin caught keeps it");
+        for expected in [100, 50, 25, 12, 0, 0] {
+            me.learn(us(5000), cap);
+            assert_eq!(me.spin_budget().as_micros(), expected, "halved to nothing");
+        }
+        me.learn(us(5), Duration::ZERO);
+        assert_eq!(me.spin_budget(), Duration::ZERO, "a zero cap never spins");
+    }
+
+    #[test]
+    fn a_wake_during_the_spin_ends_the_wait_and_a_timed_out_wait_shrinks_the_spin() {
+        let me = ThreadWake::mine().unwrap();
+        let long = Duration::from_secs(30);
+        // A spin as long as the wait: unless the spin sees the wake, the
+        // wait lasts the whole 30 s.
+        me.spin
+            .store(u64::try_from(long.as_nanos()).unwrap(), Ordering::Relaxed);
+        let other = me.clone();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            other.wake();
+        });
+        let start = Instant::now();
+        me.park(Some(long), long);
+        waker.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the spin saw the wake"
+        );
+        assert!(!me.notified.load(Ordering::SeqCst));
+        // A wait that times out, longer than the cap, halves the spin.
+        let cap = Duration::from_micros(200);
+        me.spin.store(150_000, Ordering::Relaxed);
+        me.park(Some(Duration::from_millis(20)), cap);
+        assert_eq!(me.spin_budget(), Duration::from_micros(75));
+    }
+
+    #[test]
     fn another_thread_wakes_a_parked_one() {
         let me = ThreadWake::mine().unwrap();
         let other = me.clone();
@@ -149,7 +290,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             other.wake();
         });
-        me.park(Some(Duration::from_secs(30)));
+        me.park(Some(Duration::from_secs(30)), Duration::ZERO);
         waker.join().unwrap();
         assert!(!me.notified.load(Ordering::SeqCst));
     }

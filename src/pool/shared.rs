@@ -2,6 +2,7 @@
 //! many callers at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::command::MuxLimits;
 use crate::connection::SharedConnection;
@@ -18,7 +19,12 @@ pub(crate) struct SharedPools {
 impl SharedPools {
     /// `per_server` shared connections to each of `pools`' servers (none is
     /// made until first used).
-    pub(crate) fn new(pools: &Pools, per_server: usize, limits: MuxLimits) -> SharedPools {
+    pub(crate) fn new(
+        pools: &Pools,
+        per_server: usize,
+        limits: MuxLimits,
+        spin: Duration,
+    ) -> SharedPools {
         let servers = (0..pools.len())
             .map(|index| {
                 let name = pools.name(index);
@@ -30,6 +36,7 @@ impl SharedPools {
                             options.clone(),
                             name.clone(),
                             limits,
+                            spin,
                         ))
                     })
                     .collect()
