@@ -505,7 +505,7 @@ impl ClientBuilder {
     /// longer (a distant server). Replies from a nearby server come back in
     /// tens of microseconds, and putting a thread to sleep and waking it
     /// costs about as much again, more on a virtual machine: spinning
-    /// raised 8 threads' gets per second on 2 cores by about 1.5x, for
+    /// raised 8 threads' gets per second on 2 cores 1.8x to 2.0x, for
     /// less CPU per get. Set it to zero where CPU time is billed by the
     /// microsecond (a tight container quota) and latency matters less.
     ///

@@ -99,8 +99,8 @@ impl ThreadWake {
     /// A reply on a nearby server comes back in tens of microseconds. A
     /// parked thread's wake-up costs a futex call on each side and, on an
     /// idle processor (a virtual one above all), a wake from its idle
-    /// state: measured from Python with 8 threads on 2 cores, spinning made
-    /// the pipelined mode 1.5x faster and cost less CPU per get. The spin
+    /// state: with 8 threads on 2 cores, spinning about doubled the
+    /// pipelined mode's gets per second, for less CPU per get. The spin
     /// adapts as the KVM's halt polling does: a wait that ended within the
     /// cap doubles the next spin, a longer one halves it, so a thread whose
     /// replies take longer than `spin` soon parks at once.
