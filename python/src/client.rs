@@ -657,13 +657,11 @@ impl Client {
         let key = key_bytes(key)?;
         let key = key.as_bytes();
         let (bytes, flags) = encode(slf, &state, val)?;
-        if key.is_empty() {
-            return Ok(false);
-        }
         let item = Item::new(bytes.as_bytes(), flags);
         let client = &state.client;
         let time = expiration(time, &state.settings);
-        // (A key verify_keys refuses raises here, as in pylibmc.)
+        // (An empty key, or one verify_keys refuses, raises BadKeyProvided
+        // here, as in pylibmc.)
         py.detach(|| client.cas(key, item, cas, time))
             .map_err(|e| errors::to_py("cas", e))
     }
@@ -1013,8 +1011,13 @@ impl Client {
     ) -> PyResult<Bound<'py, PyAny>> {
         let data: Cow<'_, [u8]> = if let Ok(b) = bytes.cast::<PyBytes>() {
             Cow::Borrowed(b.as_bytes())
+        } else if let Ok(data) = bytes.extract::<Vec<u8>>() {
+            Cow::Owned(data)
         } else {
-            Cow::Owned(bytes.extract::<Vec<u8>>()?)
+            return Err(PyTypeError::new_err(format!(
+                "deserialize: a bytes-like object is required, not '{}'",
+                bytes.get_type().name()?
+            )));
         };
         codec::deserialize(slf.py(), &data, flags)
     }

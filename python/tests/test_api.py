@@ -76,7 +76,7 @@ def test_get_default_and_empty_key(mc):
     assert mc.get(b"k") == "v"
 
 
-def test_gets_and_cas(mc, real, quickmc):
+def test_gets_and_cas(mc, real, quickmc, pylibmc):
     assert mc.gets("missing") == (None, None)
     assert mc.gets("") == (None, None)
     mc.set("n", 5)
@@ -89,7 +89,9 @@ def test_gets_and_cas(mc, real, quickmc):
     assert mc.cas(key="n", val=8, cas=mc.gets("n")[1], time=0) is True
     with pytest.raises(quickmc.NotFound):
         mc.cas("missing", 1, 123)
-    assert mc.cas("", 1, 1) is False
+    for client, module in ((mc, quickmc), (real, pylibmc)):
+        with pytest.raises(module.BadKeyProvided):
+            client.cas("", 1, 1)
 
 
 def test_set_add_replace_like_pylibmc(mc, real, quickmc, pylibmc):
@@ -327,6 +329,10 @@ def test_deserialize_errors_like_pylibmc(mc, real, quickmc, pylibmc):
             assert type(info.value).__name__ == exc
         assert str(pytest.raises(Exception, mc.deserialize, data, flags).value) == \
             str(pytest.raises(Exception, real.deserialize, data, flags).value)
+    # Not bytes: pylibmc reads the object's memory (or returns it as is, for
+    # flags 0); quickmc says what it needs.
+    with pytest.raises(TypeError, match="bytes-like object is required, not 'str'"):
+        mc.deserialize("123", 2)
 
 
 def test_subclass_serialize_deserialize_and_cache_miss(quickmc, server):
