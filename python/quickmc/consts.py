@@ -92,10 +92,11 @@ quickmc_behaviors: list[str] = [
     # not apply.
     "pipelined",
     # In the pipelined mode, how long (µs, default 200) a thread waiting for
-    # its reply may spin, yielding the processor, before it sleeps: a reply
-    # from a nearby server often comes back sooner than a sleeping thread
-    # wakes. Adaptive (a thread whose replies take longer soon stops
-    # spinning); 0 sleeps at once.
+    # its reply may spin, yielding the processor every few looks, before it
+    # sleeps: a reply from a nearby server often comes back sooner than a
+    # sleeping thread wakes. Adaptive (a thread whose replies take longer
+    # soon stops spinning); 0 sleeps at once (for servers a network hop
+    # away, where replies take about that long, lower it or use 0).
     "pipeline_spin",
 ]
 

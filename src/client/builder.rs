@@ -500,14 +500,18 @@ impl ClientBuilder {
     /// How long a thread waiting for its reply on a shared connection
     /// (pipelined mode) may spin before it sleeps (default 200 µs;
     /// `Duration::ZERO` sleeps at once). The spin yields the processor
-    /// between looks and adapts: each thread spins only while its replies
-    /// have been coming back within this time, and soon stops if they take
-    /// longer (a distant server). Replies from a nearby server come back in
-    /// tens of microseconds, and putting a thread to sleep and waking it
-    /// costs about as much again, more on a virtual machine: spinning
-    /// raised 8 threads' gets per second on 2 cores 1.8x to 2.0x, for
-    /// less CPU per get. Set it to zero where CPU time is billed by the
-    /// microsecond (a tight container quota) and latency matters less.
+    /// every few looks and adapts: each thread spins only while its
+    /// replies have been coming back within this time, and soon stops if
+    /// they take longer (a distant server). Replies from a nearby server
+    /// come back in tens of microseconds, and putting a thread to sleep and
+    /// waking it costs about as much again, more on a virtual machine:
+    /// spinning raised 8 threads' gets per second on 2 cores 1.8x to 2.0x
+    /// over loopback, for less CPU per get. Replies that take about this
+    /// long keep threads spinning for little gain (a server 100 µs away,
+    /// through a proxy on the same 2 cores: 20% to 40% more CPU per get):
+    /// for servers a network hop away, measure, and lower it or set it to
+    /// zero, as where CPU time is billed by the microsecond (a tight
+    /// container quota).
     ///
     /// ```
     /// use std::time::Duration;

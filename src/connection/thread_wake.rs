@@ -93,7 +93,7 @@ impl ThreadWake {
     }
 
     /// Waits until woken or `wait` passes (for ever with `None`): first
-    /// spinning, yielding the processor between looks, for as long as this
+    /// spinning, yielding the processor every few looks, for as long as this
     /// thread's recent waits say a spin pays (at most `spin`), then parked.
     ///
     /// A reply on a nearby server comes back in tens of microseconds. A
@@ -101,22 +101,33 @@ impl ThreadWake {
     /// idle processor (a virtual one above all), a wake from its idle
     /// state: with 8 threads on 2 cores, spinning about doubled the
     /// pipelined mode's gets per second, for less CPU per get. The spin
-    /// adapts as the KVM's halt polling does: a wait that ended within the
-    /// cap doubles the next spin, a longer one halves it, so a thread whose
-    /// replies take longer than `spin` soon parks at once.
+    /// adapts as KVM's halt polling does ([`learn`](Self::learn)): a reply
+    /// within the cap doubles the next spin, a slower one halves it, so a
+    /// thread whose replies take longer than `spin` soon parks at once. A
+    /// zero `spin` neither spins nor changes what the thread learnt for
+    /// other clients.
     pub(crate) fn park(&self, wait: Option<Duration>, spin: Duration) {
         let start = Instant::now();
         let budget = self.spin_budget().min(spin).min(wait.unwrap_or(spin));
         let woken = self.spin(start, budget) || self.park_until(wait.map(|w| start + w));
-        // How long the reply took: until the waker's call, not until this
-        // thread ran again (the wake-up's own delay is what a spin saves).
-        let waited = if woken {
+        if spin.is_zero() {
+            // Spinning is off for this client: what the thread learnt on
+            // others' behalf stays as it is.
+            return;
+        }
+        if woken {
+            // How long the reply took: until the waker's call, not until
+            // this thread ran again (the wake-up's delay is what a spin
+            // saves).
             let at = self.woken_at.load(Ordering::Relaxed);
-            Duration::from_nanos(at.saturating_sub(since_base(start)))
-        } else {
-            start.elapsed()
-        };
-        self.learn(waited, spin);
+            self.learn(
+                Duration::from_nanos(at.saturating_sub(since_base(start))),
+                spin,
+            );
+        } else if start.elapsed() > spin {
+            // Timed out well past any spin: a slow reply.
+            self.learn(start.elapsed(), spin);
+        }
     }
 
     /// This thread's spin before parking, as [`learn`](Self::learn) left it.
@@ -161,13 +172,15 @@ impl ThreadWake {
 
     /// Sets the next spin from how long this wait took: unchanged if the
     /// spin caught it, doubled (from [`FIRST_SPIN`], up to `cap`) if a
-    /// longer spin would have, halved (to nothing) if none could.
+    /// longer spin would have, halved (to nothing) if none could. (The
+    /// cost: replies that often take about the cap keep a thread spinning
+    /// for little gain.)
     fn learn(&self, waited: Duration, cap: Duration) {
         let budget = self.spin_budget().min(cap);
         let next = if waited <= budget {
             budget
         } else if waited <= cap {
-            (budget * 2).max(FIRST_SPIN).min(cap)
+            budget.saturating_mul(2).max(FIRST_SPIN).min(cap)
         } else if budget / 2 < FIRST_SPIN {
             Duration::ZERO
         } else {
@@ -234,12 +247,16 @@ mod tests {
     }
 
     #[test]
-    fn a_spin_doubles_while_waits_end_within_the_cap_and_stops_once_they_do_not() {
+    fn a_spin_doubles_while_replies_come_within_the_cap_and_stops_once_they_do_not() {
         let me = ThreadWake::new().unwrap();
         let cap = Duration::from_micros(200);
         let us = Duration::from_micros;
         me.learn(us(5), cap);
-        assert_eq!(me.spin_budget(), FIRST_SPIN, "a short wait starts the spin");
+        assert_eq!(
+            me.spin_budget(),
+            FIRST_SPIN,
+            "a quick reply starts the spin"
+        );
         for expected in [20, 40, 80, 160, 200, 200] {
             me.learn(us(190), cap);
             assert_eq!(me.spin_budget(), us(expected), "doubled up to the cap");
@@ -250,8 +267,16 @@ mod tests {
             me.learn(us(5000), cap);
             assert_eq!(me.spin_budget().as_micros(), expected, "halved to nothing");
         }
-        me.learn(us(5), Duration::ZERO);
-        assert_eq!(me.spin_budget(), Duration::ZERO, "a zero cap never spins");
+    }
+
+    #[test]
+    fn a_client_that_never_spins_leaves_what_the_thread_learnt_for_others() {
+        let me = ThreadWake::mine().unwrap();
+        me.spin.store(160_000, Ordering::Relaxed);
+        me.park(Some(Duration::from_millis(5)), Duration::ZERO);
+        me.wake();
+        me.park(Some(Duration::from_secs(10)), Duration::ZERO);
+        assert_eq!(me.spin_budget(), Duration::from_micros(160));
     }
 
     #[test]
