@@ -93,16 +93,38 @@ fn free_port(host: &str) -> u16 {
         .expect("a free loopback port")
 }
 
+/// A fresh directory under this test process's own one,
+/// `$TMPDIR/quickmc-test-<pid>`. Servers shared through statics are never
+/// dropped, so nothing removes their files as the process exits; instead
+/// the first call removes the directories of test processes that are gone.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "quickmc-test-{}-{}-{}",
-        std::process::id(),
-        tag,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    static MINE: OnceLock<PathBuf> = OnceLock::new();
+    let mine = MINE.get_or_init(|| {
+        remove_dead_processes_dirs();
+        std::env::temp_dir().join(format!("quickmc-test-{}", std::process::id()))
+    });
+    let dir = mine.join(format!("{tag}-{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// Removes `$TMPDIR/quickmc-test-<pid>...` entries whose process no longer
+/// runs (as /proc tells).
+fn remove_dead_processes_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("quickmc-test-")) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !pid.is_empty() && !Path::new("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 impl Memcached {
